@@ -1,0 +1,75 @@
+// Package platform is the one door to the operating system's clock.
+//
+// Each OS implements a small Driver (modelled on chrony's localp.h): read and
+// set the frequency correction, step the clock, and optionally report sync
+// status to the kernel or slew an offset that the kernel finishes on its own.
+// Everything else — slewing as a temporary frequency change, clamps, sanity
+// checks and the log line for every step — lives once, in Clock (clock.go),
+// above the drivers.
+//
+// Sign conventions, used everywhere in this project:
+//   - a frequency correction in ppm is positive when it makes the clock run
+//     faster;
+//   - an offset passed to Step or Slew is how far the clock must move: positive
+//     moves it forward (the local clock was behind).
+//
+// This package must not talk to the network or decide policy (when to step,
+// how fast to slew): that is the engine's and the discipline's job.
+package platform
+
+import (
+	"errors"
+	"time"
+)
+
+// Driver is implemented by each OS clock backend (platform/linux,
+// platform/darwin, platform/windows), by the null driver (observe only) and
+// by the simulator's clock. Implementations must be safe for use by one
+// goroutine at a time; Clock serialises its calls.
+type Driver interface {
+	// Name reports a short name for logs ("linux-adjtimex", "null", …).
+	Name() string
+
+	// Frequency reports the frequency correction currently applied, in
+	// ppm (positive = clock runs faster than uncorrected).
+	Frequency() (ppm float64, err error)
+
+	// SetFrequency applies a frequency correction in ppm. Values beyond
+	// ±MaxFrequency must be refused with ErrOutOfRange, never silently
+	// clamped: clamping is the shared layer's decision.
+	SetFrequency(ppm float64) error
+
+	// MaxFrequency reports the largest |ppm| SetFrequency accepts. It
+	// bounds how fast Clock can slew on this OS.
+	MaxFrequency() float64
+
+	// Step moves the clock by offset at once (positive = forward).
+	Step(offset time.Duration) error
+}
+
+// SyncStatusReporter is implemented by drivers that can tell the kernel
+// whether the clock is synchronized (Linux: STA_UNSYNC, maxerror and
+// esterror, which enables the kernel's 11-minute RTC sync).
+type SyncStatusReporter interface {
+	SetSyncStatus(synced bool, maxError, estError time.Duration) error
+}
+
+// KernelSlewer is implemented by drivers whose kernel can slew an offset on
+// its own, after this process has exited (Linux ADJ_OFFSET_SINGLESHOT, BSD
+// and macOS adjtime). timesync --once uses it for corrections below the step
+// threshold. It reports how long the kernel will take.
+type KernelSlewer interface {
+	KernelSlew(offset time.Duration) (duration time.Duration, err error)
+}
+
+// Sentinel errors shared by all drivers.
+var (
+	// ErrPermission means the process lacks the privilege to change the
+	// clock (root, CAP_SYS_TIME, SeSystemtimePrivilege).
+	ErrPermission = errors.New("not permitted to change the system clock")
+	// ErrOutOfRange means a requested frequency or offset is beyond what
+	// the driver or the safety limits allow.
+	ErrOutOfRange = errors.New("clock adjustment out of range")
+	// ErrUnsupported means the driver cannot do this on this OS.
+	ErrUnsupported = errors.New("not supported by this clock driver")
+)
