@@ -1,0 +1,83 @@
+// Command timesync is the timesync CLI: one-shot synchronisation
+// (timesync --once, like chronyd -q or ntpdate) and configuration tools.
+// It is a thin layer: flags → the packages under service/ and platform/.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the work could not be done (no trustworthy time, no privilege)
+	exitUsage = 2 // bad input: flags, addresses, configuration
+)
+
+// usageError marks errors caused by what the user typed.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+const usage = `timesync keeps this computer's clock right.
+
+Usage:
+  timesync --once [--dry-run] [--json] [--server HOST[:PORT]]... [--config FILE] [--timeout DUR]
+        query the servers, then step or slew the clock once and exit
+        (like chronyd -q / ntpd -q / ntpdate; --dry-run only measures)
+  timesync config check [FILE]      check a configuration file
+  timesync config import FILE       convert an ntp.conf, chrony.conf or timesyncd.conf
+  timesync help                     this text
+
+Without --server, --once uses the servers of --config FILE, else of the
+system configuration, else the default pool.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line and returns the exit code; every failure
+// is reported as one line on stderr.
+func run(args []string, stdout, stderr io.Writer) int {
+	err := dispatch(args, stdout, stderr)
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "timesync: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFail
+}
+
+var errHelp = errors.New("help requested")
+
+func dispatch(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usagef("no command given; try 'timesync --once --dry-run' or 'timesync help'")
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		return errHelp
+	case "config":
+		return runConfig(args[1:], stdout)
+	}
+	for _, a := range args {
+		if a == "--once" || a == "-once" {
+			return runOnce(args, stdout, stderr)
+		}
+	}
+	return usagef("unknown command %q; see 'timesync help'", args[0])
+}

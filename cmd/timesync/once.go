@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/timesync/timesync/platform"
+	"github.com/timesync/timesync/platform/osclock"
+	"github.com/timesync/timesync/service/config"
+	"github.com/timesync/timesync/service/once"
+)
+
+// serverList collects repeated --server flags.
+type serverList []string
+
+func (s *serverList) String() string     { return strings.Join(*s, ",") }
+func (s *serverList) Set(v string) error { *s = append(*s, v); return nil }
+
+// onceFlags are the flags of timesync --once.
+type onceFlags struct {
+	dryRun, jsonOut, verbose bool
+	servers                  serverList
+	configFile               string
+	timeout                  time.Duration
+}
+
+func runOnce(args []string, stdout, stderr io.Writer) error {
+	var f onceFlags
+	fs := flag.NewFlagSet("timesync --once", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Bool("once", true, "sync once and exit")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "measure and report only; never change the clock")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object")
+	fs.BoolVar(&f.verbose, "verbose", false, "log what is being done to stderr")
+	fs.Var(&f.servers, "server", "time server HOST[:PORT] (repeatable)")
+	fs.StringVar(&f.configFile, "config", "", "configuration file to take servers and thresholds from")
+	fs.DurationVar(&f.timeout, "timeout", once.DefaultTimeout, "how long to wait for the servers")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q (servers are given with --server)", fs.Arg(0))
+	}
+	if f.timeout <= 0 {
+		return usagef("--timeout must be positive, got %v", f.timeout)
+	}
+
+	logLevel := slog.LevelError
+	if f.verbose {
+		logLevel = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+
+	cfg, err := onceConfig(f)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	servers, err := onceServers(ctx, f.servers, cfg, logger)
+	if err != nil {
+		return err
+	}
+
+	opt := once.Options{
+		Servers:       servers,
+		Timeout:       f.timeout,
+		StepThreshold: cfg.Tinker.Step,
+		MinSources:    cfg.MinSources,
+	}
+	if cfg.Tinker.Step == 0 {
+		opt.StepThreshold = -1 // tinker step 0: never step (ntpd -x)
+	}
+	if !f.dryRun {
+		d, err := osclock.New()
+		if err != nil {
+			return fmt.Errorf("cannot use the system clock: %w", err)
+		}
+		clk, err := platform.NewClock(d, platform.ClockOptions{Logger: logger})
+		if err != nil {
+			return fmt.Errorf("cannot use the system clock: %w", err)
+		}
+		opt.Clock = clk
+	}
+
+	res, runErr := once.Run(ctx, opt)
+	if f.jsonOut {
+		enc := json.NewEncoder(stdout)
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printOnce(stdout, res, f.dryRun)
+	}
+	return runErr
+}
+
+// onceConfig loads the configuration --once works from: --config FILE if
+// given (errors are fatal), else the system file if it exists, else the
+// defaults. With --server, only the thresholds are taken from it.
+func onceConfig(f onceFlags) (*config.Config, error) {
+	if f.configFile != "" {
+		cfg, err := config.Load(f.configFile)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return cfg, nil
+	}
+	if len(f.servers) == 0 {
+		if _, err := os.Stat(config.DefaultPath()); err == nil {
+			cfg, err := config.Load(config.DefaultPath())
+			if err != nil {
+				return nil, usageError{err}
+			}
+			return cfg, nil
+		}
+	}
+	return config.Default(), nil
+}
+
+// onceServers resolves what to query: the --server flags if any (a bad one
+// is an error), else the configuration's servers and pools.
+func onceServers(ctx context.Context, flags []string, cfg *config.Config, log *slog.Logger) ([]once.Server, error) {
+	var out []once.Server
+	if len(flags) > 0 {
+		for _, s := range flags {
+			host, port, err := splitHostPort(s)
+			if err != nil {
+				return nil, usagef("--server %q: %v", s, err)
+			}
+			addrs, err := resolve(ctx, host, 1)
+			if err != nil {
+				return nil, usagef("--server %q: %v", s, err)
+			}
+			out = append(out, server(host, port, addrs[0], false))
+		}
+		return out, nil
+	}
+	for _, s := range cfg.Servers {
+		addrs, err := resolve(ctx, s.Address, 1)
+		if err != nil {
+			log.Error("skipping server", "server", s.Address, "err", err)
+			continue
+		}
+		out = append(out, server(s.Address, s.Port, addrs[0], s.Prefer))
+	}
+	for _, p := range cfg.Pools {
+		addrs, err := resolve(ctx, p.Name, p.MaxSources)
+		if err != nil {
+			log.Error("skipping pool", "pool", p.Name, "err", err)
+			continue
+		}
+		for _, a := range addrs {
+			out = append(out, server(p.Name, p.Port, a, false))
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no server could be resolved; name one with --server HOST[:PORT]")
+	}
+	return out, nil
+}
+
+func server(host string, port int, addr netip.Addr, prefer bool) once.Server {
+	s := once.Server{Address: netip.AddrPortFrom(addr, uint16(port)).String(), Prefer: prefer}
+	if _, err := netip.ParseAddr(host); err != nil {
+		s.Name = host
+	}
+	return s
+}
+
+// splitHostPort parses HOST[:PORT], with IPv6 as [ADDR]:PORT or a bare
+// ADDR; the port defaults to 123.
+func splitHostPort(s string) (string, int, error) {
+	if s == "" {
+		return "", 0, errors.New("empty address")
+	}
+	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return a.String(), 123, nil
+	}
+	host, portStr, err := net.SplitHostPort(s)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			return s, 123, nil
+		}
+		return "", 0, fmt.Errorf("not HOST[:PORT]: %v", err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q is not a number from 1 to 65535", portStr)
+	}
+	if host == "" {
+		return "", 0, errors.New("missing host")
+	}
+	return host, port, nil
+}
+
+// resolve returns up to max addresses of host (an IP literal is itself).
+func resolve(ctx context.Context, host string, max int) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+			return nil, fmt.Errorf("cannot resolve %q: no such host", host)
+		}
+		return nil, fmt.Errorf("cannot resolve %q: %v", host, err)
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("cannot resolve %q: no addresses", host)
+	}
+	if max > 0 && len(ips) > max {
+		ips = ips[:max]
+	}
+	for i := range ips {
+		ips[i] = ips[i].Unmap()
+	}
+	return ips, nil
+}
+
+// printOnce writes the human table and the decision.
+func printOnce(w io.Writer, res *once.Result, dryRun bool) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVER\tSTATE\tOFFSET\tDELAY\tST\tREASON")
+	for _, s := range res.Sources {
+		name := s.Address
+		if s.Name != "" {
+			name = s.Name + " (" + s.Address + ")"
+		}
+		off, dly, st := "-", "-", "-"
+		if s.Samples > 0 && s.Stratum > 0 {
+			off = fmt.Sprintf("%+.6f s", s.Offset)
+			dly = fmt.Sprintf("%.3f ms", s.Delay*1e3)
+			st = strconv.Itoa(s.Stratum)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, s.State, off, dly, st, s.Reason)
+	}
+	tw.Flush()
+	switch {
+	case res.Action == once.ActionNone:
+		// The error line on stderr says why.
+	case dryRun:
+		fmt.Fprintf(w, "offset %+.6f s: would %s the clock (dry run, nothing changed)\n", res.Offset, res.Action)
+	case !res.Applied:
+		// The error line on stderr says why.
+	case res.Action == once.ActionStep:
+		fmt.Fprintf(w, "clock stepped by %+.6f s\n", res.Offset)
+	default:
+		fmt.Fprintf(w, "clock slewing by %+.6f s (the kernel finishes it in %.0f s)\n", res.Offset, res.SlewSeconds)
+	}
+}
