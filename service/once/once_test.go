@@ -1,0 +1,272 @@
+package once
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/beevik/ntp"
+	"github.com/timesync/timesync/platform"
+	"github.com/timesync/timesync/service/engine"
+)
+
+// fakeServer is how a fake Querier answers for one address.
+type fakeServer struct {
+	offset   time.Duration // server time − local time
+	jitter   time.Duration // uniform extra delay per leg
+	kiss     string
+	err      error // every query fails with this
+	badEvery int   // every n-th reply fails as malformed
+	stratum  uint8
+	mu       sync.Mutex
+	queries  int
+}
+
+// fakeQuerier answers from a table, computing timestamps the way a real
+// exchange would, with a 1 ms base delay per leg.
+type fakeQuerier struct {
+	servers map[string]*fakeServer
+	rng     *rand.Rand
+	mu      sync.Mutex
+}
+
+func (q *fakeQuerier) Query(ctx context.Context, addr string) (*ntp.Response, error) {
+	s, ok := q.servers[addr]
+	if !ok {
+		return nil, fmt.Errorf("%w: no such server", engine.ErrNoReply)
+	}
+	s.mu.Lock()
+	s.queries++
+	n := s.queries
+	s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	if s.badEvery > 0 && n%s.badEvery == 0 {
+		return nil, fmt.Errorf("%w: short packet", engine.ErrBadMode)
+	}
+	q.mu.Lock()
+	j1 := time.Duration(q.rng.Float64() * float64(s.jitter))
+	j2 := time.Duration(q.rng.Float64() * float64(s.jitter))
+	q.mu.Unlock()
+	t1 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	t2 := t1.Add(time.Millisecond + j1 + s.offset)
+	t3 := t2.Add(20 * time.Microsecond)
+	t4 := t3.Add(time.Millisecond + j2 - s.offset)
+	st := s.stratum
+	if st == 0 {
+		st = 2
+	}
+	r := &ntp.Response{Version: 4, Stratum: st, Precision: time.Microsecond,
+		Timestamps: ntp.ProtocolTimestamps{ClientXmit: t1, ServerRecv: t2, ServerXmit: t3, ClientRecv: t4}}
+	if s.kiss != "" {
+		r.Stratum, r.KissCode = 0, s.kiss
+	}
+	return r, nil
+}
+
+func newFake(servers map[string]*fakeServer) *fakeQuerier {
+	return &fakeQuerier{servers: servers, rng: rand.New(rand.NewPCG(1, 2))}
+}
+
+func serverList(fq *fakeQuerier) []Server {
+	var out []Server
+	for i := 1; ; i++ {
+		a := fmt.Sprintf("127.0.0.%d:123", i)
+		if _, ok := fq.servers[a]; !ok {
+			return out
+		}
+		out = append(out, Server{Address: a})
+	}
+}
+
+func TestFalsetickerAmongFive(t *testing.T) {
+	const off = 2500 * time.Millisecond
+	fq := newFake(map[string]*fakeServer{
+		"127.0.0.1:123": {offset: off, jitter: time.Millisecond},
+		"127.0.0.2:123": {offset: off, jitter: time.Millisecond},
+		"127.0.0.3:123": {offset: off + 3*time.Second, jitter: time.Millisecond},
+		"127.0.0.4:123": {offset: off, jitter: time.Millisecond},
+		"127.0.0.5:123": {offset: off, jitter: time.Millisecond},
+	})
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := res.Offset - off.Seconds(); d > 0.001 || d < -0.001 {
+		t.Errorf("offset: got %.6f, want %.6f ± 0.001", res.Offset, off.Seconds())
+	}
+	for _, s := range res.Sources {
+		want := engine.StateSelected
+		if s.Address == "127.0.0.3:123" {
+			want = engine.StateFalseticker
+		}
+		if s.State != want {
+			t.Errorf("%s: state %s, want %s (%s)", s.Address, s.State, want, s.Reason)
+		}
+	}
+	if res.Action != ActionStep || res.Applied {
+		t.Errorf("action %s applied %v, want step, not applied (dry run)", res.Action, res.Applied)
+	}
+}
+
+func TestKissOfDeathDeny(t *testing.T) {
+	fq := newFake(map[string]*fakeServer{
+		"127.0.0.1:123": {offset: 50 * time.Millisecond},
+		"127.0.0.2:123": {kiss: "DENY"},
+	})
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := res.Sources[1]; s.State != engine.StateKoD || !strings.Contains(s.Reason, "DENY") {
+		t.Errorf("DENY source: state %s reason %q, want kod naming DENY", s.State, s.Reason)
+	}
+	if q := fq.servers["127.0.0.2:123"].queries; q != 1 {
+		t.Errorf("DENY source got %d queries, want exactly 1", q)
+	}
+	if res.Action != ActionSlew {
+		t.Errorf("action: got %s, want slew (50 ms is below the step threshold)", res.Action)
+	}
+}
+
+func TestAllUnreachable(t *testing.T) {
+	timeout := fmt.Errorf("%w: i/o timeout", engine.ErrNoReply)
+	fq := newFake(map[string]*fakeServer{
+		"127.0.0.1:123": {err: timeout},
+		"127.0.0.2:123": {err: timeout},
+	})
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq})
+	if !errors.Is(err, ErrNoTime) {
+		t.Fatalf("got %v, want ErrNoTime", err)
+	}
+	if res.Action != ActionNone || !strings.Contains(res.Why, "2 unreachable") {
+		t.Errorf("got action %s why %q", res.Action, res.Why)
+	}
+	for _, s := range fq.servers {
+		if s.queries > 2*BurstSize {
+			t.Errorf("%d queries to an unreachable server, want at most %d", s.queries, 2*BurstSize)
+		}
+	}
+}
+
+func TestMalformedRepliesIgnored(t *testing.T) {
+	fq := newFake(map[string]*fakeServer{
+		"127.0.0.1:123": {offset: -time.Second, badEvery: 2},
+	})
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sources[0].Samples != BurstSize {
+		t.Errorf("samples: got %d, want %d valid despite malformed replies", res.Sources[0].Samples, BurstSize)
+	}
+	if d := res.Offset + 1; d > 0.001 || d < -0.001 {
+		t.Errorf("offset: got %.6f, want -1", res.Offset)
+	}
+}
+
+func TestAllMalformedIsInvalid(t *testing.T) {
+	fq := newFake(map[string]*fakeServer{"127.0.0.1:123": {badEvery: 1}})
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq})
+	if err == nil || res.Sources[0].State != engine.StateInvalid {
+		t.Errorf("got err %v state %s, want an error and state invalid", err, res.Sources[0].State)
+	}
+}
+
+// recDriver records what it was asked to do.
+type recDriver struct {
+	freq   float64
+	steps  []time.Duration
+	slews  []time.Duration
+	denied bool
+}
+
+func (d *recDriver) Name() string                { return "rec" }
+func (d *recDriver) Frequency() (float64, error) { return d.freq, nil }
+func (d *recDriver) SetFrequency(p float64) error {
+	if d.denied {
+		return platform.ErrPermission
+	}
+	d.freq = p
+	return nil
+}
+func (d *recDriver) MaxFrequency() float64 { return 500 }
+func (d *recDriver) Step(o time.Duration) error {
+	if d.denied {
+		return platform.ErrPermission
+	}
+	d.steps = append(d.steps, o)
+	return nil
+}
+func (d *recDriver) KernelSlew(o time.Duration) (time.Duration, error) {
+	if d.denied {
+		return 0, platform.ErrPermission
+	}
+	d.slews = append(d.slews, o)
+	return time.Duration(float64(o.Abs()) / 500e-6), nil
+}
+
+func TestApplyStepOrSlew(t *testing.T) {
+	for _, tc := range []struct {
+		offset     time.Duration
+		step, slew bool
+	}{
+		{3600 * time.Second, true, false},
+		{-200 * time.Millisecond, true, false},
+		{20 * time.Millisecond, false, true},
+		{-100 * time.Millisecond, false, true},
+	} {
+		t.Run(tc.offset.String(), func(t *testing.T) {
+			fq := newFake(map[string]*fakeServer{"127.0.0.1:123": {offset: tc.offset}})
+			d := &recDriver{}
+			clk, err := platform.NewClock(d, platform.ClockOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, Clock: clk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Applied {
+				t.Error("not applied")
+			}
+			if got := len(d.steps) == 1; got != tc.step {
+				t.Errorf("stepped %v, want %v", d.steps, tc.step)
+			}
+			if got := len(d.slews) == 1; got != tc.slew {
+				t.Errorf("kernel slews %v, want %v", d.slews, tc.slew)
+			}
+			all := append(d.steps, d.slews...)
+			if len(all) == 1 {
+				if e := all[0] - tc.offset; e > time.Millisecond || e < -time.Millisecond {
+					t.Errorf("applied %v, want %v", all[0], tc.offset)
+				}
+			}
+		})
+	}
+}
+
+func TestNoPrivilegeSaysSo(t *testing.T) {
+	fq := newFake(map[string]*fakeServer{"127.0.0.1:123": {offset: time.Hour}})
+	d := &recDriver{denied: true}
+	clk, err := platform.NewClock(d, platform.ClockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, Clock: clk})
+	if !errors.Is(err, platform.ErrPermission) || res.Applied {
+		t.Fatalf("got err %v applied %v, want ErrPermission, not applied", err, res.Applied)
+	}
+	if !strings.Contains(err.Error(), "--dry-run") {
+		t.Errorf("error %q should say what to do", err)
+	}
+	if len(d.steps) != 0 {
+		t.Errorf("clock changed: %v", d.steps)
+	}
+}
