@@ -1,0 +1,47 @@
+# timesync — build, test and benchmark entry points. See README.md.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin
+# The pure-Go parts (everything but the fyne GUI) build with cgo off, for
+# every OS we ship; per OS, only packages with files for it.
+PURE_PKGS = $$(GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) list -e -f '{{if .GoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v '/gui')
+CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+SERVERS ?=
+
+.PHONY: all build once test unit vet cross bench bench-once bench-accuracy test-vm clean
+
+all: build
+
+## build: the timesync CLI/service and the developer tools, static (CGO_ENABLED=0)
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
+
+## once: measure this machine's clock once, changing nothing.
+##   make once SERVERS="time.example.org 192.0.2.1:123"  (default: the configured or default pool)
+once: build
+	./$(BIN)/timesync --once --dry-run $(foreach s,$(SERVERS),--server $(s))
+
+## test: everything CI runs — vet, unit and integration tests, cross builds, the VM test
+test: vet unit cross test-vm
+
+unit:
+	$(GO) test -count=1 ./...
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## cross: the pure-Go packages build for linux, macOS and Windows, amd64 and arm64
+cross:
+	@set -e; for t in $(CROSS); do \
+		echo "cross-build $$t"; \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build $(PURE_PKGS); \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $(PURE_PKGS); \
+	done
+
+## bench: Go benchmarks of the hot paths
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Installs what building and testing timesync needs on a Debian/Ubuntu
+# machine: make, git, gcc and a Go toolchain that can fetch the exact
+# version go.mod names (any Go >= 1.21 does that through the module proxy).
+# Idempotent; installs nothing that is already there. Needs root (or sudo).
+set -eu
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+go_ok() {
+	command -v go >/dev/null 2>&1 || return 1
+	v=$(go env GOVERSION 2>/dev/null | sed 's/^go//') || return 1
+	major=${v%%.*}; rest=${v#*.}; minor=${rest%%.*}
+	[ "$major" -gt 1 ] || [ "$minor" -ge 21 ]
+}
+
+[ -d /usr/local/go/bin ] && PATH="/usr/local/go/bin:$PATH"
+
+pkgs=""
+command -v make >/dev/null 2>&1 || pkgs="$pkgs make"
+command -v git >/dev/null 2>&1 || pkgs="$pkgs git"
+command -v gcc >/dev/null 2>&1 || pkgs="$pkgs gcc libc6-dev"
+go_ok || pkgs="$pkgs golang-go"
+[ -e /etc/ssl/certs/ca-certificates.crt ] || pkgs="$pkgs ca-certificates"
+
+if [ -n "$pkgs" ]; then
+	echo "setup: installing$pkgs"
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs
+fi
+
+if ! go_ok; then
+	echo "setup: this system's Go is older than 1.21 and cannot fetch the toolchain go.mod needs;" >&2
+	echo "setup: install Go >= 1.21 (e.g. Debian's bookworm-backports golang-1.23, or the official tarball) and re-run." >&2
+	exit 1
+fi
+go version
