@@ -1,0 +1,261 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Validate checks every value and the rules between them: ranges, minpoll
+// <= maxpoll, no duplicate server, pool, listen address or restrict rule,
+// thresholds >= 0, an absolute drift file. Zero counts are accepted as
+// defaults. When c came from a file, each error is a *ParseError naming the
+// line of the directive; all errors are returned, joined.
+func (c *Config) Validate() error {
+	var errs []error
+	count := map[string]int{} // occurrences of each key so far
+	add := func(key string, n int, err error) {
+		if err == nil {
+			return
+		}
+		if line := c.layout.lineOf(key, n); line > 0 {
+			err = &ParseError{File: c.layout.file, Line: line, Msg: err.Error()}
+		}
+		errs = append(errs, err)
+	}
+	// check records one directive: its own error, else a duplicate error.
+	check := func(key string, err error) {
+		n := count[key]
+		count[key]++
+		if err == nil && n > 0 {
+			err = fmt.Errorf("%s: %w", key, ErrDuplicate)
+			if first := c.layout.lineOf(key, 0); first > 0 {
+				err = fmt.Errorf("%s: %w on line %d", key, ErrDuplicate, first)
+			}
+		}
+		add(key, n, err)
+	}
+
+	for _, s := range c.Servers {
+		check(serverKey(s), checkServer(s))
+	}
+	for _, p := range c.Pools {
+		check(poolKey(p), checkPool(p))
+	}
+	for _, r := range c.Restrict {
+		check(restrictKey(r), checkRestrict(r))
+	}
+	for _, l := range c.Listen {
+		hp, err := parseListen(l)
+		if err != nil {
+			check("listen "+l, fmt.Errorf("listen: %w", err))
+			continue
+		}
+		check("listen "+hp, nil)
+	}
+	add("tinker", 0, checkTinker(c.Tinker))
+	if c.MinSources < 0 {
+		add("minsources", 0, fmt.Errorf("minsources: %d is less than 1", c.MinSources))
+	}
+	if c.DriftFile != "" {
+		add("driftfile", 0, checkDriftFile(c.DriftFile))
+	}
+	if c.ControlGroup != "" {
+		add("control-group", 0, checkGroup(c.ControlGroup))
+	}
+	return errors.Join(errs...)
+}
+
+func checkServer(s Server) error {
+	if err := checkHost(s.Address); err != nil {
+		return fmt.Errorf("server %q: %w", s.Address, err)
+	}
+	if err := checkPort(s.Port); err != nil {
+		return fmt.Errorf("server %s: %w", s.Address, err)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"minpoll", s.MinPoll}, {"maxpoll", s.MaxPoll}} {
+		if f.v != 0 && (f.v < MinPollLimit || f.v > MaxPollLimit) {
+			return fmt.Errorf("%s: %d is out of range %d..%d", f.name, f.v, MinPollLimit, MaxPollLimit)
+		}
+	}
+	if lo, hi := s.Polls(); lo > hi {
+		return fmt.Errorf("server %s: minpoll %d is greater than maxpoll %d", s.Address, lo, hi)
+	}
+	return nil
+}
+
+func checkPool(p Pool) error {
+	if err := checkHost(p.Name); err != nil {
+		return fmt.Errorf("pool %q: %w", p.Name, err)
+	}
+	if err := checkPort(p.Port); err != nil {
+		return fmt.Errorf("pool %s: %w", p.Name, err)
+	}
+	if p.MaxSources != 0 && (p.MaxSources < 1 || p.MaxSources > MaxMaxSources) {
+		return fmt.Errorf("maxsources: %d is out of range 1..%d", p.MaxSources, MaxMaxSources)
+	}
+	return nil
+}
+
+func checkPort(port int) error {
+	if port < 0 || port > 65535 {
+		return fmt.Errorf("port %d is out of range 1..65535", port)
+	}
+	return nil
+}
+
+func checkRestrict(r Restrict) error {
+	if r.Default {
+		if r.Addr.IsValid() {
+			return fmt.Errorf("restrict default: must not have an address (%s)", r.Addr)
+		}
+		return nil
+	}
+	if !r.Addr.IsValid() {
+		return errors.New("restrict: needs an address or default")
+	}
+	if r.Addr.Addr().Zone() != "" {
+		return fmt.Errorf("restrict %s: zones are not supported", r.Addr)
+	}
+	if m := r.Addr.Masked(); m != r.Addr {
+		return fmt.Errorf("restrict %s: address has bits outside the mask (did you mean %s?)", r.Addr, m)
+	}
+	return nil
+}
+
+func checkTinker(t Tinker) error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"step", t.Step.Seconds()}, {"stepout", t.Stepout.Seconds()}, {"panic", t.Panic.Seconds()}} {
+		if _, err := secondsToDuration(f.v); err != nil {
+			return fmt.Errorf("tinker: %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+func checkDriftFile(p string) error {
+	if !filepath.IsAbs(p) {
+		return fmt.Errorf("driftfile: %q is not an absolute path", p)
+	}
+	return nil
+}
+
+func checkGroup(g string) error {
+	for _, r := range g {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("control-group: control character in %q", g)
+		}
+	}
+	if strings.TrimSpace(g) != g {
+		return fmt.Errorf("control-group: %q has leading or trailing blanks", g)
+	}
+	return nil
+}
+
+// checkHost accepts an IP address or a DNS name (RFC 1123 labels,
+// underscores tolerated, optional final dot, top label not all digits).
+func checkHost(h string) error {
+	if h == "" {
+		return errors.New("empty address")
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return nil
+	}
+	if strings.ContainsAny(h, ":[]") {
+		return fmt.Errorf("%q is not a valid IP address or host name (give the port separately)", h)
+	}
+	name := strings.TrimSuffix(h, ".")
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("%q is not a valid host name", h)
+	}
+	labels := strings.Split(name, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return fmt.Errorf("%q is not a valid host name", h)
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return fmt.Errorf("%q is not a valid host name (character %q)", h, r)
+			}
+		}
+	}
+	if _, err := strconv.Atoi(labels[len(labels)-1]); err == nil {
+		return fmt.Errorf("%q is neither an IP address nor a host name", h)
+	}
+	return nil
+}
+
+// canonicalHost returns an IP address in its canonical form and a host name
+// in lower case, so that equal hosts compare equal.
+func canonicalHost(h string) string {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.String()
+	}
+	return strings.ToLower(h)
+}
+
+// splitHostPort parses "HOST", "HOST:PORT", "IPV6", "[IPV6]" or
+// "[IPV6]:PORT". The host is checked and made canonical; the port
+// defaults to DefaultPort.
+func splitHostPort(s string) (host string, port int, hasPort bool, err error) {
+	host, port = s, DefaultPort
+	switch {
+	case strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]"):
+		host = s[1 : len(s)-1]
+		if a, e := netip.ParseAddr(host); e != nil || !a.Is6() {
+			return "", 0, false, fmt.Errorf("%q: brackets are only for IPv6 addresses", s)
+		}
+	case strings.HasPrefix(s, "["):
+		h, p, e := net.SplitHostPort(s)
+		if e != nil {
+			return "", 0, false, fmt.Errorf("%q is not ADDRESS[:PORT]", s)
+		}
+		if a, e := netip.ParseAddr(h); e != nil || !a.Is6() {
+			return "", 0, false, fmt.Errorf("%q: brackets are only for IPv6 addresses", s)
+		}
+		if port, err = parseInt("port", p, 1, 65535); err != nil {
+			return "", 0, false, err
+		}
+		host, hasPort = h, true
+	case strings.Count(s, ":") == 1:
+		h, p, e := net.SplitHostPort(s)
+		if e != nil {
+			return "", 0, false, fmt.Errorf("%q is not ADDRESS[:PORT]", s)
+		}
+		if port, err = parseInt("port", p, 1, 65535); err != nil {
+			return "", 0, false, err
+		}
+		host, hasPort = h, true
+	case strings.Count(s, ":") > 1:
+		if _, e := netip.ParseAddr(s); e != nil {
+			return "", 0, false, fmt.Errorf("%q is not an IPv6 address (write [ADDRESS]:PORT to give a port)", s)
+		}
+	}
+	if err := checkHost(host); err != nil {
+		return "", 0, false, err
+	}
+	return canonicalHost(host), port, hasPort, nil
+}
+
+// parseListen parses "ADDRESS[:PORT]" where ADDRESS is an IP address and
+// returns "ADDRESS:PORT" (IPv6 bracketed).
+func parseListen(s string) (string, error) {
+	host, port, _, err := splitHostPort(s)
+	if err != nil {
+		return "", err
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return "", fmt.Errorf("%q: listen needs an IP address, not a host name", s)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
