@@ -10,7 +10,8 @@ import (
 
 // Timers is the source of time for the shared layer: real time in the
 // service, the simulator's virtual time in sim/. Now must be monotonic with
-// respect to the intervals AfterFunc waits.
+// respect to the intervals AfterFunc waits. AfterFunc must never call f
+// before it returns.
 type Timers interface {
 	Now() time.Time
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
@@ -46,9 +47,27 @@ type ClockOptions struct {
 	MaxStep time.Duration
 }
 
+// historyLen bounds the correction history kept for AppliedAt. A poll
+// changes the rate about three times (frequency, slew start, slew end), so
+// this covers many polls; AppliedAt is only asked about the last exchange.
+const historyLen = 64
+
+// segment is a stretch of time during which this layer held the driver at
+// one total frequency correction.
+type segment struct {
+	from    time.Time
+	applied float64 // seconds of correction applied before from
+	ppm     float64 // total correction (base + slew) during the segment
+}
+
 // Clock is the shared layer above a Driver: it keeps the base frequency,
 // slews offsets as a temporary frequency change ended by a timer, clamps
 // every request to safe limits and logs every step with its size.
+//
+// It also keeps account of the correction it has applied: the integral of
+// every frequency correction it set plus every step (AppliedAt). The
+// discipline uses that account to bring old measurements into the present
+// clock's terms, as chrony's parameter-change handlers do.
 type Clock struct {
 	d   Driver
 	opt ClockOptions
@@ -61,6 +80,8 @@ type Clock struct {
 	slewStop func() bool   // cancels the timer that ends it
 	slewLeft time.Duration // offset the slew in progress still has to apply, as of slewFrom
 	slewFrom time.Time
+	steps    uint64    // number of steps made
+	hist     []segment // correction history, oldest first, never empty
 }
 
 // NewClock wraps d. The driver's current frequency is taken as the base
@@ -83,7 +104,9 @@ func NewClock(d Driver, opt ClockOptions) (*Clock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read frequency from %s driver: %w", d.Name(), err)
 	}
-	return &Clock{d: d, opt: opt, log: opt.Logger, basePPM: f}, nil
+	c := &Clock{d: d, opt: opt, log: opt.Logger, basePPM: f}
+	c.hist = []segment{{from: opt.Timers.Now(), ppm: f}}
+	return c, nil
 }
 
 // Driver returns the wrapped driver.
@@ -97,9 +120,15 @@ func (c *Clock) Frequency() float64 {
 	return c.basePPM
 }
 
+// MaxFrequency reports the largest base frequency correction SetFrequency
+// sets, in ppm.
+func (c *Clock) MaxFrequency() float64 { return c.opt.MaxFrequencyPPM }
+
 // SetFrequency sets the base frequency correction, clamped to
-// ±MaxFrequencyPPM; a slew in progress keeps its rate on top of it. It
-// reports the value actually set.
+// ±MaxFrequencyPPM. A slew in progress keeps the offset it still has to
+// apply and its end time, re-planned on top of the new base (its rate is
+// limited by the room the new base leaves). It reports the value actually
+// set.
 func (c *Clock) SetFrequency(ppm float64) (float64, error) {
 	if math.IsNaN(ppm) || math.IsInf(ppm, 0) {
 		return 0, fmt.Errorf("set frequency %v ppm: %w", ppm, ErrOutOfRange)
@@ -107,10 +136,25 @@ func (c *Clock) SetFrequency(ppm float64) (float64, error) {
 	ppm = clamp(ppm, c.opt.MaxFrequencyPPM)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.d.SetFrequency(ppm + c.slewPPM); err != nil {
-		return c.basePPM, fmt.Errorf("set frequency %+.3f ppm: %w", ppm, err)
-	}
+	now := c.opt.Timers.Now()
+	left, until := c.slewRemainingLocked(now), c.slewEnd.Sub(now)
+	c.cancelSlewLocked()
+	old := c.basePPM
 	c.basePPM = ppm
+	if err := c.applyLocked(now); err != nil {
+		c.basePPM = old
+		if left != 0 {
+			_, _ = c.slewLocked(now, left, until)
+		} else {
+			_ = c.applyLocked(now)
+		}
+		return old, fmt.Errorf("set frequency %+.3f ppm: %w", ppm, err)
+	}
+	if left != 0 {
+		if _, err := c.slewLocked(now, left, until); err != nil {
+			c.log.Error("resuming slew after frequency change", "err", err)
+		}
+	}
 	return ppm, nil
 }
 
@@ -121,6 +165,14 @@ func (c *Clock) maxSlewPPM() float64 {
 	return math.Max(0, math.Min(c.opt.MaxSlewPPM, room))
 }
 
+// MaxSlewRate reports the fastest extra rate, in ppm, at which Slew can
+// correct an offset with the present base frequency.
+func (c *Clock) MaxSlewRate() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxSlewPPM()
+}
+
 // Slew starts correcting offset (positive = forward) as a temporary
 // frequency change lasting at least minDuration, replacing any slew in
 // progress: offset must be the whole correction still wanted, as measured
@@ -129,15 +181,21 @@ func (c *Clock) maxSlewPPM() float64 {
 func (c *Clock) Slew(offset, minDuration time.Duration) (time.Duration, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.opt.Timers.Now()
 	c.cancelSlewLocked()
+	return c.slewLocked(now, offset, minDuration)
+}
+
+func (c *Clock) slewLocked(now time.Time, offset, minDuration time.Duration) (time.Duration, error) {
 	if offset == 0 {
-		return 0, c.applyLocked()
+		return 0, c.applyLocked(now)
 	}
 	maxPPM := c.maxSlewPPM()
 	if maxPPM <= 0 {
+		_ = c.applyLocked(now)
 		return 0, fmt.Errorf("slew %+.6f s: no frequency range left: %w", offset.Seconds(), ErrOutOfRange)
 	}
-	dur := time.Duration(math.Abs(float64(offset)) / (maxPPM * 1e-6))
+	dur := time.Duration(math.Ceil(math.Abs(float64(offset)) / (maxPPM * 1e-6)))
 	if dur < minDuration {
 		dur = minDuration
 	}
@@ -145,10 +203,10 @@ func (c *Clock) Slew(offset, minDuration time.Duration) (time.Duration, error) {
 		dur = time.Nanosecond
 	}
 	c.slewPPM = float64(offset) / float64(dur) * 1e6
-	now := c.opt.Timers.Now()
 	c.slewFrom, c.slewEnd, c.slewLeft = now, now.Add(dur), offset
-	if err := c.applyLocked(); err != nil {
-		c.slewPPM = 0
+	if err := c.applyLocked(now); err != nil {
+		c.slewPPM, c.slewLeft = 0, 0
+		_ = c.applyLocked(now)
 		return 0, fmt.Errorf("slew %+.6f s: %w", offset.Seconds(), err)
 	}
 	c.slewStop = c.opt.Timers.AfterFunc(dur, c.endSlew)
@@ -160,13 +218,13 @@ func (c *Clock) endSlew() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.slewPPM, c.slewStop, c.slewLeft = 0, nil, 0
-	if err := c.applyLocked(); err != nil {
+	if err := c.applyLocked(c.opt.Timers.Now()); err != nil {
 		c.log.Error("ending slew", "err", err)
 	}
 }
 
 // cancelSlewLocked stops the slew in progress, leaving the part of its
-// offset not yet applied unapplied.
+// offset not yet applied unapplied. The caller applies the new rate.
 func (c *Clock) cancelSlewLocked() {
 	if c.slewStop != nil {
 		c.slewStop()
@@ -179,19 +237,73 @@ func (c *Clock) cancelSlewLocked() {
 func (c *Clock) SlewRemaining() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.slewPPM == 0 {
-		return 0
-	}
-	now := c.opt.Timers.Now()
-	if !now.Before(c.slewEnd) {
+	return c.slewRemainingLocked(c.opt.Timers.Now())
+}
+
+func (c *Clock) slewRemainingLocked(now time.Time) time.Duration {
+	if c.slewPPM == 0 || !now.Before(c.slewEnd) {
 		return 0
 	}
 	done := time.Duration(float64(now.Sub(c.slewFrom)) * c.slewPPM * 1e-6)
 	return c.slewLeft - done
 }
 
-func (c *Clock) applyLocked() error {
-	return c.d.SetFrequency(c.basePPM + c.slewPPM)
+// applyLocked hands the total correction to the driver and, if it took it,
+// starts a new segment of the correction history at now.
+func (c *Clock) applyLocked(now time.Time) error {
+	ppm := c.basePPM + c.slewPPM
+	if err := c.d.SetFrequency(ppm); err != nil {
+		return err
+	}
+	c.record(now, ppm, 0)
+	return nil
+}
+
+// record starts a new history segment at now with rate ppm, after a step
+// of stepSeconds.
+func (c *Clock) record(now time.Time, ppm, stepSeconds float64) {
+	last := &c.hist[len(c.hist)-1]
+	if now.Before(last.from) {
+		now = last.from
+	}
+	applied := last.applied + last.ppm*1e-6*now.Sub(last.from).Seconds() + stepSeconds
+	if now.Equal(last.from) {
+		last.applied, last.ppm = applied, ppm
+		return
+	}
+	if len(c.hist) == historyLen {
+		copy(c.hist, c.hist[1:])
+		c.hist = c.hist[:historyLen-1]
+	}
+	c.hist = append(c.hist, segment{from: now, applied: applied, ppm: ppm})
+}
+
+// AppliedAt reports the correction, in seconds (positive = forward), that
+// this layer had applied to the clock from NewClock up to t: the integral
+// of the frequency corrections it set plus its steps (a step made exactly
+// at t counts). ok is false when t is older than the history kept (some
+// dozens of rate changes back). The difference between two readings is
+// how much this layer moved the clock in between, so an offset measured at
+// t1 is, in the terms of the clock at t2, the measured offset minus
+// AppliedAt(t2) − AppliedAt(t1).
+func (c *Clock) AppliedAt(t time.Time) (seconds float64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.hist) - 1; i >= 0; i-- {
+		s := c.hist[i]
+		if !t.Before(s.from) {
+			return s.applied + s.ppm*1e-6*t.Sub(s.from).Seconds(), true
+		}
+	}
+	return 0, false
+}
+
+// Steps reports how many steps the clock has made; a measurement whose
+// exchange spans a step is meaningless.
+func (c *Clock) Steps() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.steps
 }
 
 // Step moves the clock by offset at once, cancelling any slew in progress,
@@ -202,13 +314,16 @@ func (c *Clock) Step(offset time.Duration) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.opt.Timers.Now()
 	c.cancelSlewLocked()
-	if err := c.applyLocked(); err != nil {
+	if err := c.applyLocked(now); err != nil {
 		return fmt.Errorf("end slew before step: %w", err)
 	}
 	if err := c.d.Step(offset); err != nil {
 		return fmt.Errorf("step clock by %+.6f s: %w", offset.Seconds(), err)
 	}
+	c.steps++
+	c.record(now, c.basePPM, offset.Seconds())
 	c.log.Warn(fmt.Sprintf("clock stepped by %+.6f s", offset.Seconds()), "driver", c.d.Name())
 	return nil
 }

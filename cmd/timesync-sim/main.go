@@ -1,0 +1,232 @@
+// Command timesync-sim runs a simulated scenario through the real engine,
+// discipline and poll loop (package sim) and prints statistics of the
+// simulated clock's error, per seed and over seeds.
+//
+//	timesync-sim --seeds 1-10 --duration 100000s --start-offset 0.1s --freq-ppm 100 \
+//	    --wander 1e-9 --delay 1ms --jitter-mean 1ms --minpoll 6 --maxpoll 6 --servers 1 [--json]
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/timesync/timesync/service/discipline"
+	"github.com/timesync/timesync/sim"
+)
+
+func main() {
+	if err := runMain(os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "timesync-sim:", err)
+		os.Exit(2)
+	}
+}
+
+// output is the --json document.
+type output struct {
+	Scenario map[string]any `json:"scenario"`
+	Runs     []runStats     `json:"runs"`
+	Summary  sim.Summary    `json:"summary"`
+}
+
+type runStats struct {
+	Seed uint64 `json:"seed"`
+	sim.Stats
+	Steps int `json:"steps"`
+}
+
+func runMain(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("timesync-sim", flag.ContinueOnError)
+	var (
+		seeds       = fs.String("seeds", "1", "seeds to run: N, N-M or a comma-separated list")
+		duration    = fs.Duration("duration", 100000*time.Second, "simulated time")
+		statsFrom   = fs.Duration("stats-from", 10000*time.Second, "start of the statistics window")
+		startOffset = fs.Duration("start-offset", 100*time.Millisecond, "initial clock error (clock − true time)")
+		freqPPM     = fs.Float64("freq-ppm", 100, "oscillator frequency error, ppm (positive: fast)")
+		wander      = fs.Float64("wander", 1e-9, "std. dev. of the frequency's random-walk step per second (1e-9 = 0.001 ppm)")
+		delay       = fs.Duration("delay", time.Millisecond, "fixed one-way delay")
+		jitter      = fs.Duration("jitter-mean", time.Millisecond, "mean of the exponential extra one-way delay, per packet")
+		minPoll     = fs.Int("minpoll", 6, "minimum poll exponent (2^n s)")
+		maxPoll     = fs.Int("maxpoll", 6, "maximum poll exponent (2^n s)")
+		servers     = fs.Int("servers", 1, "number of servers")
+		falseT      = fs.Int("falsetickers", 0, "how many of the servers have a wrong clock")
+		loss        = fs.Float64("loss", 0, "probability that a packet is lost")
+		outage      = fs.String("outage", "", "network up UP seconds out of every PERIOD: UP/PERIOD (e.g. 3600/7200 or 1h/2h)")
+		profile     = fs.String("profile", "linux", "clock driver emulated: linux (±83333 ppm) or freq-only (±500 ppm)")
+		iburst      = fs.Bool("iburst", false, "send a burst of requests at start (not part of Scenario A)")
+		minSources  = fs.Int("minsources", 1, "sources that must agree")
+		step        = fs.Duration("step", 128*time.Millisecond, "step threshold (0: never step)")
+		stepout     = fs.Duration("stepout", 900*time.Second, "stepout interval")
+		panicT      = fs.Duration("panic", 1000*time.Second, "panic threshold (0: always step)")
+		asJSON      = fs.Bool("json", false, "print one JSON object")
+		trace       = fs.String("trace", "", "write the per-second trace (seed, t, x, frequency error) of every run to this file")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	seedList, err := parseSeeds(*seeds)
+	if err != nil {
+		return err
+	}
+	up, period, err := parseOutage(*outage)
+	if err != nil {
+		return err
+	}
+	if *falseT < 0 || *falseT >= max(*servers, 1) {
+		return fmt.Errorf("--falsetickers %d: want 0 ≤ K < --servers %d", *falseT, *servers)
+	}
+	dc := discipline.DefaultConfig()
+	dc.Step, dc.Stepout, dc.Panic = *step, *stepout, *panicT
+	sc := sim.Scenario{
+		Duration:  *duration,
+		StatsFrom: *statsFrom,
+		Clock: sim.ClockConfig{
+			Profile:     sim.Profile(*profile),
+			StartOffset: *startOffset,
+			FreqPPM:     *freqPPM,
+			Wander:      *wander,
+		},
+		Network: sim.NetworkConfig{
+			Delay: *delay, JitterMean: *jitter, Loss: *loss,
+			OutageUp: up, OutagePeriod: period,
+		},
+		Servers:      *servers,
+		Falsetickers: *falseT,
+		MinPoll:      *minPoll,
+		MaxPoll:      *maxPoll,
+		IBurst:       *iburst,
+		MinSources:   *minSources,
+		Discipline:   &dc,
+		Trace:        *trace != "",
+	}
+	var tw io.Writer
+	if *trace != "" {
+		f, err := os.Create(*trace)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		tw = f
+		fmt.Fprintln(tw, "# seed t_seconds x_seconds freq_error_ppm")
+	}
+	out := output{Scenario: map[string]any{
+		"duration_seconds": duration.Seconds(), "stats_from_seconds": statsFrom.Seconds(),
+		"start_offset_seconds": startOffset.Seconds(), "freq_ppm": *freqPPM, "wander": *wander,
+		"delay_seconds": delay.Seconds(), "jitter_mean_seconds": jitter.Seconds(),
+		"minpoll": *minPoll, "maxpoll": *maxPoll, "servers": *servers, "falsetickers": *falseT,
+		"loss": *loss, "outage": *outage, "profile": *profile, "iburst": *iburst,
+	}}
+	var all []sim.Stats
+	for _, seed := range seedList {
+		res, err := sim.Run(sc, seed)
+		if err != nil {
+			return fmt.Errorf("seed %d: %w", seed, err)
+		}
+		out.Runs = append(out.Runs, runStats{Seed: seed, Stats: res.Stats, Steps: res.Steps})
+		all = append(all, res.Stats)
+		if tw != nil {
+			for k := range res.X {
+				fmt.Fprintf(tw, "%d %d %.9f %.6f\n", seed, k, res.X[k], res.FreqPPM[k])
+			}
+		}
+	}
+	out.Summary = sim.Summarize(all)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	printText(stdout, out)
+	return nil
+}
+
+func printText(w io.Writer, out output) {
+	fmt.Fprintf(w, "%6s %10s %10s %10s %10s %10s %10s %9s %9s %9s\n",
+		"seed", "rms_us", "max_us", "p50_us", "p95_us", "p99_us", "mean_us", "rmsf_ppm", "first_s", "conv_s")
+	for _, r := range out.Runs {
+		s := r.Stats
+		fmt.Fprintf(w, "%6d %10.1f %10.1f %10.1f %10.1f %10.1f %10.2f %9.4f %9.0f %9.0f\n", r.Seed,
+			s.RMSOffset*1e6, s.MaxAbsOffset*1e6, s.P50AbsOffset*1e6, s.P95AbsOffset*1e6, s.P99AbsOffset*1e6,
+			s.MeanOffset*1e6, s.RMSFreqError, s.FirstBelow1ms, s.Converged1ms)
+	}
+	m, lo, hi := out.Summary.Stats, out.Summary.Min, out.Summary.Max
+	line := func(name string, f func(sim.Stats) float64, scale float64, unit string) {
+		fmt.Fprintf(w, "%-22s %10.2f %s (%.2f .. %.2f)\n", name, f(m)*scale, unit, f(lo)*scale, f(hi)*scale)
+	}
+	fmt.Fprintf(w, "\nsummary over %d seed(s): mean (min .. max)\n", len(out.Runs))
+	line("rms offset", func(s sim.Stats) float64 { return s.RMSOffset }, 1e6, "us")
+	line("max abs offset", func(s sim.Stats) float64 { return s.MaxAbsOffset }, 1e6, "us")
+	line("p50 abs offset", func(s sim.Stats) float64 { return s.P50AbsOffset }, 1e6, "us")
+	line("p95 abs offset", func(s sim.Stats) float64 { return s.P95AbsOffset }, 1e6, "us")
+	line("p99 abs offset", func(s sim.Stats) float64 { return s.P99AbsOffset }, 1e6, "us")
+	line("mean offset", func(s sim.Stats) float64 { return s.MeanOffset }, 1e6, "us")
+	line("rms frequency error", func(s sim.Stats) float64 { return s.RMSFreqError }, 1, "ppm")
+	line("first below 1 ms", func(s sim.Stats) float64 { return s.FirstBelow1ms }, 1, "s")
+	line("converged (< 1 ms)", func(s sim.Stats) float64 { return s.Converged1ms }, 1, "s")
+}
+
+// parseSeeds accepts "N", "N-M" and comma-separated lists of those.
+func parseSeeds(s string) ([]uint64, error) {
+	var out []uint64
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.ParseUint(lo, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("--seeds %q: %q is not a seed", s, lo)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseUint(hi, 10, 64); err != nil || b < a {
+				return nil, fmt.Errorf("--seeds %q: bad range %q", s, part)
+			}
+		}
+		if b-a >= 100000 {
+			return nil, fmt.Errorf("--seeds %q: too many seeds", s)
+		}
+		for v := a; v <= b; v++ {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// parseOutage parses UP/PERIOD, each a duration or plain seconds.
+func parseOutage(s string) (up, period time.Duration, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, fmt.Errorf("--outage %q: want UP/PERIOD", s)
+	}
+	if up, err = parseSeconds(a); err != nil {
+		return 0, 0, fmt.Errorf("--outage %q: %w", s, err)
+	}
+	if period, err = parseSeconds(b); err != nil {
+		return 0, 0, fmt.Errorf("--outage %q: %w", s, err)
+	}
+	if period <= 0 || up < 0 || up > period {
+		return 0, 0, fmt.Errorf("--outage %q: want 0 ≤ UP ≤ PERIOD, PERIOD > 0", s)
+	}
+	return up, period, nil
+}
+
+func parseSeconds(s string) (time.Duration, error) {
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(v * float64(time.Second)), nil
+	}
+	return time.ParseDuration(s)
+}

@@ -1,0 +1,420 @@
+// Package discipline steers the local clock from the engine's
+// measurements: independent phase and frequency control, in the manner of
+// chrony.
+//
+// Every source keeps a history of its measurements in raw terms: the
+// offset the source would have shown against an uncorrected clock, which
+// is the measured offset plus everything the clock layer has applied since
+// its start (platform.Clock.AppliedAt). In those terms the history is a
+// smooth curve, the oscillator's own phase, whatever corrections were made
+// meanwhile. A weighted regression over the recent part of it gives the
+// oscillator's frequency error (the slope) and the present offset (the
+// line at now). The frequency correction is set to cancel the slope, and
+// the present offset is slewed away (or stepped, under the tinker rules).
+//
+// Weights come from the round-trip delay. With independent queueing delays
+// on the two legs, a sample whose delay exceeds the path's minimum by D has
+// an offset error within ±D/2 (uniform for exponential queueing, variance
+// D²/12), so samples that met no queue are worth far more than the rest.
+// The window is shortened when the residuals stop looking random (a runs
+// test), which is how the frequency's wander is followed.
+//
+// The package is pure: it reads no clock of its own and does no I/O. Time
+// comes in as arguments; the clock is reached through the Clock interface
+// (platform.Clock in the service and the simulator).
+package discipline
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"time"
+)
+
+// Clock is what the discipline needs of the clock; *platform.Clock
+// implements it. Offsets are positive forward, frequencies positive
+// faster.
+type Clock interface {
+	Frequency() float64
+	SetFrequency(ppm float64) (float64, error)
+	MaxFrequency() float64
+	Slew(offset, minDuration time.Duration) (time.Duration, error)
+	Step(offset time.Duration) error
+	// AppliedAt reports the correction applied up to t (seconds).
+	AppliedAt(t time.Time) (float64, bool)
+}
+
+// Config is the discipline's policy. Start from DefaultConfig: the zero
+// values of Step and Panic mean "never step" and "no panic limit", as in
+// ntpd's tinker.
+type Config struct {
+	// Step is the step threshold: a larger offset is stepped rather than
+	// slewed (once it has persisted for Stepout, or at the first update
+	// if FirstStep). 0 means never step. Default 0.128 s.
+	Step time.Duration
+	// Stepout is how long an offset beyond Step must persist before it is
+	// stepped; until then such measurements are held as spikes and not
+	// acted on. Default 900 s.
+	Stepout time.Duration
+	// Panic is the panic threshold: a larger offset is refused and
+	// reported, never applied, until Confirm. 0 means no limit (always
+	// step, ntpd's "tinker panic 0"). Default 1000 s.
+	Panic time.Duration
+	// FirstStep lets the first correction step at once when beyond Step,
+	// without waiting for Stepout (ntpd -g, chrony "makestep" at start).
+	FirstStep bool
+	// MaxSamples bounds each source's regression history. Default 64.
+	MaxSamples int
+	// RoutineSlewPPM is the rate for ordinary corrections: an offset is
+	// slewed no faster than this if that takes at most MaxSlewTime; larger
+	// offsets go as fast as the clock allows. Default 500 ppm.
+	RoutineSlewPPM float64
+	// MaxSlewTime, see RoutineSlewPPM. Default 1 s.
+	MaxSlewTime time.Duration
+	// Drift, if non-nil, is the frequency remembered from an earlier run
+	// (the drift file): it is set at once and taken as a prior for the
+	// regression's slope.
+	Drift *Drift
+	// Precision is the floor of a sample's error (timestamping). Default
+	// 1 µs.
+	Precision time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Drift is a remembered frequency correction and its uncertainty (the
+// drift file's "freq_ppm skew_ppm").
+type Drift struct {
+	FrequencyPPM float64
+	SkewPPM      float64
+}
+
+// DefaultConfig returns ntpd's tinker defaults (step 0.128 s, stepout
+// 900 s, panic 1000 s) with a first step allowed.
+func DefaultConfig() Config {
+	return Config{
+		Step:      128 * time.Millisecond,
+		Stepout:   900 * time.Second,
+		Panic:     1000 * time.Second,
+		FirstStep: true,
+	}
+}
+
+func (c *Config) fill() {
+	if c.MaxSamples <= 0 {
+		c.MaxSamples = 64
+	}
+	if c.RoutineSlewPPM <= 0 {
+		c.RoutineSlewPPM = 500
+	}
+	if c.MaxSlewTime <= 0 {
+		c.MaxSlewTime = time.Second
+	}
+	if c.Precision <= 0 {
+		c.Precision = time.Microsecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Errors.
+var (
+	// ErrUnknownSource: no measurement of that source is held.
+	ErrUnknownSource = errors.New("no measurements of this source")
+	// ErrNoHistory: the clock layer no longer knows the correction
+	// applied at the measurement's time, so it cannot be used.
+	ErrNoHistory = errors.New("measurement is older than the clock's correction history")
+	// ErrNothingPending: Confirm was called with no refused correction.
+	ErrNothingPending = errors.New("no correction is waiting for confirmation")
+)
+
+// Measurement is one valid exchange with a source, as the engine judged
+// it.
+type Measurement struct {
+	// At is the instant the offset refers to, on the Timers' clock: the
+	// middle of the exchange.
+	At time.Time
+	// Offset is θ, the source's time minus the local clock (positive:
+	// the local clock is behind).
+	Offset time.Duration
+	// Delay is the round-trip delay δ.
+	Delay time.Duration
+	// Dispersion, RootDelay, RootDispersion and Stratum as in
+	// engine.Sample.
+	Dispersion     time.Duration
+	RootDelay      time.Duration
+	RootDispersion time.Duration
+	Stratum        uint8
+}
+
+// sample is a Measurement in raw terms.
+type sample struct {
+	at       time.Time
+	t        float64 // seconds since the discipline's epoch
+	u        float64 // raw phase: −θ − applied(at), seconds
+	delay    float64
+	disp     float64
+	rootDel  float64
+	rootDisp float64
+	stratum  uint8
+}
+
+// track is one source's history and its latest fit.
+type track struct {
+	pts   []sample
+	fit   line
+	fitOK bool
+	dirty bool
+	jit   float64 // weighted RMS residual of the fit, seconds
+	scale float64 // ≥ 1: how much worse the residuals are than modelled
+	dmin  float64 // lowest delay held
+}
+
+// Discipline is the clock discipline. It is not safe for concurrent use:
+// the service loop serialises calls.
+type Discipline struct {
+	clock  Clock
+	cfg    Config
+	log    *slog.Logger
+	epoch  time.Time
+	tracks map[string]*track
+
+	applied    int       // corrections applied (slews and steps)
+	spikeSince time.Time // first of a run of offsets beyond Step; zero: none
+	pending    time.Duration
+	hasPending bool
+	confirmed  bool
+	last       Update
+	freqPPM    float64 // frequency correction in force, as estimated
+	skewPPM    float64
+}
+
+// New returns a discipline steering clock. With cfg.Drift set, the
+// remembered frequency is applied at once.
+func New(clock Clock, cfg Config, epoch time.Time) *Discipline {
+	cfg.fill()
+	d := &Discipline{clock: clock, cfg: cfg, log: cfg.Logger, epoch: epoch, tracks: map[string]*track{}}
+	d.freqPPM, d.skewPPM = clock.Frequency(), clock.MaxFrequency()
+	if cfg.Drift != nil {
+		got, err := clock.SetFrequency(cfg.Drift.FrequencyPPM)
+		if err != nil {
+			d.log.Error("applying the drift file's frequency", "frequency_ppm", cfg.Drift.FrequencyPPM, "err", err)
+		} else {
+			d.freqPPM, d.skewPPM = got, math.Max(cfg.Drift.SkewPPM, 0.001)
+			d.log.Info("frequency restored from drift file", "frequency_ppm", got, "skew_ppm", cfg.Drift.SkewPPM)
+		}
+	}
+	return d
+}
+
+// Add records a measurement of source. It fails only when the clock layer
+// cannot say what correction was in force at m.At.
+func (d *Discipline) Add(source string, m Measurement) error {
+	c, ok := d.clock.AppliedAt(m.At)
+	if !ok {
+		return ErrNoHistory
+	}
+	tr := d.tracks[source]
+	if tr == nil {
+		tr = &track{}
+		d.tracks[source] = tr
+	}
+	s := sample{
+		at:       m.At,
+		t:        m.At.Sub(d.epoch).Seconds(),
+		u:        -m.Offset.Seconds() - c,
+		delay:    m.Delay.Seconds(),
+		disp:     m.Dispersion.Seconds(),
+		rootDel:  m.RootDelay.Seconds(),
+		rootDisp: m.RootDispersion.Seconds(),
+		stratum:  m.Stratum,
+	}
+	if n := len(tr.pts); n > 0 && s.t <= tr.pts[n-1].t {
+		return fmt.Errorf("measurement at %v is not newer than the last one", m.At)
+	}
+	if len(tr.pts) == d.cfg.MaxSamples {
+		tr.pts = slices.Delete(tr.pts, 0, 1)
+	}
+	tr.pts = append(tr.pts, s)
+	tr.dirty = true
+	return nil
+}
+
+// Forget drops a source's history (removed from the configuration, or
+// denied).
+func (d *Discipline) Forget(source string) { delete(d.tracks, source) }
+
+// Samples reports how many measurements of source are held.
+func (d *Discipline) Samples(source string) int {
+	if tr := d.tracks[source]; tr != nil {
+		return len(tr.pts)
+	}
+	return 0
+}
+
+// Estimate is a source's view of the clock at one instant.
+type Estimate struct {
+	Source string
+	// Offset is the source's time minus the local clock now (θ).
+	Offset time.Duration
+	// OffsetSD is the standard error of Offset.
+	OffsetSD time.Duration
+	// FrequencyPPM is the frequency correction the clock needs by this
+	// source (positive: the oscillator is slow); SkewPPM its standard
+	// error.
+	FrequencyPPM float64
+	SkewPPM      float64
+	// Jitter is the weighted RMS residual of the source's measurements
+	// about the fitted line.
+	Jitter time.Duration
+	// Delay is the lowest round-trip delay held.
+	Delay time.Duration
+	// Distance bounds the error of Offset against the primary reference
+	// (root distance): root delay and delay halved, root dispersion,
+	// dispersion, three standard errors and the frequency tolerance over
+	// the time since the newest measurement.
+	Distance time.Duration
+	// Samples is the number of measurements held, Used the number the
+	// fit used.
+	Samples, Used int
+	// Root is the server's own error bound: half its root delay plus its
+	// root dispersion (newest measurement). No averaging removes it.
+	Root time.Duration
+	// Stratum is the newest measurement's.
+	Stratum uint8
+	// Newest is when the newest measurement was taken.
+	Newest time.Time
+}
+
+// phi is the frequency tolerance (RFC 5905), 15 ppm.
+const phi = 15e-6
+
+// Estimate returns source's estimate for now; ok is false when nothing is
+// known of it.
+func (d *Discipline) Estimate(source string, now time.Time) (Estimate, bool) {
+	tr := d.tracks[source]
+	if tr == nil || len(tr.pts) == 0 {
+		return Estimate{}, false
+	}
+	if tr.dirty {
+		d.refit(tr)
+	}
+	if !tr.fitOK {
+		return Estimate{}, false
+	}
+	c, ok := d.clock.AppliedAt(now)
+	if !ok {
+		return Estimate{}, false
+	}
+	tnow := now.Sub(d.epoch).Seconds()
+	u, v := tr.fit.at(tnow)
+	v *= tr.scale
+	sd := math.Sqrt(math.Max(v, 0))
+	newest := tr.pts[len(tr.pts)-1]
+	age := math.Max(0, tnow-newest.t)
+	dist := (newest.rootDel+tr.dmin)/2 + newest.rootDisp + newest.disp + 3*sd + phi*age
+	return Estimate{
+		Source:       source,
+		Offset:       seconds(-(u + c)),
+		OffsetSD:     seconds(sd),
+		FrequencyPPM: -tr.fit.b * 1e6,
+		SkewPPM:      math.Sqrt(tr.fit.cbb*tr.scale) * 1e6,
+		Jitter:       seconds(tr.jit),
+		Delay:        seconds(tr.dmin),
+		Distance:     seconds(dist),
+		Samples:      len(tr.pts),
+		Used:         tr.fit.n,
+		Root:         seconds(newest.rootDel/2 + newest.rootDisp),
+		Stratum:      newest.stratum,
+		Newest:       newest.at,
+	}, true
+}
+
+// refit weighs the track's samples by their delays and fits the longest
+// recent window whose residuals pass the runs test.
+func (d *Discipline) refit(tr *track) {
+	tr.dirty = false
+	n := len(tr.pts)
+	// The path's minimum delay is estimated by the lowest delay held; how
+	// far the second lowest lies above it says how well that is known.
+	dmin, d2 := math.Inf(1), math.Inf(1)
+	for _, s := range tr.pts {
+		if s.delay < dmin {
+			dmin, d2 = s.delay, dmin
+		} else if s.delay < d2 {
+			d2 = s.delay
+		}
+	}
+	tr.dmin = dmin
+	prec := d.cfg.Precision.Seconds()
+	floor := prec * prec
+	if n > 1 {
+		g := d2 - dmin
+		floor += g * g / 12
+	}
+	pts := make([]point, n)
+	for i, s := range tr.pts {
+		e := s.delay - dmin
+		pts[i] = point{t: s.t, y: s.u, v: e*e/12 + floor}
+	}
+	prior := d.slopePrior()
+	tref := pts[n-1].t
+	var best line
+	ok := false
+	for start := 0; start <= n-1; start = nextStart(start, n) {
+		l, fitted := fitLine(pts[start:], tref, prior)
+		if !fitted {
+			break
+		}
+		best, ok = l, true
+		if n-start <= 3 || runsOK(pts[start:], l) {
+			break
+		}
+	}
+	tr.fit, tr.fitOK = best, ok
+	if !ok {
+		return
+	}
+	m := best.n
+	win := pts[n-m:]
+	var sw, swr float64
+	for _, p := range win {
+		r := p.y - (best.a + best.b*(p.t-best.tref))
+		sw += 1 / p.v
+		swr += r * r / p.v
+	}
+	tr.jit = math.Sqrt(swr / sw)
+	tr.scale = 1
+	if m > 3 {
+		tr.scale = math.Max(1, best.chi2/float64(m-2))
+	}
+}
+
+// nextStart drops old samples from the window in growing chunks, as
+// chrony does, keeping at least three.
+func nextStart(start, n int) int {
+	left := n - start
+	drop := max(1, left/8)
+	if left-drop < 3 {
+		drop = left - 3
+	}
+	if drop <= 0 {
+		return n // ends the loop
+	}
+	return start + drop
+}
+
+// slopePrior is what is known of the raw slope without measurements: the
+// drift file's frequency, or else the clock's present correction with the
+// widest uncertainty.
+func (d *Discipline) slopePrior() *slopePrior {
+	if d.cfg.Drift != nil {
+		return &slopePrior{b0: -d.cfg.Drift.FrequencyPPM * 1e-6, sd: math.Max(d.cfg.Drift.SkewPPM, 0.001) * 1e-6}
+	}
+	return &slopePrior{b0: -d.clock.Frequency() * 1e-6, sd: d.clock.MaxFrequency() * 1e-6}
+}
+
+func seconds(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }

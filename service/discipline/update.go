@@ -1,0 +1,199 @@
+package discipline
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Action is what an update did to the clock.
+type Action int
+
+// Actions.
+const (
+	// ActionNone: nothing to do (no estimate).
+	ActionNone Action = iota
+	// ActionSlew: the offset is being slewed away; the frequency set.
+	ActionSlew
+	// ActionStep: the clock was stepped.
+	ActionStep
+	// ActionSpike: the offset is beyond the step threshold but has not
+	// persisted for the stepout interval; nothing was changed.
+	ActionSpike
+	// ActionRefused: the offset is beyond the panic threshold; nothing
+	// was changed and the correction waits for Confirm.
+	ActionRefused
+)
+
+func (a Action) String() string {
+	switch a {
+	case ActionSlew:
+		return "slew"
+	case ActionStep:
+		return "step"
+	case ActionSpike:
+		return "spike"
+	case ActionRefused:
+		return "refused"
+	default:
+		return "none"
+	}
+}
+
+// Update is the outcome of one clock update.
+type Update struct {
+	Time   time.Time
+	Action Action
+	// Offset is the combined offset (reference − local) the update
+	// found; OffsetSD its standard error.
+	Offset   time.Duration
+	OffsetSD time.Duration
+	// FrequencyPPM is the frequency correction in force after the update,
+	// SkewPPM the standard error of its estimate.
+	FrequencyPPM float64
+	SkewPPM      float64
+	// Distance is the combined root distance; Jitter the combined jitter.
+	Distance time.Duration
+	Jitter   time.Duration
+	// Sources is how many estimates were combined.
+	Sources int
+	// Err is set when the clock refused a change.
+	Err error
+}
+
+// Update combines the estimates of the selected sources (as returned by
+// Estimate at now) and corrects the clock: the frequency correction is
+// set to the combined estimate and the offset slewed away, or stepped, or
+// held, by the tinker rules.
+func (d *Discipline) Update(now time.Time, ests []Estimate) Update {
+	u := Update{Time: now}
+	if len(ests) == 0 {
+		return u
+	}
+	c := combine(ests)
+	u.Offset, u.OffsetSD, u.Distance, u.Jitter, u.Sources = c.Offset, c.OffsetSD, c.Distance, c.Jitter, len(ests)
+	off := c.Offset
+	abs := off
+	if abs < 0 {
+		abs = -abs
+	}
+
+	// The panic threshold: never applied without a confirmation.
+	if d.cfg.Panic > 0 && abs > d.cfg.Panic && !d.confirmed {
+		if !d.hasPending {
+			d.log.Error(fmt.Sprintf("clock offset %+.6f s exceeds the panic threshold of %v: refusing to correct it; confirm the step through the service (timesync sync --confirm) or set tinker panic 0",
+				off.Seconds(), d.cfg.Panic))
+		}
+		d.pending, d.hasPending = off, true
+		u.Action = ActionRefused
+		u.FrequencyPPM, u.SkewPPM = d.freqPPM, d.skewPPM
+		d.last = u
+		return u
+	}
+	d.hasPending = false
+
+	step := false
+	if d.cfg.Step > 0 && abs > d.cfg.Step {
+		switch {
+		case d.confirmed, d.applied == 0 && d.cfg.FirstStep, d.cfg.Stepout <= 0:
+			step = true
+		case d.spikeSince.IsZero():
+			d.spikeSince = now
+		case now.Sub(d.spikeSince) >= d.cfg.Stepout:
+			step = true
+		}
+		if !step {
+			d.log.Info("offset beyond the step threshold held as a spike", "offset_seconds", off.Seconds(),
+				"since", d.spikeSince, "stepout", d.cfg.Stepout)
+			u.Action = ActionSpike
+			u.FrequencyPPM, u.SkewPPM = d.freqPPM, d.skewPPM
+			d.last = u
+			return u
+		}
+	}
+	d.spikeSince = time.Time{}
+	d.confirmed = false
+
+	if got, err := d.clock.SetFrequency(c.FrequencyPPM); err != nil {
+		u.Err = fmt.Errorf("set frequency: %w", err)
+	} else {
+		d.freqPPM, d.skewPPM = got, c.SkewPPM
+	}
+	u.FrequencyPPM, u.SkewPPM = d.freqPPM, d.skewPPM
+
+	if step {
+		if err := d.clock.Step(off); err != nil {
+			u.Err = fmt.Errorf("step: %w", err)
+			d.last = u
+			return u
+		}
+		u.Action = ActionStep
+	} else {
+		routine := time.Duration(math.Abs(float64(off)) / (d.cfg.RoutineSlewPPM * 1e-6))
+		if _, err := d.clock.Slew(off, min(routine, d.cfg.MaxSlewTime)); err != nil {
+			u.Err = fmt.Errorf("slew: %w", err)
+		}
+		u.Action = ActionSlew
+	}
+	d.applied++
+	d.last = u
+	return u
+}
+
+// combined is the weighted combination of several estimates.
+type combined struct {
+	Offset, OffsetSD, Distance, Jitter time.Duration
+	FrequencyPPM, SkewPPM              float64
+}
+
+// combine weighs each estimate's offset by the inverse of its variance
+// plus the square of its server's own error bound (Root), and each
+// frequency by its inverse variance.
+func combine(ests []Estimate) combined {
+	if len(ests) == 1 {
+		e := ests[0]
+		return combined{e.Offset, e.OffsetSD, e.Distance, e.Jitter, e.FrequencyPPM, e.SkewPPM}
+	}
+	var wo, so, sd, sj, wf, sf float64
+	for _, e := range ests {
+		v := sq(e.OffsetSD.Seconds()) + sq(e.Root.Seconds())
+		w := 1 / math.Max(v, 1e-18)
+		wo += w
+		so += w * e.Offset.Seconds()
+		sd += w * e.Distance.Seconds()
+		sj += w * e.Jitter.Seconds()
+		fv := math.Max(sq(e.SkewPPM), 1e-12)
+		wf += 1 / fv
+		sf += e.FrequencyPPM / fv
+	}
+	return combined{
+		Offset:       seconds(so / wo),
+		OffsetSD:     seconds(math.Sqrt(1 / wo)),
+		Distance:     seconds(sd / wo),
+		Jitter:       seconds(sj / wo),
+		FrequencyPPM: sf / wf,
+		SkewPPM:      math.Sqrt(1 / wf),
+	}
+}
+
+func sq(x float64) float64 { return x * x }
+
+// Confirm allows the refused correction (beyond the panic threshold) to be
+// applied at the next update, by a step. It fails when nothing waits.
+func (d *Discipline) Confirm() error {
+	if !d.hasPending {
+		return ErrNothingPending
+	}
+	d.confirmed = true
+	return nil
+}
+
+// Pending reports the correction refused at the panic threshold, if any.
+func (d *Discipline) Pending() (time.Duration, bool) { return d.pending, d.hasPending }
+
+// Last returns the latest update.
+func (d *Discipline) Last() Update { return d.last }
+
+// Frequency reports the frequency correction in force as estimated, and
+// its skew, in ppm: what the drift file keeps.
+func (d *Discipline) Frequency() Drift { return Drift{FrequencyPPM: d.freqPPM, SkewPPM: d.skewPPM} }

@@ -1,0 +1,562 @@
+// Package loop is the service's poll loop: it polls each configured server
+// on its own schedule, judges the answers with the engine (validation,
+// reachability, kiss-o'-death, selection), feeds the discipline and keeps
+// a status snapshot for the control API.
+//
+// It is pure apart from what is injected: time and timers (platform.Timers),
+// the exchanges with servers (Exchanger) and the clock (platform.Clock). The
+// service runs it on real time and UDP; the simulator (sim/) runs the very
+// same code on virtual time and a simulated network. Every state change
+// happens under one mutex, from timer callbacks and exchange completions.
+//
+// Time bases: the loop's own times (poll schedule, the instant a
+// measurement refers to, the last update) are Timers times, the
+// monotonic clock in the service; only the NTP timestamps inside responses
+// are readings of the disciplined clock.
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/beevik/ntp"
+
+	"github.com/timesync/timesync/platform"
+	"github.com/timesync/timesync/service/discipline"
+	"github.com/timesync/timesync/service/engine"
+)
+
+// Exchanger starts one client/server exchange with address and arranges
+// for done to be called exactly once with the outcome, later: never
+// before Exchange returns. done may be called from another goroutine.
+type Exchanger interface {
+	Exchange(address string, done func(*ntp.Response, error))
+}
+
+// Blocking adapts a blocking engine.Querier (engine.NTPQuerier in the
+// service) to an Exchanger: each exchange runs in its own goroutine.
+type Blocking struct {
+	Querier engine.Querier
+	// Timeout bounds one exchange; default 2 s.
+	Timeout time.Duration
+}
+
+// Exchange runs the query in a goroutine and reports to done.
+func (b Blocking) Exchange(address string, done func(*ntp.Response, error)) {
+	timeout := b.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		r, err := b.Querier.Query(ctx, address)
+		done(r, err)
+	}()
+}
+
+// Server is one configured time server.
+type Server struct {
+	// Address is "host:port".
+	Address string
+	// MinPoll and MaxPoll are poll exponents (2^n s); defaults 6 and 10.
+	MinPoll, MaxPoll int
+	// IBurst sends a burst of requests at start, to synchronize quickly.
+	IBurst bool
+	// Prefer marks the source as preferred.
+	Prefer bool
+}
+
+// DriftStore keeps the frequency across restarts (the drift file).
+type DriftStore interface {
+	Save(discipline.Drift) error
+}
+
+// Options configures a Loop.
+type Options struct {
+	Servers []Server
+	// Timers defaults to platform.RealTimers.
+	Timers platform.Timers
+	// Exchanger performs the exchanges (required).
+	Exchanger Exchanger
+	// Clock is the clock to discipline (required).
+	Clock *platform.Clock
+	// Discipline is the discipline's policy (discipline.DefaultConfig()
+	// is a good start).
+	Discipline discipline.Config
+	// MinSources is how many sources must agree before the clock is
+	// corrected; default 1.
+	MinSources int
+	// Validate tunes the engine's checks.
+	Validate engine.ValidateOptions
+	// Drift, if set, is saved every DriftInterval (default 1 h) and at
+	// Stop.
+	Drift         DriftStore
+	DriftInterval time.Duration
+	// MaxError is the estimated error (root distance growing at 15 ppm
+	// since the last update) beyond which the clock is reported
+	// unsynchronized; default 1 s.
+	MaxError time.Duration
+	// SyncThreshold: after an update whose offset exceeded it the state
+	// is "syncing" rather than "synchronized"; default 10 ms.
+	SyncThreshold time.Duration
+	// BurstCount and BurstInterval shape iburst and SyncNow bursts;
+	// defaults 4 requests 2 s apart.
+	BurstCount    int
+	BurstInterval time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Loop is the running discipline of one clock by a set of servers.
+type Loop struct {
+	mu    sync.Mutex
+	opt   Options
+	log   *slog.Logger
+	disc  *discipline.Discipline
+	peers []*peer
+
+	running    bool
+	updates    int
+	lastUpdate time.Time
+	lastDist   time.Duration
+	ref        *peer
+	refStratum uint8
+	lastDrift  time.Time
+	unsync     bool // last reported to the kernel as unsynchronized
+	kernelSet  bool
+}
+
+type peer struct {
+	cfg     Server
+	src     *engine.Source
+	poll    *engine.PollControl
+	timer   func() bool
+	next    time.Time // when the next poll is due
+	stopped bool      // denied: never polled again
+
+	inflight bool
+	seq      uint64
+	sendAt   time.Time
+	steps    uint64
+	burst    int           // requests of a burst still to send
+	rateMin  time.Duration // floor after a RATE kiss; 0: none
+	state    engine.State
+	reason   string
+}
+
+// New checks the options and builds a loop; Start starts polling.
+func New(opt Options) (*Loop, error) {
+	if opt.Exchanger == nil || opt.Clock == nil {
+		return nil, errors.New("loop: Exchanger and Clock are required")
+	}
+	if len(opt.Servers) == 0 {
+		return nil, errors.New("loop: no servers configured")
+	}
+	if opt.Timers == nil {
+		opt.Timers = platform.RealTimers{}
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.MinSources < 1 {
+		opt.MinSources = 1
+	}
+	if opt.DriftInterval <= 0 {
+		opt.DriftInterval = time.Hour
+	}
+	if opt.MaxError <= 0 {
+		opt.MaxError = time.Second
+	}
+	if opt.SyncThreshold <= 0 {
+		opt.SyncThreshold = 10 * time.Millisecond
+	}
+	if opt.BurstCount <= 0 {
+		opt.BurstCount = 4
+	}
+	if opt.BurstInterval <= 0 {
+		opt.BurstInterval = 2 * time.Second
+	}
+	if opt.Discipline.Logger == nil {
+		opt.Discipline.Logger = opt.Logger
+	}
+	l := &Loop{opt: opt, log: opt.Logger}
+	l.disc = discipline.New(opt.Clock, opt.Discipline, opt.Timers.Now())
+	seen := map[string]bool{}
+	for _, s := range opt.Servers {
+		if s.Address == "" {
+			return nil, errors.New("loop: server with an empty address")
+		}
+		if seen[s.Address] {
+			return nil, fmt.Errorf("loop: server %s configured twice", s.Address)
+		}
+		seen[s.Address] = true
+		if s.MinPoll == 0 {
+			s.MinPoll = 6
+		}
+		if s.MaxPoll == 0 {
+			s.MaxPoll = max(10, s.MinPoll)
+		}
+		l.peers = append(l.peers, &peer{
+			cfg:    s,
+			src:    engine.NewSource(s.Address, s.Prefer),
+			poll:   engine.NewPollControl(s.MinPoll, s.MaxPoll),
+			state:  engine.StateUnreachable,
+			reason: "no reply yet",
+		})
+	}
+	return l, nil
+}
+
+// Start sends the first request to every server now (a burst with
+// iburst) and keeps polling until Stop.
+func (l *Loop) Start() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.running {
+		return
+	}
+	l.running = true
+	now := l.opt.Timers.Now()
+	for _, p := range l.peers {
+		if p.cfg.IBurst {
+			p.burst = l.opt.BurstCount
+		}
+		l.schedule(p, now)
+	}
+}
+
+// Stop stops polling (exchanges in flight are ignored when they end) and
+// saves the drift file.
+func (l *Loop) Stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.running {
+		return
+	}
+	l.running = false
+	for _, p := range l.peers {
+		if p.timer != nil {
+			p.timer()
+			p.timer = nil
+		}
+	}
+	if l.opt.Drift != nil && l.updates > 0 {
+		l.saveDrift(l.opt.Timers.Now())
+	}
+}
+
+// SyncNow sends a burst of requests to every server at once (after the
+// machine woke up, or on the user's request).
+func (l *Loop) SyncNow() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.running {
+		return
+	}
+	now := l.opt.Timers.Now()
+	for _, p := range l.peers {
+		if p.stopped {
+			continue
+		}
+		p.burst = l.opt.BurstCount
+		l.schedule(p, now)
+	}
+}
+
+// ConfirmStep allows the correction refused at the panic threshold to be
+// made, and makes it now (by a step) from the present estimates.
+func (l *Loop) ConfirmStep() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.disc.Confirm(); err != nil {
+		return err
+	}
+	l.log.Warn("correction beyond the panic threshold confirmed by the administrator")
+	l.update(l.opt.Timers.Now(), nil)
+	return nil
+}
+
+// schedule (re)arms p's poll timer for at.
+func (l *Loop) schedule(p *peer, at time.Time) {
+	if p.timer != nil {
+		p.timer()
+	}
+	p.next = at
+	d := at.Sub(l.opt.Timers.Now())
+	p.timer = l.opt.Timers.AfterFunc(d, func() { l.pollTimer(p) })
+}
+
+// interval is p's present poll interval: the poll exponent's, the burst
+// spacing during a burst, never under a RATE kiss's floor.
+func (l *Loop) interval(p *peer) time.Duration {
+	iv := p.poll.Interval()
+	if p.burst > 0 {
+		iv = l.opt.BurstInterval
+	}
+	return max(iv, p.rateMin)
+}
+
+func (l *Loop) pollTimer(p *peer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p.timer = nil
+	if !l.running || p.stopped {
+		return
+	}
+	now := l.opt.Timers.Now()
+	l.checkSync(now)
+	if p.inflight {
+		// The previous exchange has not ended (a slow Exchanger): let it.
+		l.schedule(p, now.Add(l.interval(p)))
+		return
+	}
+	p.src.Sent()
+	p.inflight = true
+	p.seq++
+	seq := p.seq
+	p.sendAt = now
+	p.steps = l.opt.Clock.Steps()
+	if p.burst > 0 {
+		p.burst--
+	}
+	l.schedule(p, now.Add(l.interval(p)))
+	l.opt.Exchanger.Exchange(p.cfg.Address, func(r *ntp.Response, err error) { l.received(p, seq, r, err) })
+}
+
+func (l *Loop) received(p *peer, seq uint64, r *ntp.Response, qerr error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq != p.seq || !p.inflight {
+		return
+	}
+	p.inflight = false
+	if !l.running || p.stopped {
+		return
+	}
+	now := l.opt.Timers.Now()
+	smp, err := p.src.Received(r, qerr, l.opt.Validate)
+	if err != nil {
+		l.rejected(p, r, err, now)
+		return
+	}
+	if l.opt.Clock.Steps() != p.steps {
+		l.log.Debug("measurement spans a clock step; discarded", "server", p.cfg.Address)
+		return
+	}
+	m := discipline.Measurement{
+		At:             p.sendAt.Add(now.Sub(p.sendAt) / 2),
+		Offset:         smp.Offset,
+		Delay:          smp.Delay,
+		Dispersion:     smp.Dispersion,
+		RootDelay:      smp.RootDelay,
+		RootDispersion: smp.RootDispersion,
+		Stratum:        smp.Stratum,
+	}
+	if err := l.disc.Add(p.cfg.Address, m); err != nil {
+		l.log.Warn("measurement not used", "server", p.cfg.Address, "err", err)
+		return
+	}
+	l.log.Debug("measurement", "server", p.cfg.Address, "offset_seconds", smp.Offset.Seconds(), "delay_seconds", smp.Delay.Seconds())
+	l.update(now, p)
+}
+
+// rejected handles a failed exchange: a kiss-o'-death backs off or drops
+// the source, anything else only shows in its state.
+func (l *Loop) rejected(p *peer, r *ntp.Response, err error, now time.Time) {
+	var kiss *engine.KissError
+	switch {
+	case errors.As(err, &kiss) && kiss.Drop():
+		p.stopped = true
+		if p.timer != nil {
+			p.timer()
+			p.timer = nil
+		}
+		l.disc.Forget(p.cfg.Address)
+		l.log.Warn("server denied access (kiss-o'-death); it will not be polled again", "server", p.cfg.Address, "code", kiss.Code)
+	case errors.As(err, &kiss) && kiss.RateLimited():
+		floor := 2 * l.interval(p)
+		if r != nil && r.Poll > floor {
+			floor = r.Poll
+		}
+		p.rateMin = min(floor, engine.PollInterval(engine.MaxPollExp))
+		p.burst = 0
+		l.schedule(p, p.sendAt.Add(p.rateMin))
+		l.log.Warn("server asks us to poll less often (kiss-o'-death RATE)", "server", p.cfg.Address, "interval", p.rateMin)
+	default:
+		l.log.Debug("exchange failed", "server", p.cfg.Address, "err", err)
+	}
+	l.refreshStates(now, nil)
+}
+
+// update runs selection over every usable source and corrects the clock
+// with the selected ones. from is the source whose measurement triggered
+// it (nil after a confirmation).
+func (l *Loop) update(now time.Time, from *peer) {
+	ests, best := l.refreshStates(now, from)
+	if len(ests) == 0 {
+		return
+	}
+	u := l.disc.Update(now, ests)
+	if u.Err != nil {
+		l.log.Error("correcting the clock", "err", u.Err)
+	}
+	switch u.Action {
+	case discipline.ActionSlew, discipline.ActionStep:
+		l.updates++
+		l.lastUpdate, l.lastDist = now, u.Distance
+		l.ref = best
+		if best != nil {
+			if e, ok := l.disc.Estimate(best.cfg.Address, now); ok {
+				l.refStratum = min(e.Stratum+1, engine.MaxStratum)
+			}
+		}
+	}
+	if u.Action == discipline.ActionStep {
+		for _, p := range l.peers {
+			p.src.Filter().Shift(u.Offset)
+			p.poll.Reset()
+			if !p.stopped && !p.inflight && p.burst == 0 && p.next.After(now.Add(l.interval(p))) {
+				l.schedule(p, now.Add(l.interval(p)))
+			}
+		}
+	}
+	if from != nil && u.Action == discipline.ActionSlew {
+		if e, ok := l.disc.Estimate(from.cfg.Address, now); ok {
+			jit := max(e.Jitter, e.OffsetSD, time.Microsecond)
+			if from.poll.Update(u.Offset, jit) && from.burst == 0 && !from.inflight {
+				l.schedule(from, from.sendAt.Add(l.interval(from)))
+			}
+		}
+	}
+	if l.opt.Drift != nil && u.Action == discipline.ActionSlew && now.Sub(l.lastDrift) >= l.opt.DriftInterval {
+		l.saveDrift(now)
+	}
+	l.checkSync(now)
+}
+
+func (l *Loop) saveDrift(now time.Time) {
+	l.lastDrift = now
+	if err := l.opt.Drift.Save(l.disc.Frequency()); err != nil {
+		l.log.Error("saving the drift file", "err", err)
+	}
+}
+
+// refreshStates runs selection and sets every peer's state and reason. It
+// returns the estimates of the selected sources and the system peer.
+func (l *Loop) refreshStates(now time.Time, from *peer) ([]discipline.Estimate, *peer) {
+	var cands []engine.Candidate
+	var ests []discipline.Estimate
+	var idx []*peer
+	for _, p := range l.peers {
+		if p.stopped || !p.src.Usable() {
+			p.state, p.reason = p.src.Status()
+			continue
+		}
+		e, ok := l.disc.Estimate(p.cfg.Address, now)
+		if !ok {
+			p.state, p.reason = p.src.Status()
+			continue
+		}
+		cands = append(cands, engine.Candidate{
+			Offset:   e.Offset,
+			Distance: max(e.Distance+e.Jitter, time.Nanosecond),
+			Stratum:  e.Stratum,
+			Prefer:   p.cfg.Prefer,
+		})
+		ests = append(ests, e)
+		idx = append(idx, p)
+	}
+	sel := engine.Select(cands, l.opt.MinSources)
+	var chosen []discipline.Estimate
+	for i, p := range idx {
+		p.state, p.reason = sel.States[i], sel.Reasons[i]
+		if sel.OK && sel.States[i] == engine.StateSelected {
+			chosen = append(chosen, ests[i])
+		}
+	}
+	if !sel.OK {
+		if len(cands) > 0 {
+			l.log.Info("no trustworthy time", "why", sel.Why)
+		}
+		return nil, nil
+	}
+	return chosen, idx[sel.Best]
+}
+
+// errorBound is the estimated error of the clock: the root distance of
+// the last update grown at the frequency tolerance since.
+func (l *Loop) errorBound(now time.Time) time.Duration {
+	if l.updates == 0 {
+		return time.Duration(math.MaxInt64)
+	}
+	return l.lastDist + time.Duration(15e-6*float64(now.Sub(l.lastUpdate)))
+}
+
+// reachable reports whether any source answered in its last eight polls.
+func (l *Loop) reachable() bool {
+	for _, p := range l.peers {
+		if !p.stopped && p.src.Reach() != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// state computes the synchronization state and why.
+func (l *Loop) state(now time.Time) (State, string) {
+	if off, ok := l.disc.Pending(); ok {
+		return StateUnsynchronized, fmt.Sprintf("offset %+.3f s exceeds the panic threshold; waiting for an administrator to confirm the step", off.Seconds())
+	}
+	if l.updates == 0 {
+		for _, p := range l.peers {
+			if l.disc.Samples(p.cfg.Address) > 0 {
+				return StateSyncing, "first measurements received; correcting the clock"
+			}
+		}
+		return StateUnsynchronized, "no time source has answered yet"
+	}
+	if !l.reachable() {
+		return StateUnsynchronized, "no time source has answered in its last eight polls; holding the last frequency"
+	}
+	if eb := l.errorBound(now); eb > l.opt.MaxError {
+		return StateUnsynchronized, fmt.Sprintf("estimated error %.3f s exceeds %v since the last update", eb.Seconds(), l.opt.MaxError)
+	}
+	last := l.disc.Last()
+	if last.Action == discipline.ActionSpike {
+		return StateSyncing, fmt.Sprintf("offset %+.3f s beyond the step threshold; waiting for it to persist", last.Offset.Seconds())
+	}
+	if last.Offset.Abs() > l.opt.SyncThreshold {
+		return StateSyncing, fmt.Sprintf("correcting an offset of %+.6f s", last.Offset.Seconds())
+	}
+	return StateSynchronized, ""
+}
+
+// checkSync tells a kernel that keeps sync status (Linux) whether the
+// clock is synchronized and how well.
+func (l *Loop) checkSync(now time.Time) {
+	rep, ok := l.opt.Clock.Driver().(platform.SyncStatusReporter)
+	if !ok {
+		return
+	}
+	st, _ := l.state(now)
+	synced := st == StateSynchronized
+	if l.kernelSet && !synced && l.unsync {
+		return
+	}
+	var maxErr, estErr time.Duration
+	if synced {
+		maxErr = l.errorBound(now)
+		estErr = l.disc.Last().OffsetSD
+	}
+	if err := rep.SetSyncStatus(synced, maxErr, estErr); err != nil {
+		l.log.Debug("reporting sync status to the kernel", "err", err)
+		return
+	}
+	l.kernelSet, l.unsync = true, !synced
+}
