@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -68,6 +69,7 @@ func runMain(args []string, stdout io.Writer) error {
 		stepout     = fs.Duration("stepout", 900*time.Second, "stepout interval")
 		panicT      = fs.Duration("panic", 1000*time.Second, "panic threshold (0: always step)")
 		asJSON      = fs.Bool("json", false, "print one JSON object")
+		debug       = fs.Bool("debug", false, "log the loop's debug messages to stderr")
 		trace       = fs.String("trace", "", "write the per-second trace (seed, t, x, frequency error) of every run to this file")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -110,6 +112,9 @@ func runMain(args []string, stdout io.Writer) error {
 		MinSources:   *minSources,
 		Discipline:   &dc,
 		Trace:        *trace != "",
+	}
+	if *debug {
+		sc.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	var tw io.Writer
 	if *trace != "" {

@@ -164,8 +164,9 @@ type sample struct {
 
 // track is one source's history and its latest fit.
 type track struct {
-	pts   []sample
-	fit   line
+	pts    []sample
+	delays []float64 // recent delays, oldest first, up to delayMemory
+	fit    line
 	fitOK bool
 	dirty bool
 	jit   float64 // weighted RMS residual of the fit, seconds
@@ -239,6 +240,10 @@ func (d *Discipline) Add(source string, m Measurement) error {
 		tr.pts = slices.Delete(tr.pts, 0, 1)
 	}
 	tr.pts = append(tr.pts, s)
+	if len(tr.delays) == delayMemory {
+		tr.delays = slices.Delete(tr.delays, 0, 1)
+	}
+	tr.delays = append(tr.delays, s.delay)
 	tr.dirty = true
 	return nil
 }
@@ -338,23 +343,15 @@ func (d *Discipline) Estimate(source string, now time.Time) (Estimate, bool) {
 func (d *Discipline) refit(tr *track) {
 	tr.dirty = false
 	n := len(tr.pts)
-	// The path's minimum delay is estimated by the lowest delay held; how
-	// far the second lowest lies above it says how well that is known.
-	dmin, d2 := math.Inf(1), math.Inf(1)
-	for _, s := range tr.pts {
-		if s.delay < dmin {
-			dmin, d2 = s.delay, dmin
-		} else if s.delay < d2 {
-			d2 = s.delay
-		}
-	}
+	// The path's minimum delay is estimated by the lowest delay in a
+	// longer memory than the regression's; how far the lowest delays lie
+	// apart says how far that estimate may be above the true minimum,
+	// which bounds how much better than the rest any sample can be
+	// trusted.
+	dmin, spread := tr.delayFloor()
 	tr.dmin = dmin
 	prec := d.cfg.Precision.Seconds()
-	floor := prec * prec
-	if n > 1 {
-		g := d2 - dmin
-		floor += g * g / 12
-	}
+	floor := prec*prec + spread*spread/12
 	pts := make([]point, n)
 	for i, s := range tr.pts {
 		e := s.delay - dmin
@@ -391,6 +388,32 @@ func (d *Discipline) refit(tr *track) {
 	if m > 3 {
 		tr.scale = math.Max(1, best.chi2/float64(m-2))
 	}
+}
+
+// delayMemory is how many recent delays estimate the path's minimum.
+const delayMemory = 256
+
+// delayFloor returns the lowest recent delay and the spread of the lowest
+// ones: the third lowest minus the lowest (the second with two delays).
+func (tr *track) delayFloor() (dmin, spread float64) {
+	lo := [3]float64{math.Inf(1), math.Inf(1), math.Inf(1)}
+	for _, d := range tr.delays {
+		switch {
+		case d < lo[0]:
+			lo[0], lo[1], lo[2] = d, lo[0], lo[1]
+		case d < lo[1]:
+			lo[1], lo[2] = d, lo[1]
+		case d < lo[2]:
+			lo[2] = d
+		}
+	}
+	switch len(tr.delays) {
+	case 0, 1:
+		return lo[0], 0
+	case 2:
+		return lo[0], lo[1] - lo[0]
+	}
+	return lo[0], lo[2] - lo[0]
 }
 
 // nextStart drops old samples from the window in growing chunks, as

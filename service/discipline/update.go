@@ -137,6 +137,9 @@ func (d *Discipline) Update(now time.Time, ests []Estimate) Update {
 	}
 	d.applied++
 	d.last = u
+	d.log.Debug("clock update", "action", u.Action.String(), "offset_seconds", off.Seconds(),
+		"offset_sd_seconds", c.OffsetSD.Seconds(), "frequency_ppm", u.FrequencyPPM, "skew_ppm", u.SkewPPM,
+		"sources", len(ests), "used", ests[0].Used, "samples", ests[0].Samples)
 	return u
 }
 
