@@ -167,11 +167,11 @@ type track struct {
 	pts    []sample
 	delays []float64 // recent delays, oldest first, up to delayMemory
 	fit    line
-	fitOK bool
-	dirty bool
-	jit   float64 // weighted RMS residual of the fit, seconds
-	scale float64 // ≥ 1: how much worse the residuals are than modelled
-	dmin  float64 // lowest delay held
+	fitOK  bool
+	dirty  bool
+	jit    float64 // weighted RMS residual of the fit, seconds
+	scale  float64 // ≥ 1: how much worse the residuals are than modelled
+	dmin   float64 // lowest delay held
 }
 
 // Discipline is the clock discipline. It is not safe for concurrent use:
