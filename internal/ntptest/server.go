@@ -106,11 +106,13 @@ type Config struct {
 	// StartingAt, which serves a fixed start that advances with real time.
 	Now func() time.Time
 
-	// DelayOut holds each request this long before its receive timestamp
-	// (t2) is taken; DelayBack holds each reply this long after its
-	// transmit timestamp (t3) is taken. Each request is handled in its own
-	// goroutine, so delays overlap as on a real network and an asymmetry
-	// shows up as an offset error of (out−back)/2, as it would on a real path.
+	// DelayOut is the time from a request's arrival to its receive
+	// timestamp (t2); DelayBack the time from the transmit timestamp (t3)
+	// to the reply leaving. Each request is handled in its own goroutine,
+	// so delays overlap as on a real network, and an asymmetry shows up as
+	// an offset error of (out−back)/2, as it would on a real path. Timer
+	// lateness is absorbed into t3−t2 (server processing time), so the
+	// legs are exact to within the socket calls.
 	DelayOut, DelayBack time.Duration
 	// JitterOut and JitterBack add a random extra delay per leg, drawn from
 	// JitterDist with parameter J (uniform [0, J] or exponential mean J).
@@ -359,26 +361,40 @@ func (s *Server) waitUntil(deadline time.Time) bool {
 
 func (s *Server) handle(req request) {
 	defer s.wg.Done()
-	if !s.waitUntil(req.arrival.Add(req.holdOut)) {
+	// The request reaches the server holdOut after it arrived. A timer
+	// fires late by some tens of microseconds; the receive timestamp is
+	// still the served time at the due instant, so the lateness becomes
+	// server processing time (t3−t2, which NTP subtracts out) instead of
+	// a random path asymmetry.
+	due := req.arrival.Add(req.holdOut)
+	if !s.waitUntil(due) {
 		return
 	}
-	now := req.cfg.Now
-	if now == nil {
-		now = time.Now
-	}
-	t2 := now().Add(req.cfg.Offset)
-	hdr := buildReply(req, t2)
-	t3 := now().Add(req.cfg.Offset)
-	stamped := time.Now()
-	wire := finishReply(req, hdr, t3)
-	if !s.waitUntil(stamped.Add(req.holdBack)) {
+	hdr := buildReply(req, servedAt(req.cfg, due))
+	if !s.waitUntil(due.Add(req.holdBack)) {
 		return
 	}
+	// Likewise the transmit timestamp is the served time holdBack before
+	// the reply leaves, so the return leg takes exactly holdBack (plus
+	// the send system call). It is not before t2: now−holdBack ≥ due.
+	wire := finishReply(req, hdr, servedAt(req.cfg, time.Now().Add(-req.holdBack)))
 	// Count before sending, so a client that has its reply sees the count.
 	s.replies.Add(1)
 	if _, err := s.conn.WriteToUDPAddrPort(wire, req.from); err != nil {
 		s.replies.Add(-1)
 	}
+}
+
+// servedAt returns the served time (base clock + Offset) at the local
+// instant at, which may lie in the past: the base clock is read now and
+// moved back by the elapsed monotonic time.
+func servedAt(cfg Config, at time.Time) time.Time {
+	local := time.Now()
+	base := local
+	if cfg.Now != nil {
+		base = cfg.Now()
+	}
+	return base.Add(cfg.Offset - local.Sub(at))
 }
 
 // buildReply fills every field but the transmit timestamp.
