@@ -87,7 +87,7 @@ func importData(d Dialect, name string, data []byte) (*Config, []Skipped, error)
 		return nil, nil, fmt.Errorf("config: import %s: unknown format %q", name, d)
 	}
 	im.c.layout = &layout{file: name, items: []item{
-		{text: "# Imported from " + strings.Map(printable, name) + " (" + string(d) + ") by \"timesync config import\"."},
+		{text: "# Imported from " + strings.Map(printable, name) + " (read as " + string(d) + ") by \"timesync config import\"."},
 		{},
 	}}
 	if err := im.c.Validate(); err != nil {
@@ -209,7 +209,7 @@ func (im *importer) note(why string) {
 func (im *importer) addServer(n int, text string, s Server) bool {
 	key := serverKey(s)
 	if first, ok := im.line[key]; ok {
-		im.skip(n, text, fmt.Sprintf("same server as line %d", first))
+		im.skip(n, text, fmt.Sprintf("server %s is already on line %d", s.HostPort(), first))
 		return false
 	}
 	im.line[key] = n
@@ -220,7 +220,7 @@ func (im *importer) addServer(n int, text string, s Server) bool {
 func (im *importer) addPool(n int, text string, p Pool) bool {
 	key := poolKey(p)
 	if first, ok := im.line[key]; ok {
-		im.skip(n, text, fmt.Sprintf("same pool as line %d", first))
+		im.skip(n, text, fmt.Sprintf("pool %s is already on line %d", p.HostPort(), first))
 		return false
 	}
 	im.line[key] = n

@@ -180,22 +180,32 @@ func (p *parser) directive(line int, toks []string) (string, error) {
 	var err error
 	switch name {
 	case "tinker":
-		p.c.Tinker, err = parseTinker(p.c.Tinker, args)
+		var t Tinker
+		if t, err = parseTinker(p.c.Tinker, args); err == nil {
+			p.c.Tinker = t
+		}
 	case "minsources":
 		if len(args) != 1 {
 			return "", errors.New("minsources: want one number")
 		}
-		p.c.MinSources, err = parseInt("minsources", args[0], 1, 64)
+		var n int
+		if n, err = parseInt("minsources", args[0], 1, 64); err == nil {
+			p.c.MinSources = n
+		}
 	case "driftfile":
 		if len(args) != 1 {
 			return "", errors.New("driftfile: want one PATH (quote it if it has blanks)")
 		}
-		p.c.DriftFile, err = args[0], checkDriftFile(args[0])
+		if err = checkDriftFile(args[0]); err == nil {
+			p.c.DriftFile = args[0]
+		}
 	case "control-group":
 		if len(args) != 1 || args[0] == "" {
 			return "", errors.New("control-group: want one NAME (quote it if it has blanks)")
 		}
-		p.c.ControlGroup, err = args[0], checkGroup(args[0])
+		if err = checkGroup(args[0]); err == nil {
+			p.c.ControlGroup = args[0]
+		}
 	default:
 		return "", unknownDirective(name)
 	}
