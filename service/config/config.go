@@ -430,6 +430,11 @@ func (c *Config) Warnings() []string {
 		w = append(w, fmt.Sprintf("tinker: step %s s exceeds panic %s s: offsets between the two are refused, never stepped",
 			formatSeconds(t.Step), formatSeconds(t.Panic)))
 	}
+	for _, r := range c.Restrict {
+		if r.KoD && !r.Limited {
+			w = append(w, formatRestrict(r)+": kod has no effect without limited")
+		}
+	}
 	if len(c.Listen) == 0 && len(c.Restrict) > 0 {
 		w = append(w, "restrict rules are set but time is not served: add a listen directive to serve")
 	}

@@ -285,6 +285,7 @@ func TestWarnings(t *testing.T) {
 		{"server a.example\ntinker step 2000 panic 1000\n", []string{"step 2000 s exceeds panic 1000 s"}},
 		{"server a.example\ntinker step 2000 panic 0\n", nil},
 		{"server a.example\nrestrict default\n", []string{"not served"}},
+		{"server a.example\nlisten ::\nrestrict default kod\nrestrict ::1 kod limited\n", []string{"restrict default kod: kod has no effect without limited"}},
 	}
 	for _, tt := range tests {
 		got := parseOK(t, tt.in).Warnings()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -59,6 +60,16 @@ func Import(name string, r io.Reader) (*Config, []Skipped, error) {
 		return nil, nil, fmt.Errorf("config: import %s: %w", name, err)
 	}
 	return importData(Detect(name, data), name, data)
+}
+
+// ImportFile opens path and imports it (see Import).
+func ImportFile(path string) (*Config, []Skipped, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: import: %w", err)
+	}
+	defer f.Close()
+	return Import(path, f)
 }
 
 // ImportDialect is Import without detection, for a user who knows better.

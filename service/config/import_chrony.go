@@ -65,8 +65,7 @@ func importChrony(im *importer, data []byte) {
 		case "server", "pool":
 			chronyServer(im, n, line, d, args)
 		case "makestep":
-			makestep = true
-			chronyMakestep(im, n, line, args)
+			makestep = chronyMakestep(im, n, line, args) || makestep
 		case "driftfile":
 			if len(args) < 1 || checkDriftFile(args[0]) != nil {
 				im.skip(n, line, "driftfile needs an absolute path")
@@ -245,15 +244,17 @@ func chronyServer(im *importer, n int, line, d string, args []string) {
 	}
 }
 
-func chronyMakestep(im *importer, n int, line string, args []string) {
+// chronyMakestep converts "makestep THRESHOLD LIMIT" and reports whether it
+// could.
+func chronyMakestep(im *importer, n int, line string, args []string) bool {
 	if len(args) != 2 {
 		im.skip(n, line, "want makestep THRESHOLD LIMIT")
-		return
+		return false
 	}
 	step, err := parseSeconds(args[0])
 	if err != nil {
 		im.skip(n, line, err.Error())
-		return
+		return false
 	}
 	im.c.Tinker.Step = step
 	limit := "in the first " + args[1] + " clock updates"
@@ -263,6 +264,7 @@ func chronyMakestep(im *importer, n int, line string, args []string) {
 	im.partial(n, line, "kept as tinker step "+formatSeconds(step)+"; chronyd steps only "+limit+
 		", which has no equivalent: timesync may step at the first update and later steps an offset above the threshold that persists for stepout ("+
 		formatSeconds(im.c.Tinker.Stepout)+" s)")
+	return true
 }
 
 // chronyAccessLine reads "allow|deny [all] [SUBNET]"; a non-empty why

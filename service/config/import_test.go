@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"io/fs"
 	"net/netip"
 	"os"
 	"reflect"
@@ -378,6 +379,16 @@ type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errInjected }
 
+func TestImportFile(t *testing.T) {
+	c, skipped, err := ImportFile("testdata/chrony.conf")
+	if err != nil || len(c.Servers) != 2 || len(skipped) == 0 || skipped[0].File != "testdata/chrony.conf" {
+		t.Errorf("ImportFile = %+v, %v, %v", c, skipped, err)
+	}
+	if _, _, err := ImportFile("testdata/missing.conf"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ImportFile(missing) = %v, want fs.ErrNotExist", err)
+	}
+}
+
 func TestImportErrors(t *testing.T) {
 	if _, _, err := Import("x.conf", failingReader{}); !errors.Is(err, errInjected) {
 		t.Errorf("Import of a failing reader = %v, want the read error", err)
@@ -402,6 +413,95 @@ func TestSkippedString(t *testing.T) {
 	} {
 		if got := tt.s.String(); got != tt.want {
 			t.Errorf("String() = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func TestImportChronyServers(t *testing.T) {
+	tests := []struct {
+		name, in string
+		servers  []Server
+		pools    []Pool
+		report   []report
+	}{
+		{"port option and key", "server a.example port 4123 key 7 burst xleave",
+			[]Server{{Address: "a.example", Port: 4123, MinPoll: 6, MaxPoll: 10}}, nil,
+			[]report{{1, true, "key: authentication (symmetric keys, Autokey, NTS) is not supported — this source is now used without it; burst is not supported (iburst is); xleave is not supported"}}},
+		{"bad port", "server a.example port 0",
+			[]Server{{Address: "a.example", Port: 123, MinPoll: 6, MaxPoll: 10}}, nil,
+			[]report{{1, true, "port 0 is out of range, using 123"}}},
+		{"not a number", "server a.example minpoll fast",
+			[]Server{{Address: "a.example", Port: 123, MinPoll: 6, MaxPoll: 10}}, nil,
+			[]report{{1, true, `minpoll "fast" is not a whole number, ignored`}}},
+		{"missing value", "server a.example maxpoll", nil, nil, []report{{1, false, "maxpoll needs a value"}}},
+		{"maxsources on a server", "server a.example maxsources 2",
+			[]Server{{Address: "a.example", Port: 123, MinPoll: 6, MaxPoll: 10}}, nil,
+			[]report{{1, true, "maxsources applies to pools only"}}},
+		{"pool maxsources clamped", "pool p.example maxsources 40 prefer maxpoll 12",
+			nil, []Pool{{Name: "p.example", Port: 123, MaxSources: 16}},
+			[]report{{1, true, "maxsources 40 is outside 1..16, using 16; prefer is not supported on a pool; minpoll/maxpoll are not supported"}}},
+		{"duplicate", "server a.example\nserver A.example iburst",
+			[]Server{{Address: "a.example", Port: 123, MinPoll: 6, MaxPoll: 10}}, nil,
+			[]report{{2, false, "server a.example:123 is already on line 2"}}}, // line 1 is makestep
+		{"minpoll above maxpoll", "server a.example minpoll 12 maxpoll 8",
+			[]Server{{Address: "a.example", Port: 123, MinPoll: 12, MaxPoll: 12}}, nil,
+			[]report{{1, true, "minpoll 12 > maxpoll 8, using maxpoll 12"}}},
+		{"no address", "server", nil, nil, []report{{1, false, "no address"}}},
+		{"bad address", "server [192.0.2.1]", nil, nil, []report{{1, false, "brackets are only for IPv6"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, skipped, err := ImportDialect(DialectChrony, "chrony.conf", strings.NewReader("makestep 1 3\n"+tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.Servers, tt.servers) || !reflect.DeepEqual(c.Pools, tt.pools) {
+				t.Errorf("servers %+v pools %+v, want %+v %+v", c.Servers, c.Pools, tt.servers, tt.pools)
+			}
+			skipped = skipped[1:] // the makestep note
+			for i := range tt.report {
+				tt.report[i].line++ // after the makestep line
+			}
+			checkReport(t, skipped, tt.report)
+		})
+	}
+}
+
+func TestImportChronyMisc(t *testing.T) {
+	tests := []struct {
+		in     string
+		report []report
+	}{
+		{"makestep 1", []report{{0, true, "no makestep"}, {1, false, "want makestep THRESHOLD LIMIT"}}},
+		{"makestep soon 3", []report{{0, true, "no makestep"}, {1, false, "not a number of seconds"}}},
+		{"minsources 0\nmakestep 0.5 1", []report{{1, false, "minsources: 0 is out of range"}, {2, true, "in the first 1 clock updates"}}},
+		{"driftfile chrony.drift\nmakestep 0.5 1", []report{{1, false, "absolute path"}, {2, true, ""}}},
+		{"! comment\n% comment\n; comment\nmakestep 1 2\nallow 1 2", []report{{4, true, ""}, {5, false, "want [all] [SUBNET]"}}},
+		{"makestep 1 2\nbindaddress\nport x", []report{{1, true, ""}, {2, false, "want one address"}, {3, false, "not a whole number"}}},
+		{"makestep 1 2\nallow 10/8\nbindaddress eth0", []report{{1, true, ""}, {2, true, "added listen 0.0.0.0:123, [::]:123"}, {3, false, "not an IP address"}}},
+		{"makestep 1 2\nport 1123", []report{{1, true, ""}, {2, false, "no allow"}}},
+		{"makestep 1 2\nfrobnicate", []report{{1, true, ""}, {2, false, "not supported by timesync"}}},
+	}
+	for _, tt := range tests {
+		_, skipped, err := ImportDialect(DialectChrony, "chrony.conf", strings.NewReader(tt.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(strings.SplitN(tt.in, "\n", 2)[0], func(t *testing.T) { checkReport(t, skipped, tt.report) })
+	}
+}
+
+func TestDirectiveStrings(t *testing.T) {
+	for _, tt := range []struct {
+		got, want string
+	}{
+		{Server{Address: "2001:db8::1", Port: 4123, IBurst: true, MaxPoll: 12}.String(), "server [2001:db8::1]:4123 iburst maxpoll 12"},
+		{Pool{Name: "pool.ntp.org", Port: 123, MaxSources: 4}.String(), "pool pool.ntp.org"},
+		{Restrict{Addr: netip.MustParsePrefix("2001:db8::/48"), NoServe: true}.String(), "restrict 2001:db8:: mask ffff:ffff:ffff:: noserve"},
+		{DefaultRestrict().String(), "restrict default kod limited nomodify noquery nopeer notrap"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
 		}
 	}
 }

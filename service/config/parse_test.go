@@ -99,6 +99,7 @@ func TestParseDirectives(t *testing.T) {
 			base(func(c *Config) { c.Tinker.Panic = 2000*time.Second + 250*time.Millisecond })},
 		{"minsources", "minsources 3", base(func(c *Config) { c.MinSources = 3 })},
 		{"driftfile", "driftfile /var/lib/timesync/drift", base(func(c *Config) { c.DriftFile = "/var/lib/timesync/drift" })},
+		{"driftfile rooted", `driftfile \timesync\drift`, base(func(c *Config) { c.DriftFile = `\timesync\drift` })},
 		{"driftfile quoted", `driftfile "/var/lib/time sync/d\"rift"`, base(func(c *Config) { c.DriftFile = `/var/lib/time sync/d"rift` })},
 		{"control-group", "control-group timesync", base(func(c *Config) { c.ControlGroup = "timesync" })},
 		{"control-group quoted", `control-group "Time Operators" # Windows`, base(func(c *Config) { c.ControlGroup = "Time Operators" })},

@@ -14,11 +14,17 @@ import (
 // holds no secret, and unprivileged tools may read it.
 const newFileMode = 0o644
 
+// newDirMode is the mode of the directory Save creates when it is missing
+// (first install).
+const newDirMode = 0o755
+
 // Save validates c and writes c.Format() to path atomically: a temporary
 // file in the same directory is written, synced and renamed over path,
 // then the directory is synced, so that a crash leaves either the old or
 // the new file, never a mix. An existing file keeps its permission bits; a
-// symbolic link is followed and its target replaced. On Windows a rename
+// symbolic link is followed and its target replaced; a missing directory is
+// created. The owner of a replaced file becomes the caller (root for the
+// service). On Windows a rename
 // refused for a moment (an open handle, a virus scanner) is retried.
 func Save(path string, c *Config) error {
 	if err := c.Validate(); err != nil {
@@ -70,6 +76,9 @@ func writeAtomic(fsys fileSystem, path string, data []byte) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
+	}
+	if err := os.MkdirAll(dir, newDirMode); err != nil {
+		return err
 	}
 	f, err := fsys.createTemp(dir, "."+base+".tmp-*")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestSaveNewFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Mode().Perm(); got != 0o644 {
+	if got := st.Mode().Perm(); got != 0o644 && runtime.GOOS != "windows" {
 		t.Errorf("new file mode %v, want 0644", got)
 	}
 	back, err := Load(path)
@@ -83,11 +84,22 @@ func TestSaveKeepsModeAndFollowsSymlink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Mode().Perm(); got != 0o640 {
+	if got := st.Mode().Perm(); got != 0o640 && runtime.GOOS != "windows" {
 		t.Errorf("mode after save %v, want 0640 kept", got)
 	}
 	if data, _ := os.ReadFile(target); string(data) != "server 192.0.2.1 iburst\n" {
 		t.Errorf("target holds %q", data)
+	}
+}
+
+func TestSaveCreatesDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "etc", "timesync", "timesync.conf")
+	if err := Save(path, Default()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil || !reflect.DeepEqual(exported(c), exported(Default())) {
+		t.Errorf("Load after Save into a new directory = %+v, %v", c, err)
 	}
 }
 

@@ -143,8 +143,11 @@ func checkTinker(t Tinker) error {
 	return nil
 }
 
+// checkDriftFile accepts an absolute path or, for Windows' sake, a rooted
+// one ("/var/lib/x" there means the system drive; the service's working
+// directory is never a sensible place for it).
 func checkDriftFile(p string) error {
-	if !filepath.IsAbs(p) {
+	if !filepath.IsAbs(p) && !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, `\`) {
 		return fmt.Errorf("driftfile: %q is not an absolute path", p)
 	}
 	return nil
