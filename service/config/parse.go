@@ -24,6 +24,7 @@ type ParseError struct {
 	Msg  string
 }
 
+// Error returns "FILE:LINE: MESSAGE".
 func (e *ParseError) Error() string {
 	return e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Msg
 }
