@@ -12,12 +12,23 @@
 // line at now). The frequency correction is set to cancel the slope, and
 // the present offset is slewed away (or stepped, under the tinker rules).
 //
-// Weights come from the round-trip delay. With independent queueing delays
-// on the two legs, a sample whose delay exceeds the path's minimum by D has
-// an offset error within ±D/2 (uniform for exponential queueing, variance
-// D²/12), so samples that met no queue are worth far more than the rest.
-// The window is shortened when the residuals stop looking random (a runs
-// test), which is how the frequency's wander is followed.
+// The round-trip delay says how much each measurement can be trusted. A
+// sample whose legs were delayed by a and b beyond the path's fixed delay
+// is off by (a − b)/2, never by more than half its delay less the fixed
+// one-way delay. Two estimators use that:
+//
+//   - a weighted regression: given the extra delay D = a + b, the error is
+//     uniform within ±D/2 for exponential queueing (variance D²/12), so
+//     each sample is weighted by 12/(D² + D0²), D0 being how well the
+//     path's minimum delay is known. It chooses the window: the longest
+//     recent one whose residuals pass a runs test (the frequency's wander
+//     bends the curve), at most MaxSamples.
+//   - a bound fit over that window: the line leaving the largest common
+//     margin inside every sample's bound ± δ/2. With independent
+//     exponential delays on the two legs that is the maximum-likelihood
+//     line, and it converges as 1/n rather than 1/√n, because each bound
+//     is as tight as a single leg's delay. Its line is used whenever its
+//     model holds (a non-negative margin); otherwise the regression's.
 //
 // The package is pure: it reads no clock of its own and does no I/O. Time
 // comes in as arguments; the clock is reached through the Clock interface
@@ -77,6 +88,10 @@ type Config struct {
 	// (the drift file): it is set at once and taken as a prior for the
 	// regression's slope.
 	Drift *Drift
+	// PlainRegression uses the weighted regression's line for the
+	// estimate instead of the bound fit (for comparison; the regression
+	// always chooses the window and gives the error estimates).
+	PlainRegression bool
 	// Precision is the floor of a sample's error (timestamping). Default
 	// 1 µs.
 	Precision time.Duration
@@ -164,14 +179,15 @@ type sample struct {
 
 // track is one source's history and its latest fit.
 type track struct {
-	pts    []sample
-	delays []float64 // recent delays, oldest first, up to delayMemory
-	fit    line
-	fitOK  bool
-	dirty  bool
-	jit    float64 // weighted RMS residual of the fit, seconds
-	scale  float64 // ≥ 1: how much worse the residuals are than modelled
-	dmin   float64 // lowest delay held
+	pts     []sample
+	delays  []float64 // recent delays, oldest first, up to delayMemory
+	fit     line
+	fitOK   bool
+	dirty   bool
+	jit     float64 // weighted RMS residual of the fit, seconds
+	scale   float64 // ≥ 1: how much worse the residuals are than modelled
+	bounded bool    // the fit's line is the bound fit's
+	dmin    float64 // lowest delay held
 }
 
 // Discipline is the clock discipline. It is not safe for concurrent use:
@@ -290,6 +306,9 @@ type Estimate struct {
 	Root time.Duration
 	// Stratum is the newest measurement's.
 	Stratum uint8
+	// Bounded reports whether the line is the bound fit's (false: the
+	// weighted regression's).
+	Bounded bool
 	// Newest is when the newest measurement was taken.
 	Newest time.Time
 }
@@ -334,6 +353,7 @@ func (d *Discipline) Estimate(source string, now time.Time) (Estimate, bool) {
 		Used:         tr.fit.n,
 		Root:         seconds(newest.rootDel/2 + newest.rootDisp),
 		Stratum:      newest.stratum,
+		Bounded:      tr.bounded,
 		Newest:       newest.at,
 	}, true
 }
@@ -377,6 +397,28 @@ func (d *Discipline) refit(tr *track) {
 	}
 	m := best.n
 	win := pts[n-m:]
+	tr.scale = 1
+	if m > 3 {
+		tr.scale = math.Max(1, best.chi2/float64(m-2))
+	}
+	tr.bounded = false
+	if !d.cfg.PlainRegression && m >= 2 {
+		bp := make([]bpoint, m)
+		for i, s := range tr.pts[n-m:] {
+			bp[i] = bpoint{t: s.t, y: s.u, h: s.delay / 2}
+		}
+		const span = 1e-3 // slopes searched: the regression's ± 1000 ppm
+		a, b, margin := fitBounds(bp, tref, best.b-span, best.b+span)
+		// The bound fit is used when its model holds: the bounds leave room
+		// for a non-negative fixed delay, and the slope is not at the edge
+		// of the search. Otherwise (server timestamps noisier than the
+		// network, a clock that wandered within the window) the
+		// regression's line stands.
+		if margin >= 0 && math.Abs(b-best.b) < 0.99*span {
+			best.a, best.b = a, b
+			tr.fit, tr.bounded = best, true
+		}
+	}
 	var sw, swr float64
 	for _, p := range win {
 		r := p.y - (best.a + best.b*(p.t-best.tref))
@@ -384,36 +426,35 @@ func (d *Discipline) refit(tr *track) {
 		swr += r * r / p.v
 	}
 	tr.jit = math.Sqrt(swr / sw)
-	tr.scale = 1
-	if m > 3 {
-		tr.scale = math.Max(1, best.chi2/float64(m-2))
-	}
 }
 
 // delayMemory is how many recent delays estimate the path's minimum.
 const delayMemory = 256
 
-// delayFloor returns the lowest recent delay and the spread of the lowest
-// ones: the third lowest minus the lowest (the second with two delays).
+// delayFloor returns the lowest recent delay and how far above the path's
+// true minimum it may lie. Two signs of that are combined: the spread of
+// the lowest delays (third lowest minus lowest), and the distance from the
+// lowest to the median shrunk by √n, which is how the lowest of n draws
+// approaches the bottom of a distribution whose density rises from zero
+// (the sum of two queueing delays). The second dominates while few delays
+// are known and keeps the weights from trusting an early "minimum".
 func (tr *track) delayFloor() (dmin, spread float64) {
-	lo := [3]float64{math.Inf(1), math.Inf(1), math.Inf(1)}
-	for _, d := range tr.delays {
-		switch {
-		case d < lo[0]:
-			lo[0], lo[1], lo[2] = d, lo[0], lo[1]
-		case d < lo[1]:
-			lo[1], lo[2] = d, lo[1]
-		case d < lo[2]:
-			lo[2] = d
-		}
+	n := len(tr.delays)
+	if n == 0 {
+		return math.Inf(1), 0
 	}
-	switch len(tr.delays) {
-	case 0, 1:
-		return lo[0], 0
-	case 2:
-		return lo[0], lo[1] - lo[0]
+	sorted := slices.Clone(tr.delays)
+	slices.Sort(sorted)
+	dmin = sorted[0]
+	if n == 1 {
+		return dmin, 0
 	}
-	return lo[0], lo[2] - lo[0]
+	spread = sorted[min(2, n-1)] - dmin
+	median := sorted[n/2]
+	if n%2 == 0 {
+		median = (sorted[n/2-1] + sorted[n/2]) / 2
+	}
+	return dmin, math.Max(spread, 0.75*(median-dmin)/math.Sqrt(float64(n)))
 }
 
 // nextStart drops old samples from the window in growing chunks, as

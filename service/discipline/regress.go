@@ -103,3 +103,67 @@ func runsOK(pts []point, l line) bool {
 	}
 	return (float64(runs)-mu)/math.Sqrt(variance) > -2.3
 }
+
+// bpoint is a measurement with its error bound: the true raw phase at t
+// lies within y ± h, less whatever base the path's fixed delay accounts
+// for (h is half the round-trip delay).
+type bpoint struct {
+	t, y, h float64
+}
+
+// boundsGap is, for slope b, twice the largest common margin m for which
+// a line of slope b passes within every point's y ± (h − m), with the
+// offset of that line at tref (the middle of the feasible offsets).
+func boundsGap(pts []bpoint, tref, b float64) (gap, a float64) {
+	hi, lo := math.Inf(1), math.Inf(-1)
+	for _, p := range pts {
+		z := p.y - b*(p.t-tref)
+		hi = math.Min(hi, z+p.h)
+		lo = math.Max(lo, z-p.h)
+	}
+	return hi - lo, (hi + lo) / 2
+}
+
+// fitBounds finds the line that leaves the largest common margin inside
+// every point's error bound: the maximum-likelihood line when the two
+// legs' queueing delays are independent and exponential, for then the
+// likelihood grows with the common fixed delay the bounds leave room
+// for. Its gap is a concave piecewise-linear function of the slope, so a
+// golden-section search finds the best slope within [blo, bhi]; where the
+// maximum is flat the middle of the flat part is taken.
+func fitBounds(pts []bpoint, tref, blo, bhi float64) (a, b, margin float64) {
+	f := func(b float64) float64 { g, _ := boundsGap(pts, tref, b); return g }
+	const invPhi = 0.6180339887498949
+	lo, hi := blo, bhi
+	x1, x2 := hi-invPhi*(hi-lo), lo+invPhi*(hi-lo)
+	f1, f2 := f(x1), f(x2)
+	for i := 0; i < 200 && hi-lo > 1e-15; i++ {
+		if f1 < f2 {
+			lo, x1, f1 = x1, x2, f2
+			x2 = lo + invPhi*(hi-lo)
+			f2 = f(x2)
+		} else {
+			hi, x2, f2 = x2, x1, f1
+			x1 = hi - invPhi*(hi-lo)
+			f1 = f(x1)
+		}
+	}
+	best := (lo + hi) / 2
+	gmax := f(best)
+	// Widen to the ends of a flat maximum and take its middle.
+	const tol = 1e-12
+	edge := func(inside, outside float64) float64 {
+		for i := 0; i < 100 && math.Abs(outside-inside) > 1e-15; i++ {
+			mid := (inside + outside) / 2
+			if f(mid) >= gmax-tol {
+				inside = mid
+			} else {
+				outside = mid
+			}
+		}
+		return inside
+	}
+	b = (edge(best, blo) + edge(best, bhi)) / 2
+	g, a := boundsGap(pts, tref, b)
+	return a, b, g / 2
+}

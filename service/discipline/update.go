@@ -139,7 +139,7 @@ func (d *Discipline) Update(now time.Time, ests []Estimate) Update {
 	d.last = u
 	d.log.Debug("clock update", "action", u.Action.String(), "offset_seconds", off.Seconds(),
 		"offset_sd_seconds", c.OffsetSD.Seconds(), "frequency_ppm", u.FrequencyPPM, "skew_ppm", u.SkewPPM,
-		"sources", len(ests), "used", ests[0].Used, "samples", ests[0].Samples)
+		"sources", len(ests), "used", ests[0].Used, "samples", ests[0].Samples, "bounded", ests[0].Bounded)
 	return u
 }
 
