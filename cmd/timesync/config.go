@@ -3,14 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/timesync/timesync/service/config"
 )
 
 // runConfig implements "timesync config check [FILE]" and
 // "timesync config import FILE".
-func runConfig(args []string, stdout io.Writer) error {
+func runConfig(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usagef("config needs a subcommand: check [FILE] or import FILE")
 	}
@@ -27,23 +26,21 @@ func runConfig(args []string, stdout io.Writer) error {
 		if err != nil {
 			return usageError{err}
 		}
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(stderr, "%s: warning: %s\n", path, w)
+		}
 		fmt.Fprintf(stdout, "%s: OK (%d servers, %d pools, %d restrict rules)\n", path, len(cfg.Servers), len(cfg.Pools), len(cfg.Restrict))
 		return nil
 	case "import":
 		if len(args) != 2 {
 			return usagef("usage: timesync config import FILE")
 		}
-		f, err := os.Open(args[1])
-		if err != nil {
-			return usagef("%v", err)
-		}
-		defer f.Close()
-		cfg, skipped, err := config.Import(args[1], f)
+		cfg, skipped, err := config.ImportFile(args[1])
 		if err != nil {
 			return usageError{err}
 		}
 		for _, s := range skipped {
-			fmt.Fprintf(os.Stderr, "%s:%d: skipped %q: %s\n", args[1], s.Line, s.Text, s.Why)
+			fmt.Fprintln(stderr, s.String())
 		}
 		_, err = stdout.Write(cfg.Format())
 		return err

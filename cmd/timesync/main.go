@@ -72,7 +72,7 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 	case "help", "-h", "-help", "--help":
 		return errHelp
 	case "config":
-		return runConfig(args[1:], stdout)
+		return runConfig(args[1:], stdout, stderr)
 	}
 	for _, a := range args {
 		if a == "--once" || a == "-once" {

@@ -70,6 +70,7 @@ func runOnce(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cfg = cfg.Effective() // ports, maxsources, minsources made explicit
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
 	servers, err := onceServers(ctx, f.servers, cfg, logger)
@@ -87,7 +88,7 @@ func runOnce(args []string, stdout, stderr io.Writer) error {
 		opt.StepThreshold = -1 // tinker step 0: never step (ntpd -x)
 	}
 	if !f.dryRun {
-		d, err := osclock.New()
+		d, err := newClockDriver()
 		if err != nil {
 			return fmt.Errorf("cannot use the system clock: %w", err)
 		}
@@ -109,6 +110,10 @@ func runOnce(args []string, stdout, stderr io.Writer) error {
 	}
 	return runErr
 }
+
+// newClockDriver opens this OS's clock driver. Tests replace it with one
+// that fails the test on any change, so no test can reach the real clock.
+var newClockDriver = osclock.New
 
 // onceConfig loads the configuration --once works from: --config FILE if
 // given (errors are fatal), else the system file if it exists, else the
@@ -209,12 +214,18 @@ func splitHostPort(s string) (string, int, error) {
 	return host, port, nil
 }
 
+// lookupNetIP resolves a host name; tests replace it so that they never
+// send a DNS query.
+var lookupNetIP = func(ctx context.Context, host string) ([]netip.Addr, error) {
+	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+}
+
 // resolve returns up to max addresses of host (an IP literal is itself).
 func resolve(ctx context.Context, host string, max int) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{a.Unmap()}, nil
 	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	ips, err := lookupNetIP(ctx, host)
 	if err != nil {
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
