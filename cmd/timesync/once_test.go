@@ -198,7 +198,7 @@ func TestOnceMalformedKinds(t *testing.T) {
 	for _, k := range ntptest.MalformedKinds() {
 		t.Run(k.String(), func(t *testing.T) {
 			addrs := startServers(t, 36, ntptest.Config{Malformed: k})
-			r := runCLI(onceArgs(addrs, "--json", "--timeout", "2s")...)
+			r := runCLI(onceArgs(addrs, "--json", "--timeout", "1s")...)
 			if r.code == 0 {
 				t.Fatalf("accepted a %s reply: %s", k, r.stdout)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/beevik/ntp"
@@ -55,9 +56,11 @@ func (q NTPQuerier) Query(ctx context.Context, address string) (*ntp.Response, e
 	switch {
 	case errors.Is(err, ntp.ErrServerResponseMismatch):
 		return nil, ErrOriginMismatch
-	case errors.As(err, &derr), errors.As(err, &aerr):
-		return nil, fmt.Errorf("%w: %w", ErrNoReply, err)
-	case errors.As(err, &nerr), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return nil, fmt.Errorf("%w: port unreachable (connection refused; is an NTP server running there?)", ErrNoReply)
+	case errors.As(err, &nerr) && nerr.Timeout():
+		return nil, fmt.Errorf("%w within %v", ErrNoReply, timeout)
+	case errors.As(err, &derr), errors.As(err, &aerr), errors.As(err, &nerr), errors.Is(err, net.ErrClosed):
 		return nil, fmt.Errorf("%w: %w", ErrNoReply, err)
 	case errors.Is(err, ntp.ErrInvalidMode), errors.Is(err, ntp.ErrInvalidTransmitTime),
 		errors.Is(err, ntp.ErrServerTickedBackwards), errors.Is(err, ntp.ErrInvalidTime):

@@ -34,6 +34,9 @@ const (
 	// requestTimeout bounds one exchange within the burst, so a lost
 	// packet costs a retry rather than the whole server.
 	requestTimeout = 1 * time.Second
+	// retryInterval is the least time between requests to one server
+	// after the first burst.
+	retryInterval = 2 * time.Second
 )
 
 // Action is what --once does (or would do) to the clock.
@@ -164,10 +167,17 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 
 // burst sends up to n requests to one server, one after another, until n
 // valid samples are in, the server sends a kiss-o'-death, or ctx expires.
-// A lost reply costs one request; at most 2n requests are sent, so a lossy
-// server is never flooded.
+// Politeness: the first burst is at most n (≤ 4) requests; requests that
+// replace lost ones go out no faster than one per retryInterval.
 func burst(ctx context.Context, q engine.Querier, src *engine.Source, n int) {
-	for sent, got := 0, 0; got < n && sent < 2*n; sent++ {
+	for sent, got := 0, 0; got < n; sent++ {
+		if sent >= n {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(retryInterval):
+			}
+		}
 		if ctx.Err() != nil {
 			return
 		}

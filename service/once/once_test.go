@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -141,16 +142,21 @@ func TestAllUnreachable(t *testing.T) {
 		"127.0.0.1:123": {err: timeout},
 		"127.0.0.2:123": {err: timeout},
 	})
-	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq})
+	start := time.Now()
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, Timeout: 2500 * time.Millisecond})
 	if !errors.Is(err, ErrNoTime) {
 		t.Fatalf("got %v, want ErrNoTime", err)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("took %v with a 2.5 s timeout", took)
 	}
 	if res.Action != ActionNone || !strings.Contains(res.Why, "2 unreachable") {
 		t.Errorf("got action %s why %q", res.Action, res.Why)
 	}
-	for _, s := range fq.servers {
-		if s.queries > 2*BurstSize {
-			t.Errorf("%d queries to an unreachable server, want at most %d", s.queries, 2*BurstSize)
+	// Politeness: a burst of 4, then one retry per 2 s: 5 in 2.5 s.
+	for a, s := range fq.servers {
+		if s.queries != BurstSize+1 {
+			t.Errorf("%s: %d queries in 2.5 s, want %d (burst of %d, then one per 2 s)", a, s.queries, BurstSize+1, BurstSize)
 		}
 	}
 }
@@ -159,12 +165,13 @@ func TestMalformedRepliesIgnored(t *testing.T) {
 	fq := newFake(map[string]*fakeServer{
 		"127.0.0.1:123": {offset: -time.Second, badEvery: 2},
 	})
-	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq})
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, Timeout: 2500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Sources[0].Samples != BurstSize {
-		t.Errorf("samples: got %d, want %d valid despite malformed replies", res.Sources[0].Samples, BurstSize)
+	// Burst of 4 (2 malformed), then one replacement after 2 s.
+	if res.Sources[0].Samples != 3 {
+		t.Errorf("samples: got %d, want 3 valid of 5 requests", res.Sources[0].Samples)
 	}
 	if d := res.Offset + 1; d > 0.001 || d < -0.001 {
 		t.Errorf("offset: got %.6f, want -1", res.Offset)
@@ -173,7 +180,7 @@ func TestMalformedRepliesIgnored(t *testing.T) {
 
 func TestAllMalformedIsInvalid(t *testing.T) {
 	fq := newFake(map[string]*fakeServer{"127.0.0.1:123": {badEvery: 1}})
-	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq})
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, Timeout: time.Second})
 	if err == nil || res.Sources[0].State != engine.StateInvalid {
 		t.Errorf("got err %v state %s, want an error and state invalid", err, res.Sources[0].State)
 	}
@@ -225,7 +232,7 @@ func TestApplyStepOrSlew(t *testing.T) {
 		t.Run(tc.offset.String(), func(t *testing.T) {
 			fq := newFake(map[string]*fakeServer{"127.0.0.1:123": {offset: tc.offset}})
 			d := &recDriver{}
-			clk, err := platform.NewClock(d, platform.ClockOptions{})
+			clk, err := platform.NewClock(d, platform.ClockOptions{Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -255,7 +262,7 @@ func TestApplyStepOrSlew(t *testing.T) {
 func TestNoPrivilegeSaysSo(t *testing.T) {
 	fq := newFake(map[string]*fakeServer{"127.0.0.1:123": {offset: time.Hour}})
 	d := &recDriver{denied: true}
-	clk, err := platform.NewClock(d, platform.ClockOptions{})
+	clk, err := platform.NewClock(d, platform.ClockOptions{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
