@@ -207,3 +207,27 @@ func TestSelectMinSources(t *testing.T) {
 		t.Errorf("minsources 2 with 2 agreeing: %s", sel.Why)
 	}
 }
+
+func TestFilterEstimateFavoursLowDelay(t *testing.T) {
+	var f Filter
+	ms := time.Millisecond
+	// Two clean samples near +1 ms, two queued ones far off.
+	for _, s := range []struct{ off, delay time.Duration }{
+		{1100 * time.Microsecond, 2 * ms}, {900 * time.Microsecond, 2 * ms},
+		{6 * ms, 12 * ms}, {-4 * ms, 12 * ms},
+	} {
+		f.Add(Sample{Time: base, Offset: s.off, Delay: s.delay})
+	}
+	got, _ := f.Estimate(base)
+	if d := got.Offset - ms; d > 200*time.Microsecond || d < -200*time.Microsecond {
+		t.Errorf("estimate %v, want about 1ms", got.Offset)
+	}
+	// Alike delays: all samples count, the estimate is their mean.
+	f.Reset()
+	for _, off := range []time.Duration{1 * ms, 2 * ms, 3 * ms, 4 * ms} {
+		f.Add(Sample{Time: base, Offset: off, Delay: 2 * ms})
+	}
+	if got, _ := f.Estimate(base); got.Offset != 2500*time.Microsecond {
+		t.Errorf("equal delays: estimate %v, want the mean 2.5ms", got.Offset)
+	}
+}

