@@ -71,7 +71,8 @@ type Clock struct {
 	nextSec time.Duration // next whole second: observe, then wander
 	steps   int
 	// observe, if set, is called at every whole true second with x and
-	// the frequency error (ppm) in force.
+	// the frequency error (ppm) in force from then on (after the second's
+	// wander step).
 	observe func(sec int64, x, freqPPM float64)
 }
 
@@ -91,17 +92,17 @@ func NewClock(s *Scheduler, cfg ClockConfig, rng *rand.Rand) (*Clock, error) {
 	return c, nil
 }
 
-// advanceTo integrates x up to true time t, observing and stepping the
-// wander at each whole second crossed (including t itself).
+// advanceTo integrates x up to true time t, stepping the wander and then
+// observing at each whole second crossed (including t itself).
 func (c *Clock) advanceTo(t time.Duration) {
 	for c.nextSec <= t {
 		c.x += (c.osc + c.corrPPM*1e-6) * (c.nextSec - c.at).Seconds()
 		c.at = c.nextSec
-		if c.observe != nil {
-			c.observe(int64(c.at/time.Second), c.x, (c.osc+c.corrPPM*1e-6)*1e6)
-		}
 		if c.cfg.Wander != 0 {
 			c.osc += c.cfg.Wander * c.rng.NormFloat64()
+		}
+		if c.observe != nil {
+			c.observe(int64(c.at/time.Second), c.x, (c.osc+c.corrPPM*1e-6)*1e6)
 		}
 		c.nextSec += time.Second
 	}
