@@ -2,10 +2,6 @@
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
-# The pure-Go parts (everything but the fyne GUI) build with cgo off, for
-# every OS we ship; per OS, only packages with files for it.
-PURE_PKGS = $$(GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) list -e -f '{{if .GoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v '/gui')
-CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 SERVERS ?=
 
 .PHONY: all build once test unit vet cross bench bench-once bench-accuracy test-vm clean
@@ -33,11 +29,7 @@ vet:
 
 ## cross: the pure-Go packages build for linux, macOS and Windows, amd64 and arm64
 cross:
-	@set -e; for t in $(CROSS); do \
-		echo "cross-build $$t"; \
-		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build $(PURE_PKGS); \
-		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $(PURE_PKGS); \
-	done
+	GO=$(GO) scripts/cross.sh
 
 ## bench: Go benchmarks of the hot paths
 bench:
