@@ -68,6 +68,7 @@ func runMain(args []string, stdout io.Writer) error {
 		step        = fs.Duration("step", 128*time.Millisecond, "step threshold (0: never step)")
 		stepout     = fs.Duration("stepout", 900*time.Second, "stepout interval")
 		panicT      = fs.Duration("panic", 1000*time.Second, "panic threshold (0: always step)")
+		estimator   = fs.String("estimator", "bounds", "line estimator: bounds (maximum likelihood, default) or regression (delay-weighted least squares)")
 		asJSON      = fs.Bool("json", false, "print one JSON object")
 		debug       = fs.Bool("debug", false, "log the loop's debug messages to stderr")
 		trace       = fs.String("trace", "", "write the per-second trace (seed, t, x, frequency error) of every run to this file")
@@ -91,6 +92,13 @@ func runMain(args []string, stdout io.Writer) error {
 	}
 	dc := discipline.DefaultConfig()
 	dc.Step, dc.Stepout, dc.Panic = *step, *stepout, *panicT
+	switch *estimator {
+	case "bounds":
+	case "regression":
+		dc.PlainRegression = true
+	default:
+		return fmt.Errorf("--estimator %q: want bounds or regression", *estimator)
+	}
 	sc := sim.Scenario{
 		Duration:  *duration,
 		StatsFrom: *statsFrom,
@@ -131,7 +139,7 @@ func runMain(args []string, stdout io.Writer) error {
 		"start_offset_seconds": startOffset.Seconds(), "freq_ppm": *freqPPM, "wander": *wander,
 		"delay_seconds": delay.Seconds(), "jitter_mean_seconds": jitter.Seconds(),
 		"minpoll": *minPoll, "maxpoll": *maxPoll, "servers": *servers, "falsetickers": *falseT,
-		"loss": *loss, "outage": *outage, "profile": *profile, "iburst": *iburst,
+		"loss": *loss, "outage": *outage, "profile": *profile, "iburst": *iburst, "estimator": *estimator,
 	}}
 	var all []sim.Stats
 	for _, seed := range seedList {

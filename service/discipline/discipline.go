@@ -379,19 +379,47 @@ func (d *Discipline) refit(tr *track) {
 	}
 	prior := d.slopePrior()
 	tref := pts[n-1].t
+	bps := make([]bpoint, n)
+	for i, s := range tr.pts {
+		bps[i] = bpoint{t: s.t, y: s.u, h: s.delay / 2}
+	}
 	var best line
-	ok := false
+	ok, bounded := false, false
+	const span = 1e-3 // slopes searched: the regression's ± 1000 ppm
+	// Half the path's minimum delay is the reference for the margin a
+	// window's bound fit leaves: a window whose margin falls well below
+	// it holds samples the line cannot explain (the frequency wandered),
+	// however random its residuals look.
+	ref := dmin / 2
 	for start := 0; start <= n-1; start = nextStart(start, n) {
-		l, fitted := fitLine(pts[start:], tref, prior)
+		win := pts[start:]
+		l, fitted := fitLine(win, tref, prior)
 		if !fitted {
 			break
 		}
-		best, ok = l, true
-		if n-start <= 3 || runsOK(pts[start:], l) {
+		best, ok, bounded = l, true, false
+		marginOK := true
+		if !d.cfg.PlainRegression && len(win) >= 2 {
+			a, b, margin := fitBounds(bps[start:], tref, l.b-span, l.b+span)
+			// The bound fit is used when its model holds: the bounds
+			// leave room for a non-negative fixed delay, and the slope is
+			// not at the edge of the search. Otherwise (server timestamps
+			// noisier than the network) the regression's line stands.
+			if margin >= 0 && math.Abs(b-l.b) < 0.99*span {
+				best.a, best.b, bounded = a, b, true
+				var q float64
+				for _, p := range bps[start:] {
+					q += math.Max(p.h-margin, 0)
+				}
+				nw := float64(n - start)
+				marginOK = ref-margin <= spread/2+marginTolerance*q/nw/nw
+			}
+		}
+		if len(win) <= 3 || runsOK(win, l) && marginOK {
 			break
 		}
 	}
-	tr.fit, tr.fitOK = best, ok
+	tr.fit, tr.fitOK, tr.bounded = best, ok, bounded
 	if !ok {
 		return
 	}
@@ -401,24 +429,6 @@ func (d *Discipline) refit(tr *track) {
 	if m > 3 {
 		tr.scale = math.Max(1, best.chi2/float64(m-2))
 	}
-	tr.bounded = false
-	if !d.cfg.PlainRegression && m >= 2 {
-		bp := make([]bpoint, m)
-		for i, s := range tr.pts[n-m:] {
-			bp[i] = bpoint{t: s.t, y: s.u, h: s.delay / 2}
-		}
-		const span = 1e-3 // slopes searched: the regression's ± 1000 ppm
-		a, b, margin := fitBounds(bp, tref, best.b-span, best.b+span)
-		// The bound fit is used when its model holds: the bounds leave room
-		// for a non-negative fixed delay, and the slope is not at the edge
-		// of the search. Otherwise (server timestamps noisier than the
-		// network, a clock that wandered within the window) the
-		// regression's line stands.
-		if margin >= 0 && math.Abs(b-best.b) < 0.99*span {
-			best.a, best.b = a, b
-			tr.fit, tr.bounded = best, true
-		}
-	}
 	var sw, swr float64
 	for _, p := range win {
 		r := p.y - (best.a + best.b*(p.t-best.tref))
@@ -426,6 +436,34 @@ func (d *Discipline) refit(tr *track) {
 		swr += r * r / p.v
 	}
 	tr.jit = math.Sqrt(swr / sw)
+}
+
+// The margin test (refit): a window is kept while its bound fit's margin
+// stays within spread/2 + marginTolerance·q/n of half the path's minimum
+// delay, q/n being the mean queueing the window's bounds carry beyond the
+// margin. Under the model the margin of n samples lies some q/n² below
+// the fixed delay at most, and the lowest delay lies up to the spread
+// above it; a frequency that wandered pulls the margin down by the size
+// of the bend. Tuned on the simulator: 3 costs nothing without wander and
+// shortens the window under ten times Scenario A's.
+const marginTolerance = 3
+
+// precise returns, in time order, the points whose variance is at most
+// the median: the samples that met the least queueing.
+func precise(pts []point) []point {
+	vs := make([]float64, len(pts))
+	for i, p := range pts {
+		vs[i] = p.v
+	}
+	slices.Sort(vs)
+	med := vs[(len(vs)-1)/2]
+	out := make([]point, 0, len(pts)/2+1)
+	for _, p := range pts {
+		if p.v <= med {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // delayMemory is how many recent delays estimate the path's minimum.

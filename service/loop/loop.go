@@ -141,6 +141,7 @@ type peer struct {
 	stopped bool      // denied: never polled again
 
 	inflight bool
+	answered bool // the first exchange has ended (answer or failure)
 	seq      uint64
 	sendAt   time.Time
 	steps    uint64
@@ -339,6 +340,7 @@ func (l *Loop) received(p *peer, seq uint64, r *ntp.Response, qerr error) {
 	if !l.running || p.stopped {
 		return
 	}
+	p.answered = true
 	now := l.opt.Timers.Now()
 	smp, err := p.src.Received(r, qerr, l.opt.Validate)
 	if err != nil {
@@ -363,7 +365,30 @@ func (l *Loop) received(p *peer, seq uint64, r *ntp.Response, qerr error) {
 		return
 	}
 	l.log.Debug("measurement", "server", p.cfg.Address, "offset_seconds", smp.Offset.Seconds(), "delay_seconds", smp.Delay.Seconds())
-	l.update(now, p)
+	if l.firstRoundDone() {
+		l.update(now, p)
+	}
+}
+
+// pollDisturbed is the offset, in jitters, reported to the poll control
+// when the discipline's window had to shrink.
+const pollDisturbed = 5
+
+// firstRoundDone reports whether the clock may be corrected: after the
+// first correction always; before it, only once every source's first
+// exchange has ended, so that the first correction (which may step) is
+// judged by all the sources that answer quickly, not by whichever
+// answered first.
+func (l *Loop) firstRoundDone() bool {
+	if l.updates > 0 {
+		return true
+	}
+	for _, p := range l.peers {
+		if !p.stopped && !p.answered {
+			return false
+		}
+	}
+	return true
 }
 
 // rejected handles a failed exchange: a kiss-o'-death backs off or drops
@@ -390,6 +415,12 @@ func (l *Loop) rejected(p *peer, r *ntp.Response, err error, now time.Time) {
 		l.log.Warn("server asks us to poll less often (kiss-o'-death RATE)", "server", p.cfg.Address, "interval", p.rateMin)
 	default:
 		l.log.Debug("exchange failed", "server", p.cfg.Address, "err", err)
+	}
+	if l.updates == 0 && l.firstRoundDone() {
+		// This failure was the last first exchange to end: judge the
+		// sources that did answer.
+		l.update(now, nil)
+		return
 	}
 	l.refreshStates(now, nil)
 }
@@ -429,7 +460,15 @@ func (l *Loop) update(now time.Time, from *peer) {
 	if from != nil && u.Action == discipline.ActionSlew {
 		if e, ok := l.disc.Estimate(from.cfg.Address, now); ok {
 			jit := max(e.Jitter, e.OffsetSD, time.Microsecond)
-			if from.poll.Update(u.Offset, jit) && from.burst == 0 && !from.inflight {
+			off := u.Offset
+			if e.Samples >= 8 && e.Used < e.Samples/2 {
+				// The discipline had to drop most of the history to
+				// follow the clock: the polls are too far apart for
+				// how the frequency wanders. That counts as a large
+				// offset.
+				off = pollDisturbed * jit
+			}
+			if from.poll.Update(off, jit) && from.burst == 0 && !from.inflight {
 				l.schedule(from, from.sendAt.Add(l.interval(from)))
 			}
 		}

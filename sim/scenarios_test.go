@@ -1,0 +1,325 @@
+package sim
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/timesync/timesync/service/discipline"
+	"github.com/timesync/timesync/service/engine"
+	"github.com/timesync/timesync/service/loop"
+)
+
+// Numbered scenario tests in the manner of chrony's test/simulation: each
+// runs the real loop, engine and discipline on the simulator and checks
+// figures. The figures asserted leave room for the platform's floating
+// point (FMA on arm64) but would catch any regression that matters.
+
+const us = 1e-6
+
+// runSeeds runs sc for seeds 1..n and summarizes.
+func runSeeds(t *testing.T, sc Scenario, n int) (Summary, []*Result) {
+	t.Helper()
+	var stats []Stats
+	var results []*Result
+	for seed := uint64(1); seed <= uint64(n); seed++ {
+		r, err := Run(sc, seed)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		stats = append(stats, r.Stats)
+		results = append(results, r)
+	}
+	return Summarize(stats), results
+}
+
+func atMost(t *testing.T, name string, got, limit float64) {
+	t.Helper()
+	if !(got <= limit) {
+		t.Errorf("%s: got %.6g, want at most %.6g", name, got, limit)
+	}
+}
+
+// 001: Scenario A, the anchor against chrony 4.3 (RMS 98.6 µs, max 402 µs,
+// converged 202 s) and ntpsec 1.2.2.
+func TestScenario001ScenarioA(t *testing.T) {
+	for _, start := range []time.Duration{100 * time.Millisecond, time.Second} {
+		t.Run(start.String(), func(t *testing.T) {
+			sum, results := runSeeds(t, ScenarioA(start), 10)
+			t.Logf("RMS %.1f µs, max %.1f µs, p95 %.1f µs, p99 %.1f µs, mean %.2f µs, converged %.0f s",
+				sum.RMSOffset/us, sum.MaxAbsOffset/us, sum.P95AbsOffset/us, sum.P99AbsOffset/us, sum.MeanOffset/us, sum.Converged1ms)
+			atMost(t, "mean RMS offset (s)", sum.RMSOffset, 90*us)
+			atMost(t, "worst seed's RMS offset (s)", sum.Max.RMSOffset, 100*us)
+			atMost(t, "mean max |offset| (s)", sum.MaxAbsOffset, 402*us)
+			atMost(t, "mean p99 |offset| (s)", sum.P99AbsOffset, 259*us)
+			atMost(t, "|mean offset| (s)", math.Abs(sum.MeanOffset), 10*us)
+			atMost(t, "mean convergence (s)", sum.Converged1ms, 150)
+			atMost(t, "worst convergence (s)", sum.Max.Converged1ms, 337)
+			if sum.Min.Converged1ms < 0 {
+				t.Error("a seed never converged")
+			}
+			for _, r := range results {
+				wantSteps := 0
+				if start > 128*time.Millisecond {
+					wantSteps = 1 // the first update steps (ntpd -g)
+				}
+				if r.Steps != wantSteps {
+					t.Errorf("seed %d: %d steps, want %d", r.Seed, r.Steps, wantSteps)
+				}
+				if r.Final.State != loop.StateSynchronized {
+					t.Errorf("seed %d: final state %s (%s), want synchronized", r.Seed, r.Final.State, r.Final.Reason)
+				}
+				if math.Abs(r.Final.FrequencyPPM+100) > 1 {
+					t.Errorf("seed %d: final frequency %v ppm, want about -100", r.Seed, r.Final.FrequencyPPM)
+				}
+			}
+		})
+	}
+}
+
+// 002: a large frequency error, 400 ppm, on Linux (fast slewing) and on a
+// driver limited to ±500 ppm, where only 100 ppm are left to slew with.
+func TestScenario002LargeFrequencyOffset(t *testing.T) {
+	tests := []struct {
+		profile  Profile
+		freq     float64
+		maxConv  float64
+		maxRMSus float64
+	}{
+		{ProfileLinux, 400, 200, 90},
+		{ProfileLinux, -400, 200, 90},
+		{ProfileFreqOnly, 400, 1100, 90}, // 0.1 s at ≤ 100 ppm takes 1000 s
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.profile), func(t *testing.T) {
+			sc := ScenarioA(100 * time.Millisecond)
+			sc.Duration, sc.StatsFrom = 20000*time.Second, 4000*time.Second
+			sc.Clock.Profile, sc.Clock.FreqPPM = tt.profile, tt.freq
+			sum, results := runSeeds(t, sc, 5)
+			atMost(t, "mean RMS offset (s)", sum.RMSOffset, tt.maxRMSus*us)
+			atMost(t, "worst convergence (s)", sum.Max.Converged1ms, tt.maxConv)
+			if sum.Min.Converged1ms < 0 {
+				t.Error("a seed never converged")
+			}
+			for _, r := range results {
+				if math.Abs(r.Final.FrequencyPPM+tt.freq) > 0.5 {
+					t.Errorf("seed %d: frequency %v ppm, want %v", r.Seed, r.Final.FrequencyPPM, -tt.freq)
+				}
+			}
+		})
+	}
+}
+
+// 003: large initial offsets: 1 s is stepped at the first update; 2000 s
+// is beyond the panic threshold, refused and reported until an
+// administrator confirms it, never given up on; with panic 0 it is
+// stepped at once.
+func TestScenario003LargeInitialOffset(t *testing.T) {
+	t.Run("1s", func(t *testing.T) {
+		sc := ScenarioA(time.Second)
+		sc.Duration, sc.StatsFrom = 5000*time.Second, 1000*time.Second
+		sum, results := runSeeds(t, sc, 5)
+		for _, r := range results {
+			if r.Steps != 1 {
+				t.Errorf("seed %d: %d steps, want 1", r.Seed, r.Steps)
+			}
+		}
+		atMost(t, "first below 1 ms (s)", sum.Max.FirstBelow1ms, 2)
+		atMost(t, "mean RMS offset (s)", sum.RMSOffset, 120*us)
+	})
+	t.Run("2000s confirmed", func(t *testing.T) {
+		sc := ScenarioA(2000 * time.Second)
+		sc.Duration, sc.StatsFrom = 5000*time.Second, 2000*time.Second
+		var before, after loop.Status
+		var xBefore float64
+		var confirmErr error
+		sc.Setup = func(r *Rig) {
+			r.Sched.At(599*time.Second, func() { before, xBefore = r.Loop.Status(), r.Clock.Offset() })
+			r.Sched.At(600*time.Second, func() { confirmErr = r.Loop.ConfirmStep() })
+			r.Sched.At(700*time.Second, func() { after = r.Loop.Status() })
+		}
+		res, err := Run(sc, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !before.StepPending || before.State != loop.StateUnsynchronized || before.Updates != 0 {
+			t.Errorf("before confirmation: got pending %v state %s updates %d, want pending, unsynchronized, 0",
+				before.StepPending, before.State, before.Updates)
+		}
+		if math.Abs(before.PendingStep.Seconds()+2000) > 0.1 {
+			t.Errorf("pending step: got %v, want about -2000 s", before.PendingStep)
+		}
+		if math.Abs(xBefore-2000) > 0.1 {
+			t.Errorf("clock touched before confirmation: x = %v s, want about 2000", xBefore)
+		}
+		if confirmErr != nil {
+			t.Errorf("ConfirmStep: %v", confirmErr)
+		}
+		if res.Steps != 1 || after.StepPending || after.Updates == 0 {
+			t.Errorf("after confirmation: %d steps, pending %v, %d updates; want 1, false, > 0", res.Steps, after.StepPending, after.Updates)
+		}
+		if res.Stats.Converged1ms < 600 || res.Stats.Converged1ms > 900 {
+			t.Errorf("converged at %v s, want soon after the confirmation at 600 s", res.Stats.Converged1ms)
+		}
+		atMost(t, "RMS offset after (s)", res.Stats.RMSOffset, 120*us)
+	})
+	t.Run("2000s panic 0", func(t *testing.T) {
+		sc := ScenarioA(-2000 * time.Second)
+		sc.Duration, sc.StatsFrom = 3000*time.Second, 1000*time.Second
+		dc := discipline.DefaultConfig()
+		dc.Panic = 0
+		sc.Discipline = &dc
+		res, err := Run(sc, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Steps != 1 || res.Stats.FirstBelow1ms > 2 {
+			t.Errorf("got %d steps, first below 1 ms at %v s; want 1 step at once", res.Steps, res.Stats.FirstBelow1ms)
+		}
+	})
+}
+
+// 004: an intermittent network: up one hour in two, and 10 % of packets
+// lost. During an outage the frequency is held and, once no source has
+// answered for eight polls, the state says unsynchronized; it recovers
+// without a step when the network returns.
+func TestScenario004IntermittentNetwork(t *testing.T) {
+	sc := ScenarioA(100 * time.Millisecond)
+	sc.Duration, sc.StatsFrom = 50000*time.Second, 5000*time.Second
+	sc.Network.OutageUp, sc.Network.OutagePeriod, sc.Network.Loss = 3600*time.Second, 7200*time.Second, 0.1
+	type snap struct {
+		st   loop.Status
+		freq float64
+	}
+	snaps := map[string]*snap{}
+	sc.Setup = func(r *Rig) {
+		take := func(name string, at time.Duration) {
+			s := &snap{}
+			snaps[name] = s
+			r.Sched.At(at, func() { s.st, s.freq = r.Loop.Status(), r.PClock.Frequency() })
+		}
+		take("outage start", 3*7200*time.Second+3600*time.Second)
+		take("outage +200s", 3*7200*time.Second+3800*time.Second)
+		take("outage +1000s", 3*7200*time.Second+4600*time.Second)
+		take("outage end", 4*7200*time.Second-time.Second)
+		take("back +600s", 4*7200*time.Second+600*time.Second)
+	}
+	sum, results := runSeeds(t, sc, 5)
+	t.Logf("RMS %.1f µs, max %.1f µs, mean %.2f µs", sum.RMSOffset/us, sum.MaxAbsOffset/us, sum.MeanOffset/us)
+	atMost(t, "mean RMS offset (s)", sum.RMSOffset, 200*us)
+	atMost(t, "worst max |offset| (s)", sum.Max.MaxAbsOffset, 1000*us)
+	for _, r := range results {
+		if r.Steps != 0 {
+			t.Errorf("seed %d: %d steps, want none", r.Seed, r.Steps)
+		}
+	}
+	// The snapshots are of the last seed run.
+	if s := snaps["outage +200s"]; s.st.State != loop.StateSynchronized {
+		t.Errorf("200 s into an outage: state %s (%s), want still synchronized", s.st.State, s.st.Reason)
+	}
+	if s := snaps["outage +1000s"]; s.st.State != loop.StateUnsynchronized {
+		t.Errorf("1000 s into an outage: state %s, want unsynchronized", s.st.State)
+	}
+	if a, b := snaps["outage start"].freq, snaps["outage end"].freq; a != b {
+		t.Errorf("frequency changed during the outage: %v → %v ppm, want held", a, b)
+	}
+	if s := snaps["back +600s"]; s.st.State != loop.StateSynchronized {
+		t.Errorf("600 s after the network returned: state %s (%s), want synchronized", s.st.State, s.st.Reason)
+	}
+}
+
+// 005: five servers, two of them falsetickers (+100 ms, −150 ms): they
+// are recognised and have no influence.
+func TestScenario005Falsetickers(t *testing.T) {
+	sc := ScenarioA(100 * time.Millisecond)
+	sc.Duration, sc.StatsFrom = 20000*time.Second, 4000*time.Second
+	sc.Servers, sc.Falsetickers = 5, 2
+	sum, results := runSeeds(t, sc, 5)
+	t.Logf("RMS %.1f µs, mean %.2f µs", sum.RMSOffset/us, sum.MeanOffset/us)
+	atMost(t, "mean RMS offset (s)", sum.RMSOffset, 60*us)
+	atMost(t, "|mean offset| (s)", math.Abs(sum.MeanOffset), 10*us)
+	atMost(t, "first below 1 ms (s)", sum.Max.FirstBelow1ms, 2)
+	for _, r := range results {
+		if r.Steps != 0 {
+			t.Errorf("seed %d: %d steps, want none", r.Seed, r.Steps)
+		}
+		for i, s := range r.Final.Sources {
+			want := engine.StateSelected
+			if i >= 3 {
+				want = engine.StateFalseticker
+			}
+			if s.State != want {
+				t.Errorf("seed %d: source %s is %s (%s), want %s", r.Seed, s.Address, s.State, s.Reason, want)
+			}
+		}
+	}
+}
+
+// 006: kiss-o'-death. A server that wants requests at least 300 s apart
+// sends RATE: the client backs off and stays synchronized. A server that
+// sends DENY is never asked again; another server keeps the clock.
+func TestScenario006KissOfDeath(t *testing.T) {
+	t.Run("RATE", func(t *testing.T) {
+		sc := ScenarioA(10 * time.Millisecond)
+		sc.Duration, sc.StatsFrom = 30000*time.Second, 10000*time.Second
+		sc.ServerConfigs = []ServerConfig{{Address: ServerAddress(0), Kiss: "RATE", MinInterval: 300 * time.Second}}
+		res, err := Run(sc, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs := res.Requests[ServerAddress(0)]
+		// After the first RATE the interval is max(2·64, 300) = 300 s.
+		if reqs > 30000/300+5 {
+			t.Errorf("requests: got %d, want about %d (one per 300 s)", reqs, 30000/300)
+		}
+		if p := res.Final.Sources[0].Poll; p < 300*time.Second {
+			t.Errorf("poll interval: got %v, want at least 300 s", p)
+		}
+		if res.Final.State != loop.StateSynchronized {
+			t.Errorf("state: %s (%s), want synchronized", res.Final.State, res.Final.Reason)
+		}
+		atMost(t, "RMS offset (s)", res.Stats.RMSOffset, 300*us)
+	})
+	t.Run("DENY", func(t *testing.T) {
+		sc := ScenarioA(10 * time.Millisecond)
+		sc.Duration, sc.StatsFrom = 20000*time.Second, 4000*time.Second
+		sc.ServerConfigs = []ServerConfig{{Address: ServerAddress(0), Kiss: "DENY"}, {Address: ServerAddress(1)}}
+		res, err := Run(sc, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := res.Requests[ServerAddress(0)]; n != 1 {
+			t.Errorf("requests to the DENY server: got %d, want 1", n)
+		}
+		if s := res.Final.Sources[0]; s.State != engine.StateKoD || s.Poll != 0 {
+			t.Errorf("DENY source: state %s poll %v, want kod and no polling", s.State, s.Poll)
+		}
+		if s := res.Final.Sources[1]; s.State != engine.StateSelected {
+			t.Errorf("good source: state %s (%s), want selected", s.State, s.Reason)
+		}
+		atMost(t, "RMS offset (s)", res.Stats.RMSOffset, 90*us)
+	})
+}
+
+// TestIBurstAndAdaptivePoll: not part of Scenario A. With iburst the first
+// correction comes from four quick samples; with maxpoll 10 a quiet clock
+// polls less and less often. Fewer samples cost accuracy (a fixed 1024 s
+// poll gives some 450 µs RMS on this network), hence the loose bound.
+func TestIBurstAndAdaptivePoll(t *testing.T) {
+	sc := ScenarioA(100 * time.Millisecond)
+	sc.Duration, sc.StatsFrom = 40000*time.Second, 10000*time.Second
+	sc.IBurst, sc.MaxPoll = true, 10
+	res, err := Run(sc, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := res.Final.Sources[0].Poll; p <= 64*time.Second {
+		t.Errorf("poll after 40000 s of a quiet clock: got %v, want more than 64 s", p)
+	}
+	if reqs := res.Requests[ServerAddress(0)]; reqs > 40000/64 {
+		t.Errorf("requests: got %d, want fewer than at a fixed 64 s", reqs)
+	}
+	atMost(t, "RMS offset (s)", res.Stats.RMSOffset, 600*us)
+	atMost(t, "max |offset| (s)", res.Stats.MaxAbsOffset, 2000*us)
+	atMost(t, "first below 1 ms (s)", res.Stats.FirstBelow1ms, 10)
+}
