@@ -20,15 +20,19 @@
 //   - a weighted regression: given the extra delay D = a + b, the error is
 //     uniform within ±D/2 for exponential queueing (variance D²/12), so
 //     each sample is weighted by 12/(D² + D0²), D0 being how well the
-//     path's minimum delay is known. It chooses the window: the longest
-//     recent one whose residuals pass a runs test (the frequency's wander
-//     bends the curve), at most MaxSamples.
-//   - a bound fit over that window: the line leaving the largest common
-//     margin inside every sample's bound ± δ/2. With independent
-//     exponential delays on the two legs that is the maximum-likelihood
-//     line, and it converges as 1/n rather than 1/√n, because each bound
-//     is as tight as a single leg's delay. Its line is used whenever its
-//     model holds (a non-negative margin); otherwise the regression's.
+//     path's minimum delay is known. It gives the error estimates.
+//   - a bound fit: the line leaving the largest common margin inside every
+//     sample's bound ± δ/2. With independent exponential delays on the two
+//     legs that is the maximum-likelihood line, and it converges as 1/n
+//     rather than 1/√n, because each bound is as tight as a single leg's
+//     delay. Its line is used whenever its model holds (a non-negative
+//     margin); otherwise the regression's.
+//
+// The window is the longest recent one (at most MaxSamples) whose
+// regression residuals pass a runs test and whose bound fit leaves a
+// margin close to half the path's minimum delay: the frequency's wander
+// bends the curve, which shows first as a margin the bounds can no longer
+// leave.
 //
 // The package is pure: it reads no clock of its own and does no I/O. Time
 // comes in as arguments; the clock is reached through the Clock interface
@@ -359,7 +363,7 @@ func (d *Discipline) Estimate(source string, now time.Time) (Estimate, bool) {
 }
 
 // refit weighs the track's samples by their delays and fits the longest
-// recent window whose residuals pass the runs test.
+// recent window that passes the runs test and the margin test.
 func (d *Discipline) refit(tr *track) {
 	tr.dirty = false
 	n := len(tr.pts)
@@ -447,24 +451,6 @@ func (d *Discipline) refit(tr *track) {
 // of the bend. Tuned on the simulator: 3 costs nothing without wander and
 // shortens the window under ten times Scenario A's.
 const marginTolerance = 3
-
-// precise returns, in time order, the points whose variance is at most
-// the median: the samples that met the least queueing.
-func precise(pts []point) []point {
-	vs := make([]float64, len(pts))
-	for i, p := range pts {
-		vs[i] = p.v
-	}
-	slices.Sort(vs)
-	med := vs[(len(vs)-1)/2]
-	out := make([]point, 0, len(pts)/2+1)
-	for _, p := range pts {
-		if p.v <= med {
-			out = append(out, p)
-		}
-	}
-	return out
-}
 
 // delayMemory is how many recent delays estimate the path's minimum.
 const delayMemory = 256
