@@ -1,0 +1,273 @@
+package loop_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/beevik/ntp"
+
+	"github.com/timesync/timesync/platform"
+	"github.com/timesync/timesync/service/discipline"
+	"github.com/timesync/timesync/service/engine"
+	"github.com/timesync/timesync/service/loop"
+	"github.com/timesync/timesync/sim"
+)
+
+// reportingClock is the simulator's clock with the kernel sync status of
+// the Linux driver, recorded.
+type reportingClock struct {
+	*sim.Clock
+	synced []bool
+}
+
+func (c *reportingClock) SetSyncStatus(synced bool, maxErr, estErr time.Duration) error {
+	if n := len(c.synced); n == 0 || c.synced[n-1] != synced {
+		c.synced = append(c.synced, synced)
+	}
+	return nil
+}
+
+// recordingDrift records every save.
+type recordingDrift struct {
+	saves []discipline.Drift
+}
+
+func (r *recordingDrift) Save(d discipline.Drift) error { r.saves = append(r.saves, d); return nil }
+
+// countingExchanger counts exchanges per address and passes them on.
+type countingExchanger struct {
+	next  loop.Exchanger
+	sched *sim.Scheduler
+	at    map[string][]time.Duration
+}
+
+func (c *countingExchanger) Exchange(addr string, done func(*ntp.Response, error)) {
+	c.at[addr] = append(c.at[addr], c.sched.Elapsed())
+	c.next.Exchange(addr, done)
+}
+
+type rig struct {
+	sched *sim.Scheduler
+	clock *reportingClock
+	pc    *platform.Clock
+	net   *sim.Network
+	ex    *countingExchanger
+	drift *recordingDrift
+	loop  *loop.Loop
+}
+
+func newRig(t *testing.T, netCfg sim.NetworkConfig, servers []sim.ServerConfig, opt loop.Options) *rig {
+	t.Helper()
+	s := sim.NewScheduler()
+	sc, err := sim.NewClock(s, sim.ClockConfig{StartOffset: 20 * time.Millisecond, FreqPPM: 30}, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := &reportingClock{Clock: sc}
+	log := slog.New(slog.DiscardHandler)
+	pc, err := platform.NewClock(rc, platform.ClockOptions{Timers: s, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := sim.NewNetwork(s, sc, netCfg, rand.New(rand.NewPCG(1, 2)), servers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{sched: s, clock: rc, pc: pc, net: n, drift: &recordingDrift{}}
+	r.ex = &countingExchanger{next: n, sched: s, at: map[string][]time.Duration{}}
+	opt.Timers, opt.Exchanger, opt.Clock, opt.Logger, opt.Drift = s, r.ex, pc, log, r.drift
+	if opt.Discipline.Step == 0 {
+		opt.Discipline = discipline.DefaultConfig()
+	}
+	if opt.Servers == nil {
+		for _, sv := range servers {
+			opt.Servers = append(opt.Servers, loop.Server{Address: sv.Address, MinPoll: 6, MaxPoll: 6})
+		}
+	}
+	if r.loop, err = loop.New(opt); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+var goodNet = sim.NetworkConfig{Delay: time.Millisecond, JitterMean: 200 * time.Microsecond}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	s := sim.NewScheduler()
+	sc, _ := sim.NewClock(s, sim.ClockConfig{}, rand.New(rand.NewPCG(1, 1)))
+	pc, _ := platform.NewClock(sc, platform.ClockOptions{Timers: s})
+	ex := loop.Blocking{}
+	tests := []struct {
+		name string
+		opt  loop.Options
+	}{
+		{"no exchanger", loop.Options{Clock: pc, Servers: []loop.Server{{Address: "a:123"}}}},
+		{"no clock", loop.Options{Exchanger: ex, Servers: []loop.Server{{Address: "a:123"}}}},
+		{"no servers", loop.Options{Exchanger: ex, Clock: pc}},
+		{"duplicate", loop.Options{Exchanger: ex, Clock: pc, Servers: []loop.Server{{Address: "a:123"}, {Address: "a:123"}}}},
+		{"empty address", loop.Options{Exchanger: ex, Clock: pc, Servers: []loop.Server{{}}}},
+	}
+	for _, tt := range tests {
+		if _, err := loop.New(tt.opt); err == nil {
+			t.Errorf("%s: got nil error", tt.name)
+		}
+	}
+}
+
+func TestStatusAndKernelReport(t *testing.T) {
+	r := newRig(t, goodNet, []sim.ServerConfig{{Address: "a:123", Stratum: 2}}, loop.Options{})
+	st := r.loop.Status()
+	if st.State != loop.StateUnsynchronized || st.Stratum != engine.MaxStratum || len(st.Sources) != 1 {
+		t.Errorf("before start: got %+v, want unsynchronized, stratum 16, one source", st)
+	}
+	r.loop.Start()
+	r.sched.Run(20*64*time.Second + time.Second) // the 21st answer is in
+	st = r.loop.Status()
+	if st.State != loop.StateSynchronized {
+		t.Fatalf("after 20 polls: state %s (%s), want synchronized", st.State, st.Reason)
+	}
+	if st.Reference != "a:123" || st.Stratum != 3 {
+		t.Errorf("reference %q stratum %d, want a:123 and 3", st.Reference, st.Stratum)
+	}
+	if st.LastSync.IsZero() || r.sched.Now().Sub(st.LastSync) > 64*time.Second {
+		t.Errorf("last sync %v, want within the last poll of %v", st.LastSync, r.sched.Now())
+	}
+	if st.FrequencyPPM > -29 || st.FrequencyPPM < -31 {
+		t.Errorf("frequency %v ppm, want about -30", st.FrequencyPPM)
+	}
+	src := st.Sources[0]
+	if src.State != engine.StateSelected || src.Reach != 0377 || src.Poll != 64*time.Second || src.Stratum != 2 || src.Samples != 21 {
+		t.Errorf("source status %+v, want selected, reach 0377, poll 64 s, stratum 2, 21 samples", src)
+	}
+	if src.Delay < 2*time.Millisecond || src.Delay > 3*time.Millisecond {
+		t.Errorf("source delay %v, want between 2 and 3 ms", src.Delay)
+	}
+	if len(r.clock.synced) == 0 || !r.clock.synced[len(r.clock.synced)-1] {
+		t.Errorf("kernel sync status reports %v, want ending synchronized", r.clock.synced)
+	}
+}
+
+func TestDriftSavedHourlyAndAtStop(t *testing.T) {
+	r := newRig(t, goodNet, []sim.ServerConfig{{Address: "a:123"}}, loop.Options{DriftInterval: time.Hour})
+	r.loop.Start()
+	r.sched.Run(3*time.Hour + 30*time.Minute)
+	// Saved at the first update, then at the first update an hour or more
+	// later: 0 h, 1 h, 2 h, 3 h.
+	if n := len(r.drift.saves); n != 4 {
+		t.Errorf("saves in 3.5 h: got %d, want 4", n)
+	}
+	r.loop.Stop()
+	if n := len(r.drift.saves); n != 5 {
+		t.Fatalf("saves after Stop: got %d, want 5", n)
+	}
+	last := r.drift.saves[len(r.drift.saves)-1]
+	if last.FrequencyPPM > -29.9 || last.FrequencyPPM < -30.1 || last.SkewPPM <= 0 || last.SkewPPM > 0.1 {
+		t.Errorf("saved %+v, want about -30 ppm with a small skew", last)
+	}
+	// Stopped: no more requests.
+	n := len(r.ex.at["a:123"])
+	r.sched.Run(5 * time.Hour)
+	if len(r.ex.at["a:123"]) != n {
+		t.Errorf("requests after Stop: %d more", len(r.ex.at["a:123"])-n)
+	}
+}
+
+func TestFirstCorrectionWaitsForAllSources(t *testing.T) {
+	// b's answers are all lost: its first exchange ends by timeout after
+	// 2 s, and only then is the clock corrected, from a alone.
+	r := newRig(t, goodNet, []sim.ServerConfig{{Address: "a:123"}, {Address: "b:123"}}, loop.Options{})
+	r.ex.next = dropper{r.ex.next, "b:123", r.sched}
+	r.loop.Start()
+	r.sched.Run(1900 * time.Millisecond)
+	if st := r.loop.Status(); st.Updates != 0 || st.State != loop.StateSyncing {
+		t.Errorf("at 1.9 s: %d updates, state %s; want 0 and syncing", st.Updates, st.State)
+	}
+	r.sched.Run(2100 * time.Millisecond)
+	if st := r.loop.Status(); st.Updates != 1 {
+		t.Errorf("at 2.1 s: %d updates, want 1", st.Updates)
+	}
+}
+
+// dropper never answers requests to one address (a 2 s timeout).
+type dropper struct {
+	next  loop.Exchanger
+	addr  string
+	sched *sim.Scheduler
+}
+
+func (d dropper) Exchange(addr string, done func(*ntp.Response, error)) {
+	if addr != d.addr {
+		d.next.Exchange(addr, done)
+		return
+	}
+	d.sched.AfterFunc(2*time.Second, func() { done(nil, engine.ErrNoReply) })
+}
+
+func TestIBurstAndSyncNow(t *testing.T) {
+	r := newRig(t, goodNet, []sim.ServerConfig{{Address: "a:123"}},
+		loop.Options{Servers: []loop.Server{{Address: "a:123", MinPoll: 6, MaxPoll: 6, IBurst: true}}})
+	r.loop.Start()
+	r.sched.Run(100 * time.Second)
+	want := []time.Duration{0, 2 * time.Second, 4 * time.Second, 6 * time.Second, 70 * time.Second}
+	got := r.ex.at["a:123"]
+	if len(got) != len(want) {
+		t.Fatalf("requests at %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("requests at %v, want %v", got, want)
+		}
+	}
+	r.loop.SyncNow()
+	r.sched.Run(110 * time.Second)
+	if got := r.ex.at["a:123"][len(want):]; len(got) != 4 || got[0] != 100*time.Second || got[3] != 106*time.Second {
+		t.Errorf("SyncNow burst at %v, want 4 requests from 100 s, 2 s apart", got)
+	}
+}
+
+func TestConfirmStepWithoutPending(t *testing.T) {
+	r := newRig(t, goodNet, []sim.ServerConfig{{Address: "a:123"}}, loop.Options{})
+	r.loop.Start()
+	r.sched.Run(time.Minute)
+	if err := r.loop.ConfirmStep(); !errors.Is(err, discipline.ErrNothingPending) {
+		t.Errorf("ConfirmStep with nothing pending: got %v, want ErrNothingPending", err)
+	}
+}
+
+// fakeQuerier answers from another goroutine's point of view.
+type fakeQuerier struct {
+	mu    sync.Mutex
+	addrs []string
+}
+
+func (f *fakeQuerier) Query(ctx context.Context, addr string) (*ntp.Response, error) {
+	f.mu.Lock()
+	f.addrs = append(f.addrs, addr)
+	f.mu.Unlock()
+	if _, ok := ctx.Deadline(); !ok {
+		return nil, errors.New("no deadline set")
+	}
+	return &ntp.Response{Stratum: 1}, nil
+}
+
+func TestBlockingExchanger(t *testing.T) {
+	q := &fakeQuerier{}
+	got := make(chan *ntp.Response, 1)
+	loop.Blocking{Querier: q, Timeout: time.Second}.Exchange("x:123", func(r *ntp.Response, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		got <- r
+	})
+	if r := <-got; r == nil || r.Stratum != 1 {
+		t.Errorf("got %+v, want the querier's response", r)
+	}
+	if len(q.addrs) != 1 || q.addrs[0] != "x:123" {
+		t.Errorf("queried %v, want [x:123]", q.addrs)
+	}
+}
