@@ -28,6 +28,12 @@ type ServerConfig struct {
 	// by less than MinInterval.
 	Kiss        string
 	MinInterval time.Duration
+	// StepBy is added to the server's clock from true time StepAt on (a
+	// server that corrected itself).
+	StepAt, StepBy time.Duration
+	// GlitchBy is added to the first answer at or after true time
+	// GlitchAt only (a server's timestamping glitch).
+	GlitchAt, GlitchBy time.Duration
 }
 
 // NetworkConfig describes the paths between the client and every server.
@@ -61,6 +67,7 @@ type Network struct {
 
 type server struct {
 	cfg      ServerConfig
+	glitched bool
 	requests int
 	last     time.Duration // true time of the previous request; -1: none
 }
@@ -191,7 +198,15 @@ func (sv *server) answer(t time.Duration) *ntp.Response {
 	sv.requests++
 	prev := sv.last
 	sv.last = t
-	now := Epoch.Add(t + sv.cfg.Offset)
+	off := sv.cfg.Offset
+	if sv.cfg.StepBy != 0 && t >= sv.cfg.StepAt {
+		off += sv.cfg.StepBy
+	}
+	if sv.cfg.GlitchBy != 0 && !sv.glitched && t >= sv.cfg.GlitchAt {
+		sv.glitched = true
+		off += sv.cfg.GlitchBy
+	}
+	now := Epoch.Add(t + off)
 	r := &ntp.Response{
 		Version:        4,
 		Stratum:        sv.cfg.Stratum,

@@ -323,3 +323,43 @@ func TestIBurstAndAdaptivePoll(t *testing.T) {
 	atMost(t, "max |offset| (s)", res.Stats.MaxAbsOffset, 2000*us)
 	atMost(t, "first below 1 ms (s)", res.Stats.FirstBelow1ms, 10)
 }
+
+// 007: the server's time jumps by +20 ms (it corrected itself), and a
+// single answer is 50 ms off (a glitch). The jump is followed after three
+// measurements confirm it, without overshoot; the glitch is ignored.
+func TestScenario007ServerJumpAndGlitch(t *testing.T) {
+	sc := ScenarioA(10 * time.Millisecond)
+	sc.Duration, sc.StatsFrom = 30000*time.Second, 15000*time.Second
+	sc.Trace = true
+	sc.ServerConfigs = []ServerConfig{{Address: ServerAddress(0),
+		StepAt: 10000 * time.Second, StepBy: 20 * time.Millisecond,
+		GlitchAt: 20000 * time.Second, GlitchBy: 50 * time.Millisecond}}
+	for seed := uint64(1); seed <= 3; seed++ {
+		res, err := Run(sc, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// x follows the server: x − 20 ms within 1 ms from the 5th poll
+		// after the jump on, and never beyond it by more than 1 ms.
+		for k := 10000; k < len(res.X); k++ {
+			dev := res.X[k] - 0.020
+			if dev > 1e-3 || (k >= 10000+5*64 && math.Abs(dev) > 1e-3) {
+				t.Fatalf("seed %d: at %d s the clock is %.3f ms from the jumped server", seed, k, dev*1e3)
+			}
+		}
+		if res.Steps != 0 {
+			t.Errorf("seed %d: %d steps, want none (20 ms is slewed)", seed, res.Steps)
+		}
+		// The glitch at 20000 s moves nothing: the figures from 15000 s
+		// are those of a quiet clock.
+		atMost(t, "max |x − 20 ms| after 15000 s (s)", maxDev(res.X[15000:], 0.020), 400*us)
+	}
+}
+
+func maxDev(x []float64, ref float64) float64 {
+	m := 0.0
+	for _, v := range x {
+		m = math.Max(m, math.Abs(v-ref))
+	}
+	return m
+}

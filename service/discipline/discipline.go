@@ -146,6 +146,9 @@ var (
 	// ErrNoHistory: the clock layer no longer knows the correction
 	// applied at the measurement's time, so it cannot be used.
 	ErrNoHistory = errors.New("measurement is older than the clock's correction history")
+	// ErrOutlier: the measurement does not fit the source's recent
+	// history and is held aside (it is used if more like it follow).
+	ErrOutlier = errors.New("measurement does not fit the source's history; held aside")
 	// ErrNothingPending: Confirm was called with no refused correction.
 	ErrNothingPending = errors.New("no correction is waiting for confirmation")
 )
@@ -184,7 +187,11 @@ type sample struct {
 // track is one source's history and its latest fit.
 type track struct {
 	pts     []sample
-	delays  []float64 // recent delays, oldest first, up to delayMemory
+	held    []sample    // recent measurements that did not fit, oldest first
+	delays  []float64   // recent delays, oldest first, up to delayMemory
+	spread  float64     // how far dmin may lie above the path's minimum
+	queue   float64     // median delay beyond dmin
+	reprior *slopePrior // slope prior after a restart: the old frequency
 	fit     line
 	fitOK   bool
 	dirty   bool
@@ -256,15 +263,92 @@ func (d *Discipline) Add(source string, m Measurement) error {
 	if n := len(tr.pts); n > 0 && s.t <= tr.pts[n-1].t {
 		return fmt.Errorf("measurement at %v is not newer than the last one", m.At)
 	}
-	if len(tr.pts) == d.cfg.MaxSamples {
-		tr.pts = slices.Delete(tr.pts, 0, 1)
+	if n := len(tr.held); n > 0 && s.t <= tr.held[n-1].t {
+		return fmt.Errorf("measurement at %v is not newer than the last one", m.At)
 	}
-	tr.pts = append(tr.pts, s)
 	if len(tr.delays) == delayMemory {
 		tr.delays = slices.Delete(tr.delays, 0, 1)
 	}
 	tr.delays = append(tr.delays, s.delay)
+	if len(tr.pts) >= minHistory {
+		if tr.dirty {
+			d.refit(tr)
+		}
+		if tr.fitOK && !tr.consistent(s) {
+			return d.hold(source, tr, s)
+		}
+	}
+	tr.held = tr.held[:0]
+	tr.add(s, d.cfg.MaxSamples)
+	return nil
+}
+
+func (tr *track) add(s sample, maxSamples int) {
+	if len(tr.pts) >= maxSamples {
+		tr.pts = slices.Delete(tr.pts, 0, len(tr.pts)-maxSamples+1)
+	}
+	tr.pts = append(tr.pts, s)
 	tr.dirty = true
+}
+
+// Consistency of new measurements with a source's history.
+const (
+	// minHistory is how many measurements a history needs before new
+	// ones are judged against it.
+	minHistory = 4
+	// heldLimit is how many inconsistent measurements in a row, agreeing
+	// with each other, mean the source's time (or ours) jumped: the
+	// history is restarted from them.
+	heldLimit = 3
+)
+
+// consistent reports whether s fits the track's line: whether the line's
+// prediction lies inside the bound s's delay puts on its error (half the
+// delay beyond the path's fixed one-way delay), give or take three
+// standard errors, how well the fixed delay is known, and twice the
+// median queueing delay. The last term keeps a measurement that merely
+// shows the line drifting (which the fit then follows) from being taken
+// for a jump: only jumps well beyond the network's own noise are held.
+func (tr *track) consistent(s sample) bool {
+	u, v := tr.fit.at(s.t)
+	sd := math.Sqrt(math.Max(v*tr.scale, 0))
+	base := math.Max(tr.dmin/2-tr.spread/2, 0)
+	bound := math.Max(s.delay/2-base, 0) + tr.spread/2 + 3*sd + 2*tr.queue
+	return math.Abs(s.u-u) <= bound
+}
+
+// hold keeps an inconsistent measurement aside. A lone one is an outlier
+// and is dropped when a consistent measurement follows; heldLimit of them
+// in a row that agree with each other mean a jump: the history restarts
+// from them, keeping the frequency estimate as the slope's prior.
+func (d *Discipline) hold(source string, tr *track, s sample) error {
+	tr.held = append(tr.held, s)
+	// Held measurements must agree among themselves (a common offset
+	// within all their bounds, along the present slope); drop the oldest
+	// until they do.
+	for len(tr.held) > 1 {
+		bp := make([]bpoint, len(tr.held))
+		for i, h := range tr.held {
+			bp[i] = bpoint{t: h.t, y: h.u, h: h.delay/2 + tr.spread/2}
+		}
+		if gap, _ := boundsGap(bp, s.t, tr.fit.b); gap >= 0 {
+			break
+		}
+		tr.held = slices.Delete(tr.held, 0, 1)
+	}
+	if len(tr.held) < heldLimit {
+		d.log.Debug("measurement does not fit the source's history; held", "source", source,
+			"held", len(tr.held))
+		return ErrOutlier
+	}
+	d.log.Warn("measurements no longer fit the source's history (its time or ours jumped); restarting it",
+		"source", source, "samples", len(tr.held))
+	tr.reprior = &slopePrior{b0: tr.fit.b, sd: math.Max(math.Sqrt(math.Max(tr.fit.cbb*tr.scale, 0)), 0.01e-6)}
+	held := tr.held
+	tr.pts, tr.held = nil, nil
+	for _, h := range held {
+		tr.add(h, d.cfg.MaxSamples)
+	}
 	return nil
 }
 
@@ -373,7 +457,8 @@ func (d *Discipline) refit(tr *track) {
 	// which bounds how much better than the rest any sample can be
 	// trusted.
 	dmin, spread := tr.delayFloor()
-	tr.dmin = dmin
+	tr.dmin, tr.spread = dmin, spread
+	tr.queue = tr.medianDelay() - dmin
 	prec := d.cfg.Precision.Seconds()
 	floor := prec*prec + spread*spread/12
 	pts := make([]point, n)
@@ -382,6 +467,9 @@ func (d *Discipline) refit(tr *track) {
 		pts[i] = point{t: s.t, y: s.u, v: e*e/12 + floor}
 	}
 	prior := d.slopePrior()
+	if tr.reprior != nil {
+		prior = tr.reprior
+	}
 	tref := pts[n-1].t
 	bps := make([]bpoint, n)
 	for i, s := range tr.pts {
@@ -479,6 +567,17 @@ func (tr *track) delayFloor() (dmin, spread float64) {
 		median = (sorted[n/2-1] + sorted[n/2]) / 2
 	}
 	return dmin, math.Max(spread, 0.75*(median-dmin)/math.Sqrt(float64(n)))
+}
+
+// medianDelay returns the median of the recent delays.
+func (tr *track) medianDelay() float64 {
+	sorted := slices.Clone(tr.delays)
+	slices.Sort(sorted)
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 // nextStart drops old samples from the window in growing chunks, as

@@ -422,3 +422,52 @@ func TestAddErrors(t *testing.T) {
 		t.Error("Forget kept samples")
 	}
 }
+
+// TestOutlierAndJump: one measurement 10 ms off is held aside and does
+// not move the estimate; three in a row that agree restart the history,
+// keeping the frequency.
+func TestOutlierAndJump(t *testing.T) {
+	c := newFakeClock(0, 10)
+	d := New(c, quietConfig(), t0)
+	add := func(extra time.Duration) error {
+		m := measure(c, 2*time.Millisecond)
+		m.Offset += extra
+		err := d.Add("s", m)
+		c.advance(64 * time.Second)
+		return err
+	}
+	for range 10 {
+		if err := add(0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := c.now
+	before, _ := d.Estimate("s", at)
+	if err := add(10 * time.Millisecond); !errors.Is(err, ErrOutlier) {
+		t.Fatalf("a measurement 10 ms off: got %v, want ErrOutlier", err)
+	}
+	after, _ := d.Estimate("s", at)
+	if d.Samples("s") != 10 || (after.Offset-before.Offset).Abs() > time.Microsecond {
+		t.Errorf("after an outlier: %d samples, offset %v; want 10 and unchanged %v", d.Samples("s"), after.Offset, before.Offset)
+	}
+	if err := add(0); err != nil {
+		t.Fatalf("a good measurement after the outlier: %v", err)
+	}
+	for i := range 3 {
+		err := add(10 * time.Millisecond)
+		if i < 2 && !errors.Is(err, ErrOutlier) {
+			t.Fatalf("jump measurement %d: got %v, want ErrOutlier", i, err)
+		}
+		if i == 2 && err != nil {
+			t.Fatalf("third jump measurement: got %v, want the history restarted", err)
+		}
+	}
+	e, _ := d.Estimate("s", c.now)
+	want := seconds(-c.x()) + 10*time.Millisecond
+	if d.Samples("s") != 3 || (e.Offset-want).Abs() > 10*time.Microsecond {
+		t.Errorf("after the jump: %d samples, offset %v; want 3 and %v", d.Samples("s"), e.Offset, want)
+	}
+	if !near(e.FrequencyPPM, -10, 0.01) {
+		t.Errorf("frequency after the restart: got %v ppm, want the old -10", e.FrequencyPPM)
+	}
+}

@@ -361,7 +361,11 @@ func (l *Loop) received(p *peer, seq uint64, r *ntp.Response, qerr error) {
 		Stratum:        smp.Stratum,
 	}
 	if err := l.disc.Add(p.cfg.Address, m); err != nil {
-		l.log.Warn("measurement not used", "server", p.cfg.Address, "err", err)
+		if errors.Is(err, discipline.ErrOutlier) {
+			l.log.Debug("measurement held aside", "server", p.cfg.Address, "offset_seconds", smp.Offset.Seconds(), "delay_seconds", smp.Delay.Seconds())
+		} else {
+			l.log.Warn("measurement not used", "server", p.cfg.Address, "err", err)
+		}
 		return
 	}
 	l.log.Debug("measurement", "server", p.cfg.Address, "offset_seconds", smp.Offset.Seconds(), "delay_seconds", smp.Delay.Seconds())
