@@ -7,7 +7,7 @@
 // is the measured offset plus everything the clock layer has applied since
 // its start (platform.Clock.AppliedAt). In those terms the history is a
 // smooth curve, the oscillator's own phase, whatever corrections were made
-// meanwhile. A weighted regression over the recent part of it gives the
+// meanwhile. A line fitted to the recent part of it gives the
 // oscillator's frequency error (the slope) and the present offset (the
 // line at now). The frequency correction is set to cancel the slope, and
 // the present offset is slewed away (or stepped, under the tinker rules).
