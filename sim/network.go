@@ -34,6 +34,10 @@ type ServerConfig struct {
 	// GlitchBy is added to the first answer at or after true time
 	// GlitchAt only (a server's timestamping glitch).
 	GlitchAt, GlitchBy time.Duration
+	// Noise is the standard deviation of a normal error added to each of
+	// the server's answers (a server whose own timestamps jitter); it is
+	// drawn from the network's random stream.
+	Noise time.Duration
 }
 
 // NetworkConfig describes the paths between the client and every server.
@@ -144,8 +148,9 @@ func (n *Network) Exchange(address string, done func(*ntp.Response, error)) {
 		return
 	}
 	arrive := send + out
+	noise := n.noise(sv)
 	n.s.At(arrive, func() {
-		r := sv.answer(arrive)
+		r := sv.answer(arrive, noise)
 		if lostBack || !n.up(arrive) || out+back > n.cfg.Timeout {
 			n.s.At(send+n.cfg.Timeout, timeout)
 			return
@@ -177,7 +182,7 @@ func (n *Network) Query(ctx context.Context, address string) (*ntp.Response, err
 	if lostOut || lostBack || !n.up(send) || !n.up(send+out) || out+back > n.cfg.Timeout {
 		return nil, errTimeout
 	}
-	r := sv.answer(send + out)
+	r := sv.answer(send+out, n.noise(sv))
 	flight := out + processing + back
 	x := n.clock.Offset() + n.clock.FrequencyErrorPPM()*1e-6*flight.Seconds()
 	r.Timestamps.ClientXmit = t1
@@ -192,13 +197,23 @@ const serverPrecision = 60 * time.Nanosecond
 // processing is the time a server takes between receiving and sending.
 const processing = 10 * time.Microsecond
 
+// noise draws a server's timestamp error (none without Noise, and then
+// no random number is drawn).
+func (n *Network) noise(sv *server) time.Duration {
+	if sv.cfg.Noise == 0 {
+		return 0
+	}
+	return time.Duration(n.rng.NormFloat64() * float64(sv.cfg.Noise))
+}
+
 // answer builds the server's response to a request arriving at true time
-// t (client timestamps are filled in by the caller).
-func (sv *server) answer(t time.Duration) *ntp.Response {
+// t, its clock off by noise more than configured (client timestamps are
+// filled in by the caller).
+func (sv *server) answer(t, noise time.Duration) *ntp.Response {
 	sv.requests++
 	prev := sv.last
 	sv.last = t
-	off := sv.cfg.Offset
+	off := sv.cfg.Offset + noise
 	if sv.cfg.StepBy != 0 && t >= sv.cfg.StepAt {
 		off += sv.cfg.StepBy
 	}

@@ -38,6 +38,8 @@ type Scenario struct {
 	// +200 ms, …). ServerConfigs, if set, replaces both.
 	Servers, Falsetickers int
 	ServerConfigs         []ServerConfig
+	// ServerNoise is every generated server's Noise.
+	ServerNoise time.Duration
 	// MinPoll and MaxPoll are the client's poll exponents; IBurst its
 	// start burst.
 	MinPoll, MaxPoll int
@@ -110,6 +112,7 @@ func (sc Scenario) servers() []ServerConfig {
 	out := make([]ServerConfig, n)
 	for i := range out {
 		out[i].Address = ServerAddress(i)
+		out[i].Noise = sc.ServerNoise
 		if j := i - (n - sc.Falsetickers); j >= 0 {
 			off := time.Duration(j+2) * 50 * time.Millisecond
 			if j%2 == 1 {

@@ -363,3 +363,29 @@ func maxDev(x []float64, ref float64) float64 {
 	}
 	return m
 }
+
+// 008: a LAN (50 µs + Exp(20 µs) per leg), with a clean server and with
+// one whose answers carry 100 µs of normal noise, which the bounds of the
+// maximum-likelihood fit do not allow for: the discipline must notice and
+// rely on the regression.
+func TestScenario008LANAndNoisyServer(t *testing.T) {
+	tests := []struct {
+		noise  time.Duration
+		maxRMS float64
+	}{
+		{0, 12 * us},
+		{100 * time.Microsecond, 100 * us},
+	}
+	for _, tt := range tests {
+		t.Run(tt.noise.String(), func(t *testing.T) {
+			sc := ScenarioA(100 * time.Millisecond)
+			sc.Duration, sc.StatsFrom = 30000*time.Second, 5000*time.Second
+			sc.Network = NetworkConfig{Delay: 50 * time.Microsecond, JitterMean: 20 * time.Microsecond}
+			sc.ServerNoise = tt.noise
+			sum, _ := runSeeds(t, sc, 5)
+			t.Logf("RMS %.1f µs, max %.1f µs", sum.RMSOffset/us, sum.MaxAbsOffset/us)
+			atMost(t, "mean RMS offset (s)", sum.RMSOffset, tt.maxRMS)
+			atMost(t, "|mean offset| (s)", math.Abs(sum.MeanOffset), 10*us)
+		})
+	}
+}

@@ -61,6 +61,7 @@ func runMain(args []string, stdout io.Writer) error {
 		servers     = fs.Int("servers", 1, "number of servers")
 		falseT      = fs.Int("falsetickers", 0, "how many of the servers have a wrong clock")
 		loss        = fs.Float64("loss", 0, "probability that a packet is lost")
+		srvNoise    = fs.Duration("server-noise", 0, "std. dev. of a normal error in each server answer (server timestamp jitter)")
 		outage      = fs.String("outage", "", "network up UP seconds out of every PERIOD: UP/PERIOD (e.g. 3600/7200 or 1h/2h)")
 		profile     = fs.String("profile", "linux", "clock driver emulated: linux (±83333 ppm) or freq-only (±500 ppm)")
 		iburst      = fs.Bool("iburst", false, "send a burst of requests at start (not part of Scenario A)")
@@ -114,6 +115,7 @@ func runMain(args []string, stdout io.Writer) error {
 		},
 		Servers:      *servers,
 		Falsetickers: *falseT,
+		ServerNoise:  *srvNoise,
 		MinPoll:      *minPoll,
 		MaxPoll:      *maxPoll,
 		IBurst:       *iburst,
@@ -139,7 +141,7 @@ func runMain(args []string, stdout io.Writer) error {
 		"start_offset_seconds": startOffset.Seconds(), "freq_ppm": *freqPPM, "wander": *wander,
 		"delay_seconds": delay.Seconds(), "jitter_mean_seconds": jitter.Seconds(),
 		"minpoll": *minPoll, "maxpoll": *maxPoll, "servers": *servers, "falsetickers": *falseT,
-		"loss": *loss, "outage": *outage, "profile": *profile, "iburst": *iburst, "estimator": *estimator,
+		"loss": *loss, "server_noise_seconds": srvNoise.Seconds(), "outage": *outage, "profile": *profile, "iburst": *iburst, "estimator": *estimator,
 	}}
 	var all []sim.Stats
 	for _, seed := range seedList {
