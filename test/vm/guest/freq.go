@@ -24,15 +24,20 @@ const (
 	// maxReadbackPPM is the read-back error allowed: the kernel keeps the
 	// frequency in units of 2^-16 ppm.
 	maxReadbackPPM = 0.001
-	// maxRateErrorPPM is the measured-rate error allowed. The kernel's
-	// realtime clock advances by an integer multiplier per clocksource
-	// cycle; that multiplier's step is about 0.2 ppm for the guest's 2 GHz
-	// TSC (mult ≈ 2^22), and the rate the kernel settles on is exact only to
-	// within it: measured under TCG, ADJ_FREQUENCY-only settings land
-	// within 0.002 ppm, tick-only ones (+1000, −1500 ppm) steadily
-	// 0.05–0.08 ppm off. A wrong tick or frequency unit would be off by
+	// maxRateErrorPPM is the measured-rate error allowed: "exact" to the
+	// resolution of the kernel's clock. The kernel's realtime clock
+	// advances by an integer multiplier per clocksource cycle and reaches
+	// a fractional rate by switching between neighbouring multipliers;
+	// while it works off an error accumulated after a change (a frequency
+	// set, the end of a slew) it runs up to one multiplier step off for
+	// seconds. One step is 1/mult: about 0.125 ppm for the guest's 2.1 GHz
+	// TSC (mult ≈ 8·10^6), more for a faster TSC. The baseline and each
+	// measurement can each be that far off. Measured under TCG:
+	// ADJ_FREQUENCY-only settings within 0.001 ppm when settled, others up
+	// to 0.11 ppm off, and a baseline once exactly one step (0.125 ppm)
+	// off. A wrong tick or frequency unit, sign or USER_HZ would be off by
 	// 100 ppm or more.
-	maxRateErrorPPM = 0.25
+	maxRateErrorPPM = 0.5
 )
 
 // userHZ reports USER_HZ (AT_CLKTCK from the auxiliary vector), the unit of
@@ -54,11 +59,11 @@ func userHZ() int64 {
 // the clock's rate measured in-guest against CLOCK_MONOTONIC_RAW, minus a
 // frequency-0 baseline from the same boot, is the one set.
 func (g *guest) checkFreq() vmtest.Result {
-	window, err := g.params.Duration("freq_window", 3*time.Second)
+	window, err := g.params.Duration("freq_window", 4*time.Second)
 	if err != nil {
 		return fail("freq", err)
 	}
-	settleDelay, err := g.params.Duration("freq_settle", 2*time.Second)
+	settleDelay, err := g.params.Duration("freq_settle", 4*time.Second)
 	if err != nil {
 		return fail("freq", err)
 	}
@@ -126,8 +131,8 @@ func (g *guest) checkFreq() vmtest.Result {
 	}
 	figures["max_error_ppm"] = worst
 	return result(problems,
-		fmt.Sprintf("set→measured ppm over %v windows: %s; max error %.4f ppm (limit %.2f), baseline %+.4f ppm",
-			window, strings.Join(parts, ", "), worst, maxRateErrorPPM, base),
+		fmt.Sprintf("set→measured ppm (%v windows after %v settle): %s; max error %.4f ppm (limit %.2f), baseline %+.4f ppm",
+			window, settleDelay, strings.Join(parts, ", "), worst, maxRateErrorPPM, base),
 		figures)
 }
 

@@ -62,6 +62,10 @@ func eraExpectation(p plan, serverStarted, qemuStarted time.Time) (expect, toler
 	return d.Seconds() + 0.5, 1.0
 }
 
+// guestKernelArgs start every guest's kernel command line (-append adds
+// more).
+const guestKernelArgs = "console=ttyS0 quiet panic=-1"
+
 // bootResult is what the guest printed on its console.
 type bootResult struct {
 	results     []vmtest.Result
@@ -74,6 +78,7 @@ type boot struct {
 	plan
 	qemu, kernel, initrd, ntptestd string
 	memory                         string
+	kernelArgs                     string // extra kernel command-line words
 	timeout                        time.Duration
 	logPath                        string
 	echo                           io.Writer // copy of the console, or nil
@@ -129,7 +134,11 @@ func (b boot) run(ctx context.Context) (bootResult, error) {
 	if err != nil {
 		return res, err
 	}
-	cmdline := "console=ttyS0 quiet panic=-1 " + vmtest.CmdlineFlag + " " + extra
+	cmdline := guestKernelArgs + " "
+	if b.kernelArgs != "" {
+		cmdline += b.kernelArgs + " "
+	}
+	cmdline += vmtest.CmdlineFlag + " " + extra
 	args = append(args, "-append", cmdline)
 	fmt.Fprintf(logf, "# %s %s\n", b.qemu, strings.Join(quoteArgs(args), " "))
 

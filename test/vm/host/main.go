@@ -45,6 +45,7 @@ type options struct {
 	keep                    bool
 	params                  string
 	timesyncBin             string
+	kernelArgs              string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -63,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.verbose, "v", false, "copy the guest console to stderr as it runs")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, initramfs)")
 	fs.StringVar(&o.timesyncBin, "timesync", "", "use this linux/amd64 static timesync binary instead of building ./cmd/timesync")
+	fs.StringVar(&o.kernelArgs, "append", "", "extra guest kernel command-line words (e.g. nohz=off)")
 	fs.StringVar(&o.params, "params", "", "extra guest parameters for the main boot, comma-separated key=value (e.g. freq_window=5s)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -129,7 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var outcomes []outcome
 	for _, p := range plans {
 		b := boot{plan: p, qemu: o.qemu, kernel: o.kernel, initrd: initrd, ntptestd: bins.ntptestd,
-			memory: o.memory, timeout: o.timeout, logPath: filepath.Join(o.logDir, p.name+"-console.log")}
+			memory: o.memory, timeout: o.timeout, kernelArgs: o.kernelArgs, logPath: filepath.Join(o.logDir, p.name+"-console.log")}
 		if o.verbose {
 			b.echo = stderr
 		}
