@@ -189,7 +189,7 @@ func startJumpWatch(interval time.Duration) *jumpWatch {
 	w := &jumpWatch{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
-		const tight = 200_000 // ns: wider brackets (preempted) don't count for jumps
+		const tight = 50_000 // ns: wider brackets (preempted) do not count for jumps
 		prev := readPair(1)
 		for {
 			select {
