@@ -214,6 +214,17 @@ func (c *Clock) slewLocked(now time.Time, offset, minDuration time.Duration) (ti
 	return dur, nil
 }
 
+// EndSlew ends the slew in progress now, leaving the base frequency; the
+// part of its offset not yet applied stays unapplied. A process that must
+// not exit with a slew running (timesync --once where the kernel cannot
+// finish a slew on its own) waits for the slew, then calls EndSlew.
+func (c *Clock) EndSlew() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cancelSlewLocked()
+	return c.applyLocked(c.opt.Timers.Now())
+}
+
 func (c *Clock) endSlew() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -315,9 +326,13 @@ func (c *Clock) Step(offset time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.opt.Timers.Now()
-	c.cancelSlewLocked()
-	if err := c.applyLocked(now); err != nil {
-		return fmt.Errorf("end slew before step: %w", err)
+	if c.slewPPM != 0 || c.slewStop != nil {
+		// Only a slew in progress needs ending; otherwise the driver's
+		// frequency is left exactly as it is.
+		c.cancelSlewLocked()
+		if err := c.applyLocked(now); err != nil {
+			return fmt.Errorf("end slew before step: %w", err)
+		}
 	}
 	if err := c.d.Step(offset); err != nil {
 		return fmt.Errorf("step clock by %+.6f s: %w", offset.Seconds(), err)

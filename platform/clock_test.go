@@ -304,3 +304,51 @@ func TestAppliedAtBeforeHistory(t *testing.T) {
 		t.Error("AppliedAt within the kept history: got not ok")
 	}
 }
+
+// A step with no slew in progress must not rewrite the frequency: on Linux
+// that would reset tick, frequency and the kernel PLL before every
+// timesync --once step, and without privilege it would fail on the wrong
+// call.
+func TestStepLeavesFrequencyAlone(t *testing.T) {
+	c, d, ft, logs := newTestClock(t, 500, ClockOptions{})
+	d.failFreq = true // any SetFrequency would fail the step
+	if err := c.Step(2 * time.Second); err != nil {
+		t.Fatalf("step: %v", err)
+	}
+	if len(d.steps) != 1 || d.steps[0] != 2*time.Second {
+		t.Errorf("steps %v, want [2s]", d.steps)
+	}
+	if !strings.Contains(logs.String(), "clock stepped by +2.000000 s") {
+		t.Errorf("step not logged: %s", logs)
+	}
+	// During a slew, the step ends it first.
+	d.failFreq = false
+	if _, err := c.Slew(10*time.Millisecond, 0); err != nil {
+		t.Fatal(err)
+	}
+	ft.Advance(time.Millisecond)
+	if err := c.Step(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if d.ppm != 0 {
+		t.Errorf("frequency %v after step during slew, want the base 0", d.ppm)
+	}
+}
+
+func TestEndSlew(t *testing.T) {
+	c, d, ft, _ := newTestClock(t, 500, ClockOptions{})
+	if _, err := c.Slew(100*time.Millisecond, 0); err != nil {
+		t.Fatal(err)
+	}
+	ft.Advance(time.Second)
+	if err := c.EndSlew(); err != nil {
+		t.Fatal(err)
+	}
+	if d.ppm != 0 || c.SlewRemaining() != 0 {
+		t.Errorf("after EndSlew: driver at %v ppm, remaining %v; want 0, 0", d.ppm, c.SlewRemaining())
+	}
+	d.sync()
+	if !near(d.moved, 500e-6, 1e-9) {
+		t.Errorf("moved %v s, want 0.0005 s (1 s at 500 ppm)", d.moved)
+	}
+}

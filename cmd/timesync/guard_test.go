@@ -13,14 +13,25 @@ import (
 // that forgets --dry-run fails loudly instead of touching the real clock.
 type forbiddenDriver struct{ platform.Driver }
 
+// attempted is the change a test last tried to make, for the one test
+// that proves the guard is in the path.
+var attempted string
+
 func (forbiddenDriver) forbid(what string) {
-	fmt.Fprintf(os.Stderr, "test tried to %s the real clock\n", what)
+	attempted = what
+	fmt.Fprintf(os.Stderr, "test tried to %s\n", what)
 	panic("a test tried to change the system clock")
 }
-func (d forbiddenDriver) SetFrequency(float64) error { d.forbid("set the frequency of"); return nil }
-func (d forbiddenDriver) Step(time.Duration) error   { d.forbid("step"); return nil }
-func (d forbiddenDriver) KernelSlew(time.Duration) (time.Duration, error) {
-	d.forbid("slew")
+func (d forbiddenDriver) SetFrequency(ppm float64) error {
+	d.forbid(fmt.Sprintf("set the frequency to %+.3f ppm", ppm))
+	return nil
+}
+func (d forbiddenDriver) Step(off time.Duration) error {
+	d.forbid(fmt.Sprintf("step the clock by %+.3f s", off.Seconds()))
+	return nil
+}
+func (d forbiddenDriver) KernelSlew(off time.Duration) (time.Duration, error) {
+	d.forbid(fmt.Sprintf("slew the clock by %+.3f s", off.Seconds()))
 	return 0, nil
 }
 
@@ -28,4 +39,6 @@ func init() {
 	newClockDriver = func() (platform.Driver, error) {
 		return forbiddenDriver{platform.NewNull(0)}, nil
 	}
+	// Nor does any test read this machine's /etc/timesync.
+	systemConfigPath = func() string { return "/nonexistent/timesync.conf" }
 }

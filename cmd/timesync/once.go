@@ -92,6 +92,10 @@ func runOnce(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("cannot use the system clock: %w", err)
 		}
+		if c, ok := d.(io.Closer); ok {
+			// Gives the clock back to the OS (Windows' own adjustment).
+			defer c.Close()
+		}
 		clk, err := platform.NewClock(d, platform.ClockOptions{Logger: logger})
 		if err != nil {
 			return fmt.Errorf("cannot use the system clock: %w", err)
@@ -115,33 +119,43 @@ func runOnce(args []string, stdout, stderr io.Writer) error {
 // that fails the test on any change, so no test can reach the real clock.
 var newClockDriver = osclock.New
 
+// systemConfigPath is the system configuration file; tests point it
+// elsewhere so that they do not depend on this machine's /etc.
+var systemConfigPath = config.DefaultPath
+
 // onceConfig loads the configuration --once works from: --config FILE if
-// given (errors are fatal), else the system file if it exists, else the
-// defaults. With --server, only the thresholds are taken from it.
+// given, else the system file if it exists, else the defaults. With
+// --server the servers come from the flags, but the administrator's
+// thresholds (tinker step, minsources) still apply. A file that exists but
+// is invalid is an error: its line is named.
 func onceConfig(f onceFlags) (*config.Config, error) {
-	if f.configFile != "" {
-		cfg, err := config.Load(f.configFile)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		return cfg, nil
-	}
-	if len(f.servers) == 0 {
-		if _, err := os.Stat(config.DefaultPath()); err == nil {
-			cfg, err := config.Load(config.DefaultPath())
-			if err != nil {
-				return nil, usageError{err}
-			}
-			return cfg, nil
+	path := f.configFile
+	if path == "" {
+		path = systemConfigPath()
+		if _, err := os.Stat(path); err != nil {
+			return config.Default(), nil
 		}
 	}
-	return config.Default(), nil
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return cfg, nil
 }
 
 // onceServers resolves what to query: the --server flags if any (a bad one
-// is an error), else the configuration's servers and pools.
+// is an error), else the configuration's servers and pools. An address
+// reached twice (the same server named twice, or a pool member that is
+// also a server) is queried once and votes once.
 func onceServers(ctx context.Context, flags []string, cfg *config.Config, log *slog.Logger) ([]once.Server, error) {
 	var out []once.Server
+	seen := map[string]bool{}
+	add := func(s once.Server) {
+		if !seen[s.Address] {
+			seen[s.Address] = true
+			out = append(out, s)
+		}
+	}
 	if len(flags) > 0 {
 		for _, s := range flags {
 			host, port, err := splitHostPort(s)
@@ -150,32 +164,38 @@ func onceServers(ctx context.Context, flags []string, cfg *config.Config, log *s
 			}
 			addrs, err := resolve(ctx, host, 1)
 			if err != nil {
-				return nil, usagef("--server %q: %v", s, err)
+				return nil, fmt.Errorf("--server %q: %w", s, err)
 			}
-			out = append(out, server(host, port, addrs[0], false))
+			add(server(host, port, addrs[0], false))
 		}
 		return out, nil
 	}
+	var failed []string
 	for _, s := range cfg.Servers {
 		addrs, err := resolve(ctx, s.Address, 1)
 		if err != nil {
-			log.Error("skipping server", "server", s.Address, "err", err)
+			log.Debug("skipping server", "server", s.Address, "err", err)
+			failed = append(failed, err.Error())
 			continue
 		}
-		out = append(out, server(s.Address, s.Port, addrs[0], s.Prefer))
+		add(server(s.Address, s.Port, addrs[0], s.Prefer))
 	}
 	for _, p := range cfg.Pools {
 		addrs, err := resolve(ctx, p.Name, p.MaxSources)
 		if err != nil {
-			log.Error("skipping pool", "pool", p.Name, "err", err)
+			log.Debug("skipping pool", "pool", p.Name, "err", err)
+			failed = append(failed, err.Error())
 			continue
 		}
 		for _, a := range addrs {
-			out = append(out, server(p.Name, p.Port, a, false))
+			add(server(p.Name, p.Port, a, false))
 		}
 	}
 	if len(out) == 0 {
-		return nil, errors.New("no server could be resolved; name one with --server HOST[:PORT]")
+		if len(failed) > 0 {
+			return nil, fmt.Errorf("no server could be resolved (%s); name one with --server HOST[:PORT]", strings.Join(failed, "; "))
+		}
+		return nil, usagef("the configuration names no server or pool; name one with --server HOST[:PORT]")
 	}
 	return out, nil
 }
@@ -229,7 +249,7 @@ func resolve(ctx context.Context, host string, max int) ([]netip.Addr, error) {
 	if err != nil {
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-			return nil, fmt.Errorf("cannot resolve %q: no such host", host)
+			return nil, usagef("cannot resolve %q: no such host", host)
 		}
 		return nil, fmt.Errorf("cannot resolve %q: %v", host, err)
 	}

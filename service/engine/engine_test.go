@@ -67,6 +67,13 @@ func TestValidateRejects(t *testing.T) {
 		}), ErrNegativeDelay},
 		{"root distance", mod(func(r *ntp.Response) { r.RootDispersion = 2 * time.Second }), ErrRootDistance},
 		{"version 2", mod(func(r *ntp.Response) { r.Version = 2 }), ErrBadMode},
+		{"reference time zero", mod(func(r *ntp.Response) { r.ReferenceTime = ntpEra1 }), ErrNoReference},
+		{"reference after transmit", mod(func(r *ntp.Response) {
+			r.ReferenceTime = r.Timestamps.ServerXmit.Add(time.Second)
+		}), ErrBogusTimestamp},
+		{"reference 2 days old", mod(func(r *ntp.Response) {
+			r.ReferenceTime = r.Timestamps.ServerXmit.Add(-48 * time.Hour)
+		}), ErrStale},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

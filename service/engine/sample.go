@@ -75,6 +75,9 @@ const (
 	phi = 15e-6
 	// localPrecision is assumed for our own timestamps.
 	localPrecision = time.Microsecond
+	// maxRefAge is the longest a server may go without updating its
+	// reference: the maximum poll interval, 2^17 s (RFC 5905 MAXPOLL).
+	maxRefAge = (1 << 17) * time.Second
 )
 
 // Validation errors, one block, as sentinel values. A *KissError is returned
@@ -87,6 +90,8 @@ var (
 	ErrRootDistance   = errors.New("server root distance exceeds the limit")
 	ErrNegativeDelay  = errors.New("round-trip delay is negative beyond precision")
 	ErrBadMode        = errors.New("malformed response (bad mode, length or version)")
+	ErrNoReference    = errors.New("server has never synchronized (reference timestamp is zero)")
+	ErrStale          = errors.New("server's reference is stale (not updated for over 36 hours)")
 )
 
 // KissError is a kiss-o'-death (stratum 0) with its code, RFC 5905 7.4.
@@ -128,7 +133,9 @@ type ValidateOptions struct {
 //   - kiss-o'-death (stratum 0) → *KissError (7.4)
 //   - leap indicator 3 → ErrUnsynchronized (7.3, 13)
 //   - stratum ≥ 16 → ErrStratum (7.3)
-//   - zero, pre-2024 or backwards server timestamps → ErrBogusTimestamp (8, tests 1–3)
+//   - zero, pre-2024 or backwards server timestamps, or a transmit time
+//     before the reference time → ErrBogusTimestamp (8, tests 1–3; A.5.1.1)
+//   - reference time zero → ErrNoReference; older than 2^17 s → ErrStale (A.5.1.1)
 //   - delay negative beyond precision → ErrNegativeDelay (8)
 //   - root distance over the limit → ErrRootDistance (appendix A.5.1.1)
 //
@@ -162,6 +169,15 @@ func Validate(r *ntp.Response, opt ValidateOptions) (Sample, error) {
 	}
 	if ts.ClientXmit.IsZero() || ts.ClientRecv.IsZero() || ts.ServerXmit.Before(ts.ServerRecv) {
 		return Sample{}, ErrBogusTimestamp
+	}
+	ref := r.ReferenceTime
+	switch {
+	case ref.IsZero() || ref.Equal(ntpEra1):
+		return Sample{}, ErrNoReference
+	case ts.ServerXmit.Before(ref):
+		return Sample{}, ErrBogusTimestamp
+	case ts.ServerXmit.Sub(ref) > maxRefAge:
+		return Sample{}, ErrStale
 	}
 	s := Sample{
 		Time:           ts.ClientRecv,

@@ -51,7 +51,10 @@ type Selection struct {
 // 11.2.1) over the candidates' correctness intervals: it finds the smallest
 // number of falsetickers f < n/2 for which n−f intervals share a common
 // region containing no more than f midpoints outside it. Candidates whose
-// interval misses that region are falsetickers; the rest are combined.
+// interval misses that region are falsetickers and the rest are combined —
+// chrony's rule; RFC 5905's reference code instead drops candidates whose
+// midpoint lies outside it, which discards truechimers whose error bars
+// merely reach the region.
 // Fewer than minSources truechimers (minimum 1) means no trustworthy time.
 func Select(cands []Candidate, minSources int) Selection {
 	n := len(cands)

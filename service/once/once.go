@@ -70,6 +70,8 @@ type Options struct {
 	// Now reads the local clock (default time.Now); used only for ageing
 	// samples, never for the offsets themselves.
 	Now func() time.Time
+	// After waits, as time.After (the default); tests inject their own.
+	After func(time.Duration) <-chan time.Time
 }
 
 // Server is one server to query.
@@ -132,6 +134,9 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.After == nil {
+		opt.After = time.After
+	}
 	if len(opt.Servers) == 0 {
 		return &Result{Action: ActionNone, Why: "no servers to query", Sources: []SourceResult{}}, fmt.Errorf("%w: no servers to query", ErrNoTime)
 	}
@@ -145,7 +150,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		wg.Add(1)
 		go func(src *engine.Source) {
 			defer wg.Done()
-			burst(ctx, opt.Querier, src, opt.Samples)
+			burst(ctx, opt.Querier, src, opt.Samples, opt.After)
 		}(srcs[i])
 	}
 	wg.Wait()
@@ -157,7 +162,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if opt.Clock == nil {
 		return res, nil
 	}
-	if err := apply(opt.Clock, res); err != nil {
+	if err := apply(opt.Clock, res, opt.After); err != nil {
 		res.Why = err.Error()
 		return res, err
 	}
@@ -167,15 +172,18 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 
 // burst sends up to n requests to one server, one after another, until n
 // valid samples are in, the server sends a kiss-o'-death, or ctx expires.
-// Politeness: the first burst is at most n (≤ 4) requests; requests that
-// replace lost ones go out no faster than one per retryInterval.
-func burst(ctx context.Context, q engine.Querier, src *engine.Source, n int) {
+// Politeness: the first burst is at most n (≤ 4) requests; a request that
+// replaces a lost one goes out no sooner than retryInterval after the one
+// before. Once a sample is in, a lost reply ends the burst: servers that
+// rate-limit (ntpd's "restrict limited") drop rather than answer, and one
+// good sample beats waiting.
+func burst(ctx context.Context, q engine.Querier, src *engine.Source, n int, after func(time.Duration) <-chan time.Time) {
 	for sent, got := 0, 0; got < n; sent++ {
 		if sent >= n {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(retryInterval):
+			case <-after(retryInterval):
 			}
 		}
 		if ctx.Err() != nil {
@@ -188,11 +196,14 @@ func burst(ctx context.Context, q engine.Querier, src *engine.Source, n int) {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("%w: timed out", engine.ErrNoReply)
 		}
-		if _, err := src.Received(r, err, engine.ValidateOptions{}); err == nil {
+		_, err = src.Received(r, err, engine.ValidateOptions{})
+		switch {
+		case err == nil:
 			got++
-		}
-		if src.KissCode() != "" {
+		case src.KissCode() != "":
 			return // DENY/RSTR: go away; RATE: not one more request
+		case got > 0 && errors.Is(err, engine.ErrNoReply):
+			return
 		}
 	}
 }
@@ -273,7 +284,7 @@ func joinWords(w []string) string {
 // apply steps or slews the clock. A slew must outlive this process, so the
 // kernel's own one-shot slew is used where the driver has one; otherwise
 // the shared layer slews and Run waits for it to finish.
-func apply(clk *platform.Clock, res *Result) error {
+func apply(clk *platform.Clock, res *Result, after func(time.Duration) <-chan time.Time) error {
 	offset := time.Duration(res.Offset * 1e9)
 	if res.Action == ActionStep {
 		if err := clk.Step(offset); err != nil {
@@ -289,19 +300,25 @@ func apply(clk *platform.Clock, res *Result) error {
 		res.SlewSeconds = d.Seconds()
 		return nil
 	}
+	// No kernel slew (Windows): slew through the shared layer, wait for
+	// it and end it before exiting, so the clock is never left fast.
 	d, err := clk.Slew(offset, 0)
 	if err != nil {
 		return explain(err)
 	}
 	res.SlewSeconds = d.Seconds()
-	time.Sleep(d)
+	<-after(d)
+	if err := clk.EndSlew(); err != nil {
+		return explain(err)
+	}
 	return nil
 }
 
-// explain turns a driver error into the one line a user reads.
+// explain turns a driver error into the one line a user reads. The
+// drivers already say what privilege is missing.
 func explain(err error) error {
 	if errors.Is(err, platform.ErrPermission) {
-		return fmt.Errorf("cannot set the clock: %w (run as root/Administrator, or use --dry-run to only measure)", err)
+		return fmt.Errorf("cannot set the clock: %w; use --dry-run to only measure", err)
 	}
 	return fmt.Errorf("cannot set the clock: %w", err)
 }

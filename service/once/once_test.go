@@ -18,14 +18,15 @@ import (
 
 // fakeServer is how a fake Querier answers for one address.
 type fakeServer struct {
-	offset   time.Duration // server time − local time
-	jitter   time.Duration // uniform extra delay per leg
-	kiss     string
-	err      error // every query fails with this
-	badEvery int   // every n-th reply fails as malformed
-	stratum  uint8
-	mu       sync.Mutex
-	queries  int
+	offset    time.Duration // server time − local time
+	jitter    time.Duration // uniform extra delay per leg
+	kiss      string
+	err       error // every query fails with this
+	badEvery  int   // every n-th reply fails as malformed
+	dropAfter int   // replies after this many are lost
+	stratum   uint8
+	mu        sync.Mutex
+	queries   int
 }
 
 // fakeQuerier answers from a table, computing timestamps the way a real
@@ -48,6 +49,9 @@ func (q *fakeQuerier) Query(ctx context.Context, addr string) (*ntp.Response, er
 	if s.err != nil {
 		return nil, s.err
 	}
+	if s.dropAfter > 0 && n > s.dropAfter {
+		return nil, fmt.Errorf("%w: i/o timeout", engine.ErrNoReply)
+	}
 	if s.badEvery > 0 && n%s.badEvery == 0 {
 		return nil, fmt.Errorf("%w: short packet", engine.ErrBadMode)
 	}
@@ -63,7 +67,7 @@ func (q *fakeQuerier) Query(ctx context.Context, addr string) (*ntp.Response, er
 	if st == 0 {
 		st = 2
 	}
-	r := &ntp.Response{Version: 4, Stratum: st, Precision: time.Microsecond,
+	r := &ntp.Response{Version: 4, Stratum: st, Precision: time.Microsecond, ReferenceTime: t2.Add(-time.Minute),
 		Timestamps: ntp.ProtocolTimestamps{ClientXmit: t1, ServerRecv: t2, ServerXmit: t3, ClientRecv: t4}}
 	if s.kiss != "" {
 		r.Stratum, r.KissCode = 0, s.kiss
@@ -136,27 +140,56 @@ func TestKissOfDeathDeny(t *testing.T) {
 	}
 }
 
+// virtualWait stands in for time.After: the first `fires` waits end at
+// once, later ones never (the run's deadline ends them), and every wait
+// asked for is recorded, so politeness is checked without real sleeping.
+type virtualWait struct {
+	mu    sync.Mutex
+	fires int
+	waits []time.Duration
+}
+
+func (v *virtualWait) After(d time.Duration) <-chan time.Time {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.waits = append(v.waits, d)
+	if v.fires == 0 {
+		return nil
+	}
+	v.fires--
+	ch := make(chan time.Time, 1)
+	ch <- time.Time{}
+	return ch
+}
+
 func TestAllUnreachable(t *testing.T) {
 	timeout := fmt.Errorf("%w: i/o timeout", engine.ErrNoReply)
 	fq := newFake(map[string]*fakeServer{
 		"127.0.0.1:123": {err: timeout},
 		"127.0.0.2:123": {err: timeout},
 	})
-	start := time.Now()
-	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, Timeout: 2500 * time.Millisecond})
+	vw := &virtualWait{fires: 2}
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, Timeout: 100 * time.Millisecond, After: vw.After})
 	if !errors.Is(err, ErrNoTime) {
 		t.Fatalf("got %v, want ErrNoTime", err)
-	}
-	if took := time.Since(start); took > 4*time.Second {
-		t.Errorf("took %v with a 2.5 s timeout", took)
 	}
 	if res.Action != ActionNone || !strings.Contains(res.Why, "2 unreachable") {
 		t.Errorf("got action %s why %q", res.Action, res.Why)
 	}
-	// Politeness: a burst of 4, then one retry per 2 s: 5 in 2.5 s.
-	for a, s := range fq.servers {
-		if s.queries != BurstSize+1 {
-			t.Errorf("%s: %d queries in 2.5 s, want %d (burst of %d, then one per 2 s)", a, s.queries, BurstSize+1, BurstSize)
+	// Politeness: a burst of 4, then retries only after 2 s waits.
+	total := 0
+	for _, s := range fq.servers {
+		total += s.queries
+		if s.queries < BurstSize || s.queries > BurstSize+2 {
+			t.Errorf("%d queries, want the burst of %d plus at most the 2 retries allowed", s.queries, BurstSize)
+		}
+	}
+	if total != 2*BurstSize+2 {
+		t.Errorf("%d queries in all, want %d (two bursts, two retries)", total, 2*BurstSize+2)
+	}
+	for _, w := range vw.waits {
+		if w < 2*time.Second {
+			t.Errorf("retry after %v, want at least 2 s", w)
 		}
 	}
 }
@@ -165,22 +198,37 @@ func TestMalformedRepliesIgnored(t *testing.T) {
 	fq := newFake(map[string]*fakeServer{
 		"127.0.0.1:123": {offset: -time.Second, badEvery: 2},
 	})
-	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, Timeout: 2500 * time.Millisecond})
+	vw := &virtualWait{fires: 3}
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, After: vw.After})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Burst of 4 (2 malformed), then one replacement after 2 s.
-	if res.Sources[0].Samples != 3 {
-		t.Errorf("samples: got %d, want 3 valid of 5 requests", res.Sources[0].Samples)
+	// Burst of 4 (2 malformed), then replacements 2 s apart until 4 are
+	// valid: requests 5 and 7 answer, 6 is malformed.
+	if res.Sources[0].Samples != BurstSize || fq.servers["127.0.0.1:123"].queries != 7 {
+		t.Errorf("samples %d of %d requests, want %d of 7", res.Sources[0].Samples, fq.servers["127.0.0.1:123"].queries, BurstSize)
 	}
 	if d := res.Offset + 1; d > 0.001 || d < -0.001 {
 		t.Errorf("offset: got %.6f, want -1", res.Offset)
 	}
 }
 
+// A server that stops answering after the first reply (rate limiting by
+// dropping, as ntpd's "restrict limited" does) is not waited for.
+func TestLossAfterFirstReplyEndsBurst(t *testing.T) {
+	fq := newFake(map[string]*fakeServer{"127.0.0.1:123": {offset: time.Second, dropAfter: 1}})
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, After: (&virtualWait{}).After})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := fq.servers["127.0.0.1:123"].queries; q != 2 || res.Sources[0].Samples != 1 {
+		t.Errorf("%d queries, %d samples; want 2 queries (one answered, one lost), 1 sample", q, res.Sources[0].Samples)
+	}
+}
+
 func TestAllMalformedIsInvalid(t *testing.T) {
 	fq := newFake(map[string]*fakeServer{"127.0.0.1:123": {badEvery: 1}})
-	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, Timeout: time.Second})
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, Timeout: 100 * time.Millisecond, After: (&virtualWait{}).After})
 	if err == nil || res.Sources[0].State != engine.StateInvalid {
 		t.Errorf("got err %v state %s, want an error and state invalid", err, res.Sources[0].State)
 	}
@@ -275,5 +323,31 @@ func TestNoPrivilegeSaysSo(t *testing.T) {
 	}
 	if len(d.steps) != 0 {
 		t.Errorf("clock changed: %v", d.steps)
+	}
+}
+
+// Where the kernel cannot finish a slew on its own (Windows), --once slews
+// through the shared layer, waits for it and ends it: the clock is never
+// left running fast after exit.
+func TestSlewWithoutKernelSlewEndsBeforeExit(t *testing.T) {
+	fq := newFake(map[string]*fakeServer{"127.0.0.1:123": {offset: 50 * time.Millisecond}})
+	d := &recDriver{}
+	clk, err := platform.NewClock(struct{ platform.Driver }{d}, platform.ClockOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vw := &virtualWait{fires: 1}
+	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, Clock: clk, After: vw.After})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Applied || res.Action != ActionSlew || len(d.slews) != 0 {
+		t.Fatalf("applied %v action %s kernel slews %v; want a shared-layer slew", res.Applied, res.Action, d.slews)
+	}
+	if len(vw.waits) != 1 || vw.waits[0].Seconds() != res.SlewSeconds || res.SlewSeconds < 0.1 {
+		t.Errorf("waited %v for a slew of %.3f s, want one wait of that length (50 ms at ≤ 500 ppm)", vw.waits, res.SlewSeconds)
+	}
+	if d.freq != 0 {
+		t.Errorf("driver left at %+.1f ppm after --once, want the base 0", d.freq)
 	}
 }
