@@ -24,12 +24,17 @@ unit:
 	$(GO) test -count=1 ./...
 
 vet:
-	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
 ## cross: the pure-Go packages build for linux, macOS and Windows, amd64 and arm64
 cross:
 	GO=$(GO) scripts/cross.sh
+
+## test-vm: boot a throwaway qemu guest; prove --once and the Linux driver on a real kernel
+## (installs qemu-system-x86 if missing; kernel and busybox cached in .cache/vm; see test/vm/README.md)
+test-vm:
+	test/vm/run.sh
 
 ## bench: Go benchmarks of the hot paths
 bench:
