@@ -300,3 +300,30 @@ func atoiOr(s string, def int) (int, bool) {
 	}
 	return n, true
 }
+
+// addSource finishes a "server" or "pool" line of an imported file, where
+// ntp.conf and chrony.conf mean the same: minpoll above maxpoll is raised,
+// what a pool cannot carry (prefer, poll bounds) is noted, the source is
+// added (p for d == "pool", else s), and whatever was lost is reported.
+func (im *importer) addSource(n int, line, d string, s Server, p Pool, notes []string) {
+	if s.MinPoll > s.MaxPoll {
+		notes = append(notes, fmt.Sprintf("minpoll %d > maxpoll %d, using maxpoll %d", s.MinPoll, s.MaxPoll, s.MinPoll))
+		s.MaxPoll = s.MinPoll
+	}
+	if d == "pool" {
+		if s.Prefer {
+			notes = append(notes, "prefer is not supported on a pool")
+		}
+		if s.MinPoll != DefaultMinPoll || s.MaxPoll != DefaultMaxPoll {
+			notes = append(notes, "minpoll/maxpoll are not supported on a pool: the defaults apply")
+		}
+		if !im.addPool(n, line, p) {
+			return
+		}
+	} else if !im.addServer(n, line, s) {
+		return
+	}
+	if len(notes) > 0 {
+		im.partial(n, line, joinNotes(notes))
+	}
+}

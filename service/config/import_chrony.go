@@ -222,26 +222,7 @@ func chronyServer(im *importer, n int, line, d string, args []string) {
 			notes = append(notes, o+" is not supported")
 		}
 	}
-	if s.MinPoll > s.MaxPoll {
-		notes = append(notes, fmt.Sprintf("minpoll %d > maxpoll %d, using maxpoll %d", s.MinPoll, s.MaxPoll, s.MinPoll))
-		s.MaxPoll = s.MinPoll
-	}
-	if d == "pool" {
-		if s.Prefer {
-			notes = append(notes, "prefer is not supported on a pool")
-		}
-		if s.MinPoll != DefaultMinPoll || s.MaxPoll != DefaultMaxPoll {
-			notes = append(notes, "minpoll/maxpoll are not supported on a pool: the defaults apply")
-		}
-		if !im.addPool(n, line, p) {
-			return
-		}
-	} else if !im.addServer(n, line, s) {
-		return
-	}
-	if len(notes) > 0 {
-		im.partial(n, line, joinNotes(notes))
-	}
+	im.addSource(n, line, d, s, p, notes)
 }
 
 // chronyMakestep converts "makestep THRESHOLD LIMIT" and reports whether it

@@ -134,27 +134,7 @@ func ntpServer(im *importer, n int, line, d string, args []string) {
 			notes = append(notes, o+" is not supported")
 		}
 	}
-	if s.MinPoll > s.MaxPoll {
-		notes = append(notes, fmt.Sprintf("minpoll %d > maxpoll %d, using maxpoll %d", s.MinPoll, s.MaxPoll, s.MinPoll))
-		s.MaxPoll = s.MinPoll
-	}
-	if d == "pool" {
-		p := Pool{Name: host, Port: port, IBurst: s.IBurst, MaxSources: DefaultMaxSources}
-		if s.Prefer {
-			notes = append(notes, "prefer is not supported on a pool")
-		}
-		if s.MinPoll != DefaultMinPoll || s.MaxPoll != DefaultMaxPoll {
-			notes = append(notes, "minpoll/maxpoll are not supported on a pool: the defaults apply")
-		}
-		if !im.addPool(n, line, p) {
-			return
-		}
-	} else if !im.addServer(n, line, s) {
-		return
-	}
-	if len(notes) > 0 {
-		im.partial(n, line, joinNotes(notes))
-	}
+	im.addSource(n, line, d, s, Pool{Name: host, Port: port, IBurst: s.IBurst, MaxSources: DefaultMaxSources}, notes)
 }
 
 // ntpRestrict converts a restrict line. Repeats for the same address
