@@ -211,6 +211,10 @@ func Default() *Config {
 	return c
 }
 
+// DefaultPool is the pool the built-in configuration uses. Only a user's
+// machine ever resolves it; tests never query it.
+const DefaultPool = "pool.ntp.org"
+
 func defaultText(goos string, getenv func(string) string) string {
 	drift := DefaultDriftFile(goos, getenv)
 	return `# timesync configuration; one directive a line, see "timesync config check".
@@ -218,7 +222,7 @@ func defaultText(goos string, getenv func(string) string) string {
 # control-group.
 
 # Time sources. Add your own with "server ADDRESS iburst".
-pool pool.ntp.org iburst
+pool ` + DefaultPool + ` iburst
 
 # Frequency of the local oscillator, kept across restarts.
 driftfile ` + quote(drift) + `

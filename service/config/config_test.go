@@ -15,7 +15,7 @@ func TestDefault(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("Default().Validate() = %v", err)
 	}
-	want := []Pool{{Name: "pool.ntp.org", Port: 123, IBurst: true, MaxSources: 4}}
+	want := []Pool{{Name: DefaultPool, Port: 123, IBurst: true, MaxSources: 4}}
 	if !reflect.DeepEqual(c.Pools, want) || len(c.Servers) != 0 {
 		t.Errorf("Default pools %+v servers %+v, want %+v and none", c.Pools, c.Servers, want)
 	}
@@ -87,7 +87,7 @@ func TestHostPort(t *testing.T) {
 			t.Errorf("%+v.HostPort() = %q, want %q", tt.s, got, tt.want)
 		}
 	}
-	if got := (Pool{Name: "pool.ntp.org"}).HostPort(); got != "pool.ntp.org:123" {
+	if got := (Pool{Name: "pool.example.org"}).HostPort(); got != "pool.example.org:123" {
 		t.Errorf("Pool.HostPort() = %q", got)
 	}
 }
