@@ -14,7 +14,7 @@ const office = `# timesync.conf for the office
 server 192.0.2.1   iburst   # primary
 SERVER 192.0.2.2 minpoll 6 maxpoll 10
 
-pool pool.ntp.org iburst maxsources 4
+pool pool.example.org iburst maxsources 4
 
 # Serve the LAN.
 listen 0.0.0.0:123
@@ -35,7 +35,7 @@ func TestFormatKeepsComments(t *testing.T) {
 server 192.0.2.1 iburst # primary
 server 192.0.2.2
 
-pool pool.ntp.org iburst
+pool pool.example.org iburst
 
 # Serve the LAN.
 listen 0.0.0.0
@@ -77,7 +77,7 @@ func TestFormatAfterEdits(t *testing.T) {
 server 192.0.2.1 iburst # primary
 server [2001:db8::7]:4123 prefer
 
-pool pool.ntp.org iburst
+pool pool.example.org iburst
 
 # Serve the LAN.
 listen 0.0.0.0
@@ -143,7 +143,7 @@ func TestFormatRoundTrip(t *testing.T) {
 		"everything": `server 192.0.2.1:1123 iburst prefer minpoll 3 maxpoll 17
 server [fe80::1%eth0]:123
 server time.example.com minpoll 10 maxpoll 10
-pool pool.ntp.org:10123 maxsources 16
+pool pool.example.org:10123 maxsources 16
 restrict default kod limited nomodify noquery nopeer noserve notrap ignore
 restrict 2001:db8:: mask ffff:ffff:ffff:: noserve
 restrict 203.0.113.7
