@@ -7,4 +7,8 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require golang.org/x/net v0.59.0 // indirect
+require (
+	github.com/Microsoft/go-winio v0.6.4 // indirect
+	github.com/kardianos/service v1.3.0 // indirect
+	golang.org/x/net v0.59.0 // indirect
+)
