@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -17,8 +18,44 @@ type Timers interface {
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
 }
 
-// RealTimers is the Timers of the running service.
+// RateReporter is implemented by Timers that know whether their clock
+// runs at the rate this layer sets (see TimeBase).
+type RateReporter interface {
+	// CorrectedRate reports whether the Timers' clock is sped up and
+	// slowed down by the frequency corrections set through the driver.
+	CorrectedRate() bool
+}
+
+// RealTimers is the Timers of the running service: Go's monotonic clock.
 type RealTimers struct{}
+
+// CorrectedRate reports whether Go's monotonic clock, on this OS, runs at
+// the rate the clock driver sets:
+//
+//   - Linux: yes. Go reads CLOCK_MONOTONIC, which clock_gettime(2)
+//     documents as "affected by the incremental adjustments performed by
+//     adjtime(3) and NTP"; ADJ_FREQUENCY and ADJ_TICK change the length
+//     of the kernel's tick, which every clock but CLOCK_MONOTONIC_RAW
+//     advances by. (The same holds on the BSDs, whose monotonic clock
+//     comes from the disciplined timecounter.)
+//   - macOS: no. Go reads mach_absolute_time, which clock_gettime(3)
+//     documents as CLOCK_UPTIME_RAW, "unaffected by frequency or time
+//     adjustments"; ntp_adjtime and adjtime change the calendar clock only.
+//   - Windows: no. Go reads the interrupt-time count, which advances by
+//     the hardware timer's fixed increment; SetSystemTimeAdjustment(Precise)
+//     changes only the increment added to the system time (the
+//     documentation of QueryInterruptTime and of "Acquiring high-resolution
+//     time stamps": the counters are independent of the system time and
+//     its adjustments).
+//
+// See platform/linux, platform/darwin and platform/windows.
+func (RealTimers) CorrectedRate() bool {
+	switch runtime.GOOS {
+	case "darwin", "ios", "windows":
+		return false
+	}
+	return true
+}
 
 // Now returns time.Now().
 func (RealTimers) Now() time.Time { return time.Now() }
@@ -28,10 +65,35 @@ func (RealTimers) AfterFunc(d time.Duration, f func()) func() bool {
 	return time.AfterFunc(d, f).Stop
 }
 
+// TimeBase says how the clock the Timers run on relates to the
+// corrections this layer makes, which decides how a slew is timed and how
+// the correction is accounted (AppliedAt).
+type TimeBase int
+
+// Time bases.
+const (
+	// TimeBaseAuto asks the Timers (RateReporter); Timers that do not say
+	// are taken to run at the corrected rate, as on Linux.
+	TimeBaseAuto TimeBase = iota
+	// TimeBaseCorrected: the Timers' clock runs at the disciplined rate
+	// (Linux CLOCK_MONOTONIC). While a total correction c (dimensionless,
+	// positive faster) is in force, one second of it is 1/(1+c) seconds of
+	// the oscillator's own time, during which c/(1+c) seconds of
+	// correction are applied. A slew at 83,333 ppm timed as if the timers
+	// ran at the oscillator's rate would miss by some 8 % of its size.
+	TimeBaseCorrected
+	// TimeBaseOscillator: the Timers' clock counts the oscillator's own
+	// ticks and ignores the corrections (macOS mach_absolute_time,
+	// Windows interrupt time): c seconds of correction per second.
+	TimeBaseOscillator
+)
+
 // ClockOptions configures a Clock. Zero values take the defaults.
 type ClockOptions struct {
 	// Timers defaults to RealTimers.
 	Timers Timers
+	// TimeBase defaults to what the Timers report (TimeBaseAuto).
+	TimeBase TimeBase
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// MaxFrequencyPPM bounds the base frequency correction (the estimate of
@@ -69,9 +131,10 @@ type segment struct {
 // discipline uses that account to bring old measurements into the present
 // clock's terms, as chrony's parameter-change handlers do.
 type Clock struct {
-	d   Driver
-	opt ClockOptions
-	log *slog.Logger
+	d         Driver
+	opt       ClockOptions
+	log       *slog.Logger
+	corrected bool // the Timers run at the corrected rate (TimeBaseCorrected)
 
 	mu       sync.Mutex
 	basePPM  float64       // frequency correction without any slew
@@ -104,7 +167,15 @@ func NewClock(d Driver, opt ClockOptions) (*Clock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read frequency from %s driver: %w", d.Name(), err)
 	}
-	c := &Clock{d: d, opt: opt, log: opt.Logger, basePPM: f}
+	c := &Clock{d: d, opt: opt, log: opt.Logger, basePPM: f, corrected: true}
+	switch opt.TimeBase {
+	case TimeBaseOscillator:
+		c.corrected = false
+	case TimeBaseAuto:
+		if r, ok := opt.Timers.(RateReporter); ok {
+			c.corrected = r.CorrectedRate()
+		}
+	}
 	c.hist = []segment{{from: opt.Timers.Now(), ppm: f}}
 	return c, nil
 }
@@ -158,6 +229,30 @@ func (c *Clock) SetFrequency(ppm float64) (float64, error) {
 	return ppm, nil
 }
 
+// CorrectedTimeBase reports whether the Timers run at the corrected rate
+// (TimeBaseCorrected).
+func (c *Clock) CorrectedTimeBase() bool { return c.corrected }
+
+// perTimerSecond converts a total correction in ppm into the seconds of
+// correction applied per second of the Timers' clock.
+func (c *Clock) perTimerSecond(ppm float64) float64 {
+	r := ppm * 1e-6
+	if c.corrected {
+		return r / (1 + r)
+	}
+	return r
+}
+
+// slewPerTimerSecond is the part of perTimerSecond(base+slew) that is the
+// slew's: with corrected timers, slew/(1 + base + slew) (chrony's
+// sys_generic.c: (total − base)/(1 − total) in its sign convention).
+func (c *Clock) slewPerTimerSecond(basePPM, slewPPM float64) float64 {
+	if c.corrected {
+		return slewPPM * 1e-6 / (1 + (basePPM+slewPPM)*1e-6)
+	}
+	return slewPPM * 1e-6
+}
+
 // maxSlewPPM is the fastest extra rate available on top of the base
 // frequency with this driver.
 func (c *Clock) maxSlewPPM() float64 {
@@ -195,14 +290,27 @@ func (c *Clock) slewLocked(now time.Time, offset, minDuration time.Duration) (ti
 		_ = c.applyLocked(now)
 		return 0, fmt.Errorf("slew %+.6f s: no frequency range left: %w", offset.Seconds(), ErrOutOfRange)
 	}
-	dur := time.Duration(math.Ceil(math.Abs(float64(offset)) / (maxPPM * 1e-6)))
+	// The duration, on the Timers' clock, at the fastest rate; then the
+	// rate that applies offset in exactly that (whole-nanosecond)
+	// duration. With corrected timers a slew s on a base b applies
+	// s/(1+b+s) per timer second, so D = O(1+b+s)/s and s = O(1+b)/(D−O).
+	o := offset.Seconds()
+	smax := math.Copysign(maxPPM*1e-6, o)
+	b := c.basePPM * 1e-6
+	per := c.slewPerTimerSecond(c.basePPM, smax*1e6)
+	dur := time.Duration(math.Ceil(o / per * 1e9))
 	if dur < minDuration {
 		dur = minDuration
 	}
 	if dur <= 0 {
 		dur = time.Nanosecond
 	}
-	c.slewPPM = float64(offset) / float64(dur) * 1e6
+	d := dur.Seconds()
+	if c.corrected {
+		c.slewPPM = o * (1 + b) / (d - o) * 1e6
+	} else {
+		c.slewPPM = o / d * 1e6
+	}
 	c.slewFrom, c.slewEnd, c.slewLeft = now, now.Add(dur), offset
 	if err := c.applyLocked(now); err != nil {
 		c.slewPPM, c.slewLeft = 0, 0
@@ -255,7 +363,7 @@ func (c *Clock) slewRemainingLocked(now time.Time) time.Duration {
 	if c.slewPPM == 0 || !now.Before(c.slewEnd) {
 		return 0
 	}
-	done := time.Duration(float64(now.Sub(c.slewFrom)) * c.slewPPM * 1e-6)
+	done := time.Duration(float64(now.Sub(c.slewFrom)) * c.slewPerTimerSecond(c.basePPM, c.slewPPM))
 	return c.slewLeft - done
 }
 
@@ -277,7 +385,7 @@ func (c *Clock) record(now time.Time, ppm, stepSeconds float64) {
 	if now.Before(last.from) {
 		now = last.from
 	}
-	applied := last.applied + last.ppm*1e-6*now.Sub(last.from).Seconds() + stepSeconds
+	applied := last.applied + c.perTimerSecond(last.ppm)*now.Sub(last.from).Seconds() + stepSeconds
 	if now.Equal(last.from) {
 		last.applied, last.ppm = applied, ppm
 		return
@@ -290,9 +398,10 @@ func (c *Clock) record(now time.Time, ppm, stepSeconds float64) {
 }
 
 // AppliedAt reports the correction, in seconds (positive = forward), that
-// this layer had applied to the clock from NewClock up to t: the integral
-// of the frequency corrections it set plus its steps (a step made exactly
-// at t counts). ok is false when t is older than the history kept (some
+// this layer had applied to the clock from NewClock up to t (a time of
+// the Timers): the integral of the frequency corrections it set over the
+// oscillator's own time, in the Timers' time base (see TimeBase), plus
+// its steps (a step made exactly at t counts). ok is false when t is older than the history kept (some
 // dozens of rate changes back). The difference between two readings is
 // how much this layer moved the clock in between, so an offset measured at
 // t1 is, in the terms of the clock at t2, the measured offset minus
@@ -303,7 +412,7 @@ func (c *Clock) AppliedAt(t time.Time) (seconds float64, ok bool) {
 	for i := len(c.hist) - 1; i >= 0; i-- {
 		s := c.hist[i]
 		if !t.Before(s.from) {
-			return s.applied + s.ppm*1e-6*t.Sub(s.from).Seconds(), true
+			return s.applied + c.perTimerSecond(s.ppm)*t.Sub(s.from).Seconds(), true
 		}
 	}
 	return 0, false

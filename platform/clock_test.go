@@ -11,12 +11,17 @@ import (
 	"time"
 )
 
-// fakeTimers is virtual time with timers that fire on Advance.
+// fakeTimers is virtual time with timers that fire on Advance. corrected
+// says whether its clock runs at the corrected rate (Linux
+// CLOCK_MONOTONIC) or at the oscillator's (macOS, Windows).
 type fakeTimers struct {
-	now    time.Time
-	seq    int
-	timers map[int]*fakeTimer
+	now       time.Time
+	seq       int
+	timers    map[int]*fakeTimer
+	corrected bool
 }
+
+func (ft *fakeTimers) CorrectedRate() bool { return ft.corrected }
 
 type fakeTimer struct {
 	at  time.Time
@@ -69,19 +74,29 @@ func (ft *fakeTimers) Advance(d time.Duration) {
 }
 
 // fakeDriver integrates the phase it was moved by (seconds), so tests can
-// compare what the driver did with what Clock accounted for.
+// compare what the driver did with what Clock accounted for. It works in
+// the oscillator's own time u: a correction c (dimensionless) moves the
+// clock by c per second of u; the timers' clock advances by 1 + c per
+// second of u when it runs at the corrected rate, by 1 otherwise.
 type fakeDriver struct {
 	ft       *fakeTimers
 	max      float64
 	ppm      float64
 	last     time.Time
 	moved    float64 // integral of ppm plus steps, seconds
+	u        float64 // the oscillator's own time elapsed, seconds
 	steps    []time.Duration
 	failFreq bool
 }
 
 func (d *fakeDriver) sync() {
-	d.moved += d.ppm * 1e-6 * d.ft.now.Sub(d.last).Seconds()
+	c := d.ppm * 1e-6
+	du := d.ft.now.Sub(d.last).Seconds()
+	if d.ft.corrected {
+		du /= 1 + c
+	}
+	d.moved += c * du
+	d.u += du
 	d.last = d.ft.now
 }
 
@@ -109,6 +124,7 @@ func (d *fakeDriver) Step(off time.Duration) error {
 func newTestClock(t *testing.T, max float64, opt ClockOptions) (*Clock, *fakeDriver, *fakeTimers, *bytes.Buffer) {
 	t.Helper()
 	ft := newFakeTimers()
+	ft.corrected = opt.TimeBase == TimeBaseCorrected
 	d := &fakeDriver{ft: ft, max: max, last: ft.now}
 	var logs bytes.Buffer
 	opt.Timers = ft
@@ -167,7 +183,13 @@ func TestSlewAppliesOffsetAtMaxRate(t *testing.T) {
 }
 
 func TestAppliedAtMatchesDriver(t *testing.T) {
-	c, d, ft, logs := newTestClock(t, 83333.333, ClockOptions{})
+	for name, tb := range map[string]TimeBase{"oscillator timers": TimeBaseOscillator, "corrected timers": TimeBaseCorrected} {
+		t.Run(name, func(t *testing.T) { testAppliedAtMatchesDriver(t, tb) })
+	}
+}
+
+func testAppliedAtMatchesDriver(t *testing.T, tb TimeBase) {
+	c, d, ft, logs := newTestClock(t, 83333.333, ClockOptions{TimeBase: tb})
 	var checks []struct {
 		at    time.Time
 		moved float64
@@ -193,6 +215,8 @@ func TestAppliedAtMatchesDriver(t *testing.T) {
 	}
 	ft.Advance(time.Second)
 	record()
+	d.sync()
+	u50 := d.u
 	mustSetFreq(50) // during the slew: the slew keeps its remaining offset
 	ft.Advance(3 * time.Second)
 	record()
@@ -219,7 +243,10 @@ func TestAppliedAtMatchesDriver(t *testing.T) {
 		t.Errorf("step not logged with its size; logs:\n%s", logs)
 	}
 	// The slew's 5 ms were all applied despite the frequency change.
-	want := -100e-6*11 + 5e-3 + 50e-6*11 - 1.5
+	// Compared at the same oscillator time u (the same true time), the
+	// bases moved the clock by b·u and the slew by exactly its offset.
+	d.sync()
+	want := -100e-6*u50 + 5e-3 + 50e-6*(d.u-u50) - 1.5
 	if got, _ := c.AppliedAt(ft.Now()); !near(got, want, 1e-9) {
 		t.Errorf("total applied: got %.9f s, want %.9f s", got, want)
 	}
@@ -352,3 +379,100 @@ func TestEndSlew(t *testing.T) {
 		t.Errorf("moved %v s, want 0.0005 s (1 s at 500 ppm)", d.moved)
 	}
 }
+
+// On timers that run at the corrected rate (Linux CLOCK_MONOTONIC) a slew
+// is timed and accounted in that time base: 100 ms at 83,333 ppm takes
+// 1.3 s of it, not 1.2 s, and lands exactly. Timing it as if the timers ran
+// at the oscillator's rate would miss by some 8 % (7.7 ms).
+func TestSlewExactOnCorrectedTimers(t *testing.T) {
+	tests := []struct {
+		name      string
+		driverMax float64
+		base      float64
+		offset    time.Duration
+		wantDur   time.Duration
+	}{
+		// D = O·(1+b+s)/s
+		{"linux forward", 83333.333, 0, 100 * time.Millisecond, time.Duration(math.Ceil(0.1 * (1 + 83333e-6) / 83333e-6 * 1e9))},
+		{"linux back, base -100 ppm", 83333.333, -100, -100 * time.Millisecond,
+			time.Duration(math.Ceil(-0.1 * (1 - 100e-6 - 83233.333e-6) / -83233.333e-6 * 1e9))},
+		{"freq-only room", 500, 100, -40 * time.Millisecond, time.Duration(math.Ceil(-0.04 * (1 + 100e-6 - 400e-6) / -400e-6 * 1e9))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, d, ft, _ := newTestClock(t, tt.driverMax, ClockOptions{TimeBase: TimeBaseCorrected})
+			if !c.CorrectedTimeBase() {
+				t.Fatal("CorrectedTimeBase: got false, want true")
+			}
+			if _, err := c.SetFrequency(tt.base); err != nil {
+				t.Fatal(err)
+			}
+			d.sync()
+			before, u0 := d.moved, d.u
+			dur, err := c.Slew(tt.offset, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := dur - tt.wantDur; diff < -time.Nanosecond || diff > time.Nanosecond {
+				t.Errorf("Slew duration: got %v, want %v", dur, tt.wantDur)
+			}
+			ft.Advance(dur / 2)
+			d.sync()
+			// Compared at the same oscillator time (the same true time),
+			// the slew moved the clock beyond what the base did.
+			half := d.moved - before - tt.base*1e-6*(d.u-u0)
+			if got, want := c.SlewRemaining().Seconds(), tt.offset.Seconds()-half; !near(got, want, 2e-9) {
+				t.Errorf("SlewRemaining half way: got %.9f s, want %.9f s", got, want)
+			}
+			ft.Advance(dur/2 + 10*time.Second)
+			d.sync()
+			slewed := d.moved - before - tt.base*1e-6*(d.u-u0)
+			if !near(slewed, tt.offset.Seconds(), 2e-9) {
+				t.Errorf("the driver slewed %.9f s, want %.9f s", slewed, tt.offset.Seconds())
+			}
+			if got, _ := c.AppliedAt(ft.Now()); !near(got, d.moved, 1e-12) {
+				t.Errorf("AppliedAt: got %.12f s, want %.12f s (what the driver did)", got, d.moved)
+			}
+		})
+	}
+}
+
+func TestTimeBaseChoice(t *testing.T) {
+	tests := []struct {
+		name      string
+		base      TimeBase
+		reports   *bool // nil: Timers without RateReporter
+		corrected bool
+	}{
+		{"auto, corrected timers", TimeBaseAuto, ptr(true), true},
+		{"auto, oscillator timers", TimeBaseAuto, ptr(false), false},
+		{"auto, timers that do not say", TimeBaseAuto, nil, true},
+		{"forced oscillator", TimeBaseOscillator, ptr(true), false},
+		{"forced corrected", TimeBaseCorrected, ptr(false), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ft := newFakeTimers()
+			var timers Timers = silentTimers{ft}
+			if tt.reports != nil {
+				ft.corrected = *tt.reports
+				timers = ft
+			}
+			c, err := NewClock(&fakeDriver{ft: ft, max: 500, last: ft.now}, ClockOptions{Timers: timers, TimeBase: tt.base, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.CorrectedTimeBase(); got != tt.corrected {
+				t.Errorf("CorrectedTimeBase: got %v, want %v", got, tt.corrected)
+			}
+		})
+	}
+}
+
+// silentTimers hides fakeTimers' RateReporter.
+type silentTimers struct{ ft *fakeTimers }
+
+func (s silentTimers) Now() time.Time                                  { return s.ft.Now() }
+func (s silentTimers) AfterFunc(d time.Duration, f func()) func() bool { return s.ft.AfterFunc(d, f) }
+
+func ptr[T any](v T) *T { return &v }

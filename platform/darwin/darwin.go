@@ -17,6 +17,13 @@
 // error swings around zero instead of lagging (within ±|ppm|·interval/2, at
 // most 1.5 ms at 1000 ppm with the nominal 4 s interval).
 //
+// Time base: Go's timers read mach_absolute_time, which clock_gettime(3)
+// documents as CLOCK_UPTIME_RAW, "unaffected by frequency or time
+// adjustments"; adjtime slews only the calendar clock. So the monotonic
+// clock counts the oscillator's own ticks, and platform.Clock accounts in
+// that time base (platform.TimeBaseOscillator, RealTimers.CorrectedRate
+// reports false here).
+//
 // Steps read the time, add the offset and settimeofday; the sub-µs
 // remainder is kept and slewed.
 package darwin

@@ -12,6 +12,14 @@
 // its own (ADJ_OFFSET_SINGLESHOT); and reads the kernel's state read-only
 // (Status).
 //
+// Time base: Go's timers and time.Since read CLOCK_MONOTONIC, which
+// clock_gettime(2) documents as "affected by the incremental adjustments
+// performed by adjtime(3) and NTP": ADJ_TICK and ADJ_FREQUENCY change the
+// length of the tick that every clock but CLOCK_MONOTONIC_RAW advances by.
+// So the monotonic clock that times a slew is itself slewed, and
+// platform.Clock accounts in that time base (platform.TimeBaseCorrected,
+// RealTimers.CorrectedRate reports true here).
+//
 // Every system call goes through a function value that tests replace (see
 // WithAdjtimex, WithClock), so no test ever changes this machine's clock.
 // The package decides no policy: clamping, slewing and step limits live in

@@ -21,6 +21,16 @@
 // implement platform.KernelSlewer: the shared layer's slew (a temporary
 // frequency change) is the only way, and --once must wait for it.
 //
+// Time base: Go's timers read the interrupt-time count (what
+// QueryInterruptTime returns), which advances by the timer hardware's fixed
+// increment. SetSystemTimeAdjustment(Precise) changes only the increment
+// added to the system time at each clock interrupt; Microsoft's
+// "Acquiring high-resolution time stamps" states that QPC and the
+// interrupt time are independent of the system time and not changed by
+// its adjustments. So the monotonic clock counts the oscillator's own
+// ticks, and platform.Clock accounts in that time base
+// (platform.TimeBaseOscillator, RealTimers.CorrectedRate reports false).
+//
 // Every change first enables SeSystemtimePrivilege in the process token;
 // without it (not Administrator or LocalSystem) changes fail with
 // platform.ErrPermission.
