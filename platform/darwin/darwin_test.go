@@ -306,7 +306,8 @@ func TestCloseStopsLoop(t *testing.T) {
 func TestClockSlew(t *testing.T) {
 	m := newFakeMac(t)
 	d := m.driver()
-	c, err := platform.NewClock(d, platform.ClockOptions{Timers: m})
+	// macOS timers (mach_absolute_time) count the oscillator's ticks.
+	c, err := platform.NewClock(d, platform.ClockOptions{Timers: m, TimeBase: platform.TimeBaseOscillator})
 	if err != nil {
 		t.Fatal(err)
 	}
