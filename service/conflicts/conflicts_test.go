@@ -73,7 +73,6 @@ func TestDetectFromProc(t *testing.T) {
 	}
 }
 
-
 func TestDetectServices(t *testing.T) {
 	errSCM := errors.New("access denied")
 	tests := []struct {
