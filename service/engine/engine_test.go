@@ -113,7 +113,15 @@ func TestKissCodes(t *testing.T) {
 	for _, tc := range []struct {
 		code         string
 		drop, backof bool
-	}{{"DENY", true, false}, {"RSTR", true, false}, {"RATE", false, true}} {
+		reason       string
+	}{
+		{"DENY", true, false, "denied access"},
+		{"RSTR", true, false, "denied access"},
+		{"RATE", false, true, "rate limited us"},
+		{"INIT", false, false, "server not synchronized yet (INIT)"},
+		{"STEP", false, false, "stepping its clock (STEP)"},
+		{"ACST", false, false, "not usable right now (kiss-o'-death ACST)"},
+	} {
 		src := NewSource("127.0.0.1:123", false)
 		r := response(base, 0, time.Millisecond, time.Millisecond)
 		r.Stratum, r.KissCode = 0, ""
@@ -125,8 +133,11 @@ func TestKissCodes(t *testing.T) {
 		if src.Denied() != tc.drop || src.RateLimited() != tc.backof {
 			t.Errorf("%s: denied=%v rateLimited=%v, want %v %v", tc.code, src.Denied(), src.RateLimited(), tc.drop, tc.backof)
 		}
-		if st, why := src.Status(); st != StateKoD || !strings.Contains(why, tc.code) {
-			t.Errorf("%s: status %s %q, want kod naming the code", tc.code, st, why)
+		if st, why := src.Status(); st != StateKoD || !strings.Contains(why, tc.code) || !strings.Contains(why, tc.reason) {
+			t.Errorf("%s: status %s %q, want kod naming the code and saying %q", tc.code, st, why, tc.reason)
+		}
+		if !tc.backof && strings.Contains(src.LastError().Error(), "rate") {
+			t.Errorf("%s: error %q speaks of rate limiting", tc.code, src.LastError())
 		}
 	}
 }

@@ -94,6 +94,36 @@ var (
 	ErrStale          = errors.New("server's reference is stale (not updated for over 36 hours)")
 )
 
+// Reachability errors: no answer came back at all, so the source is
+// unreachable rather than invalid. ErrRefused (the port answered with ICMP
+// "port unreachable") is final for a burst: asking again cannot help.
+var (
+	ErrNoReply = errors.New("no reply")
+	ErrRefused = Unreachable("port unreachable (connection refused; is an NTP server running there?)")
+)
+
+// Unreachable returns an error that reads msg and counts as ErrNoReply:
+// for reasons a source could not be reached that say more than "no
+// reply" (a refused port, a name that does not resolve).
+func Unreachable(msg string) error { return unreachable(msg) }
+
+type unreachable string
+
+func (e unreachable) Error() string        { return string(e) }
+func (e unreachable) Is(target error) bool { return target == ErrNoReply }
+
+func isNetErr(err error) bool { return errors.Is(err, ErrNoReply) }
+
+// RoundDuration rounds d for people to read: to the millisecond above
+// 1 ms (so a timeout reads "1s", not "999.981234ms"), to the microsecond
+// below.
+func RoundDuration(d time.Duration) time.Duration {
+	if d >= time.Millisecond || d <= -time.Millisecond {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
 // KissError is a kiss-o'-death (stratum 0) with its code, RFC 5905 7.4.
 type KissError struct{ Code string }
 

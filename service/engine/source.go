@@ -121,11 +121,7 @@ func (s *Source) Candidate(now time.Time, burst bool) (Candidate, Sample, bool) 
 func (s *Source) Status() (State, string) {
 	switch {
 	case s.kod != "":
-		what := "rate limited us; backing off"
-		if s.denied {
-			what = "denied access; not used again"
-		}
-		return StateKoD, fmt.Sprintf("kiss-o'-death %s: server %s", s.kod, what)
+		return StateKoD, KissReason(s.kod, s.denied)
 	case s.Usable():
 		return StateCandidate, ""
 	case s.lastErr != nil && !isNetErr(s.lastErr):
@@ -134,5 +130,25 @@ func (s *Source) Status() (State, string) {
 		return StateUnreachable, s.lastErr.Error()
 	default:
 		return StateUnreachable, "no reply yet"
+	}
+}
+
+// KissReason says in words what a kiss code means for us. Only DENY/RSTR
+// (stop using the server) and RATE (back off) have protocol meaning
+// (RFC 5905 section 7.4); INIT, STEP and the others say that the server
+// itself is not usable right now, so they are reported as such and the
+// source is polled on its normal schedule.
+func KissReason(code string, denied bool) string {
+	switch {
+	case denied || code == "DENY" || code == "RSTR":
+		return fmt.Sprintf("server denied access (kiss-o'-death %s); not used again", code)
+	case code == "RATE":
+		return "server rate limited us (kiss-o'-death RATE); backing off"
+	case code == "INIT":
+		return "server not synchronized yet (INIT)"
+	case code == "STEP":
+		return "server is stepping its clock (STEP)"
+	default:
+		return fmt.Sprintf("server not usable right now (kiss-o'-death %s)", code)
 	}
 }

@@ -38,7 +38,7 @@ type Exchanger interface {
 	Exchange(address string, done func(*ntp.Response, error))
 }
 
-// Blocking adapts a blocking engine.Querier (engine.NTPQuerier in the
+// Blocking adapts a blocking engine.Querier (ntpclient.Querier in the
 // service) to an Exchanger: each exchange runs in its own goroutine.
 type Blocking struct {
 	Querier engine.Querier
