@@ -28,12 +28,25 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 const usage = `timesync keeps this computer's clock right.
 
 Usage:
-  timesync --once [--dry-run] [--json] [--server HOST[:PORT]]... [--config FILE] [--timeout DUR]
+  timesync --once [--dry-run] [--json] [--verbose] [--server HOST[:PORT]]... [--config FILE] [--timeout DUR]
         query the servers, then step or slew the clock once and exit
         (like chronyd -q / ntpd -q / ntpdate; --dry-run only measures)
   timesync config check [FILE]      check a configuration file
   timesync config import FILE       convert an ntp.conf, chrony.conf or timesyncd.conf
+  timesync version, --version       version, commit and Go version of this build
   timesync help                     this text
+
+--once options:
+  --dry-run       measure and report only; never change the clock
+  --json          print the result as one JSON object
+  --verbose       log what is being done to stderr
+  --server H[:P]  a server to query (repeatable; port 123 by default)
+  --config FILE   take servers and thresholds from FILE
+  --timeout DUR   wait for the servers at most DUR (default 5s; needs a
+                  unit: 500ms, 5s, 1m). Servers that answer end the run
+                  sooner: one that has answered gets only its first burst,
+                  and a silent one is waited for only while it could still
+                  change the outcome.
 
 Without --server, --once uses the servers of --config FILE, else of the
 system configuration, else the default pool.
@@ -73,6 +86,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return errHelp
 	case "config":
 		return runConfig(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		return runVersion(args[1:], stdout)
 	}
 	for _, a := range args {
 		if a == "--once" || a == "-once" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -38,23 +38,20 @@ type onceFlags struct {
 
 func runOnce(args []string, stdout, stderr io.Writer) error {
 	var f onceFlags
-	fs := flag.NewFlagSet("timesync --once", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("timesync --once")
 	fs.Bool("once", true, "sync once and exit")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "measure and report only; never change the clock")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object")
 	fs.BoolVar(&f.verbose, "verbose", false, "log what is being done to stderr")
 	fs.Var(&f.servers, "server", "time server HOST[:PORT] (repeatable)")
 	fs.StringVar(&f.configFile, "config", "", "configuration file to take servers and thresholds from")
-	fs.DurationVar(&f.timeout, "timeout", once.DefaultTimeout, "how long to wait for the servers")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return usagef("%v", err)
+	f.timeout = once.DefaultTimeout
+	fs.Var(durationValue{&f.timeout}, "timeout", "how long to wait for the servers at most")
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q (servers are given with --server)", fs.Arg(0))
+		return usagef("unexpected argument %q (servers are given with --server); see 'timesync help'", fs.Arg(0))
 	}
 	if f.timeout <= 0 {
 		return usagef("--timeout must be positive, got %v", f.timeout)
@@ -73,7 +70,7 @@ func runOnce(args []string, stdout, stderr io.Writer) error {
 	cfg = cfg.Effective() // ports, maxsources, minsources made explicit
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	servers, err := onceServers(ctx, f.servers, cfg, logger)
+	servers, err := onceServers(ctx, f.servers, cfg)
 	if err != nil {
 		return err
 	}
@@ -143,59 +140,72 @@ func onceConfig(f onceFlags) (*config.Config, error) {
 	return cfg, nil
 }
 
-// onceServers resolves what to query: the --server flags if any (a bad one
-// is an error), else the configuration's servers and pools. An address
-// reached twice (the same server named twice, or a pool member that is
-// also a server) is queried once and votes once.
-func onceServers(ctx context.Context, flags []string, cfg *config.Config, log *slog.Logger) ([]once.Server, error) {
-	var out []once.Server
-	seen := map[string]bool{}
-	add := func(s once.Server) {
-		if !seen[s.Address] {
-			seen[s.Address] = true
-			out = append(out, s)
-		}
+// onceServers resolves what to query: the --server flags if any (one that
+// is not HOST[:PORT] is a usage error), else the configuration's servers
+// and pools. Names are resolved in parallel; a name that does not resolve
+// becomes a source reported unreachable with the reason, and the run goes
+// on with the others. An address reached twice (the same server named
+// twice, or a pool member that is also a server) is queried once and
+// votes once.
+func onceServers(ctx context.Context, flags []string, cfg *config.Config) ([]once.Server, error) {
+	type want struct {
+		host   string
+		port   int
+		max    int
+		prefer bool
 	}
+	var wants []want
 	if len(flags) > 0 {
 		for _, s := range flags {
 			host, port, err := splitHostPort(s)
 			if err != nil {
 				return nil, usagef("--server %q: %v", s, err)
 			}
-			addrs, err := resolve(ctx, host, 1)
-			if err != nil {
-				return nil, fmt.Errorf("--server %q: %w", s, err)
+			wants = append(wants, want{host, port, 1, false})
+		}
+	} else {
+		for _, s := range cfg.Servers {
+			wants = append(wants, want{s.Address, s.Port, 1, s.Prefer})
+		}
+		for _, p := range cfg.Pools {
+			wants = append(wants, want{p.Name, p.Port, p.MaxSources, false})
+		}
+		if len(wants) == 0 {
+			return nil, usagef("the configuration names no server or pool; name one with --server HOST[:PORT]")
+		}
+	}
+	type answer struct {
+		addrs []netip.Addr
+		err   error
+	}
+	answers := make([]answer, len(wants))
+	var wg sync.WaitGroup
+	for i, w := range wants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i].addrs, answers[i].err = resolve(ctx, w.host, w.max)
+		}()
+	}
+	wg.Wait()
+	var out []once.Server
+	seen := map[string]bool{}
+	for i, w := range wants {
+		if err := answers[i].err; err != nil {
+			addr := net.JoinHostPort(w.host, strconv.Itoa(w.port))
+			if !seen[addr] {
+				seen[addr] = true
+				out = append(out, once.Server{Address: addr, Name: w.host, Err: err})
 			}
-			add(server(host, port, addrs[0], false))
-		}
-		return out, nil
-	}
-	var failed []string
-	for _, s := range cfg.Servers {
-		addrs, err := resolve(ctx, s.Address, 1)
-		if err != nil {
-			log.Debug("skipping server", "server", s.Address, "err", err)
-			failed = append(failed, err.Error())
 			continue
 		}
-		add(server(s.Address, s.Port, addrs[0], s.Prefer))
-	}
-	for _, p := range cfg.Pools {
-		addrs, err := resolve(ctx, p.Name, p.MaxSources)
-		if err != nil {
-			log.Debug("skipping pool", "pool", p.Name, "err", err)
-			failed = append(failed, err.Error())
-			continue
+		for _, a := range answers[i].addrs {
+			s := server(w.host, w.port, a, w.prefer)
+			if !seen[s.Address] {
+				seen[s.Address] = true
+				out = append(out, s)
+			}
 		}
-		for _, a := range addrs {
-			add(server(p.Name, p.Port, a, false))
-		}
-	}
-	if len(out) == 0 {
-		if len(failed) > 0 {
-			return nil, fmt.Errorf("no server could be resolved (%s); name one with --server HOST[:PORT]", strings.Join(failed, "; "))
-		}
-		return nil, usagef("the configuration names no server or pool; name one with --server HOST[:PORT]")
 	}
 	return out, nil
 }
@@ -214,12 +224,22 @@ func splitHostPort(s string) (string, int, error) {
 	if s == "" {
 		return "", 0, errors.New("empty address")
 	}
-	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.String(), 123, nil // a bare IPv4 or IPv6 address
+	}
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		a, err := netip.ParseAddr(s[1 : len(s)-1])
+		if err != nil {
+			return "", 0, fmt.Errorf("not an IPv6 address in brackets: %v", err)
+		}
 		return a.String(), 123, nil
+	}
+	if strings.ContainsAny(s, "[]") && !strings.HasPrefix(s, "[") || strings.Count(s, "[") != strings.Count(s, "]") {
+		return "", 0, errors.New("unbalanced brackets: write an IPv6 address as [ADDR] or [ADDR]:PORT")
 	}
 	host, portStr, err := net.SplitHostPort(s)
 	if err != nil {
-		if strings.Contains(err.Error(), "missing port") {
+		if strings.Contains(err.Error(), "missing port") && !strings.ContainsAny(s, "[]") {
 			return s, 123, nil
 		}
 		return "", 0, fmt.Errorf("not HOST[:PORT]: %v", err)
@@ -249,12 +269,15 @@ func resolve(ctx context.Context, host string, max int) ([]netip.Addr, error) {
 	if err != nil {
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-			return nil, usagef("cannot resolve %q: no such host", host)
+			return nil, fmt.Errorf("cannot resolve %s: no such host", host)
 		}
-		return nil, fmt.Errorf("cannot resolve %q: %v", host, err)
+		if errors.As(err, &dnsErr) && dnsErr.Err != "" {
+			return nil, fmt.Errorf("cannot resolve %s: %s", host, dnsErr.Err)
+		}
+		return nil, fmt.Errorf("cannot resolve %s: %v", host, err)
 	}
 	if len(ips) == 0 {
-		return nil, fmt.Errorf("cannot resolve %q: no addresses", host)
+		return nil, fmt.Errorf("cannot resolve %s: no addresses", host)
 	}
 	if max > 0 && len(ips) > max {
 		ips = ips[:max]

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"net"
 	"net/netip"
@@ -269,7 +270,11 @@ func TestOnceBadInput(t *testing.T) {
 		{"unknown flag", []string{"--once", "--frobnicate"}, "frobnicate"},
 		{"bad config line", []string{"--once", "--dry-run", "--config", badConf}, "bad.conf:2"},
 		{"missing config", []string{"--once", "--dry-run", "--config", filepath.Join(dir, "nope.conf")}, "nope.conf"},
-		{"unresolvable", []string{"--once", "--dry-run", "--server", "no-such-host.invalid"}, "cannot resolve"},
+		{"unbalanced bracket", []string{"--once", "--dry-run", "--server", "[::1"}, "brackets"},
+		{"unbalanced bracket with port", []string{"--once", "--dry-run", "--server", "::1]:123"}, "brackets"},
+		{"timeout without unit", []string{"--once", "--dry-run", "--server", "127.0.0.1", "--timeout", "10"}, "--timeout \"10\": a duration needs a unit, e.g. 10s"},
+		{"flag needs value", []string{"--once", "--dry-run", "--server"}, "--server needs a value; see 'timesync help'"},
+		{"unknown flag named with dashes", []string{"--once", "-frobnicate"}, "unknown flag --frobnicate; see 'timesync help'"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(tc.args...)
@@ -328,5 +333,135 @@ func TestOnceDuplicateServers(t *testing.T) {
 	}
 	if n := s.Requests(); n > 4 {
 		t.Errorf("%d requests to one server, want at most 4", n)
+	}
+}
+
+// closedPort returns a loopback UDP address where nothing listens, so a
+// request there is answered with ICMP port unreachable.
+func closedPort(t *testing.T, ip string) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := c.LocalAddr().String()
+	c.Close()
+	return addr
+}
+
+// The scenario on real sockets: three good servers among an
+// unsynchronized one, one answering INIT, a refused port and a silent one.
+// The run must not wait for the timeout (30 s here, so the bound below is
+// about behaviour, not speed), and no server that answered may get more
+// than its first burst of 4.
+func TestOnceMixedServersDoNotWait(t *testing.T) {
+	good := ntptest.Config{Offset: 30 * time.Millisecond, Stratum: 2, DelayOut: 500 * time.Microsecond, DelayBack: 500 * time.Microsecond}
+	for _, tc := range []struct {
+		name     string
+		withGood bool
+	}{{"three good among unusable", true}, {"only unusable", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfgs := []ntptest.Config{
+				{Stratum: 16, Leap: 3},
+				{Kiss: "INIT"},
+				{Loss: 1},
+			}
+			if tc.withGood {
+				cfgs = append(cfgs, good, good, good)
+			}
+			base := 50
+			if !tc.withGood {
+				base = 51
+			}
+			var servers []*ntptest.Server
+			var addrs []string
+			for i, cfg := range cfgs {
+				ip := netip.AddrFrom4([4]byte{127, 0, byte(base), byte(i + 1)})
+				s, err := ntptest.Start(netip.AddrPortFrom(ip, 0).String(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				servers = append(servers, s)
+				addrs = append(addrs, s.Addr())
+			}
+			addrs = append(addrs, closedPort(t, fmt.Sprintf("127.0.%d.99", base)))
+			start := time.Now()
+			r := runCLI(onceArgs(addrs, "--json", "--timeout", "30s")...)
+			took := time.Since(start)
+			t.Logf("%s: --once took %v", tc.name, took.Round(time.Millisecond))
+			if took > 10*time.Second {
+				t.Errorf("took %v of a 30 s timeout: it waited for servers that could not change the outcome", took)
+			}
+			for i, s := range servers {
+				if i == 2 {
+					continue // the silent one: its retries are bounded by the grace
+				}
+				if n := s.Requests(); n > 4 {
+					t.Errorf("%s answered and got %d requests, want at most 4", addrs[i], n)
+				}
+			}
+			if tc.withGood {
+				if r.code != 0 {
+					t.Fatalf("exit %d: %s", r.code, r.stderr)
+				}
+				if j := decode(t, r); math.Abs(*j.Offset-0.030) > 0.002 {
+					t.Errorf("offset %.6f, want 0.030", *j.Offset)
+				}
+				return
+			}
+			if r.code != exitFail {
+				t.Errorf("exit %d, want %d", r.code, exitFail)
+			}
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], "none of the 4 servers") {
+				t.Errorf("stderr %q, want one line summing up the 4 servers", r.stderr)
+			}
+			j := decode(t, r)
+			want := []struct{ state, reason string }{
+				{"invalid", "not synchronized"},
+				{"kod", "server not synchronized yet (INIT)"},
+				{"unreachable", "no reply"},
+				{"unreachable", "port unreachable"},
+			}
+			for i, w := range want {
+				if s := j.Sources[i]; s.State != w.state || !strings.Contains(*s.Reason, w.reason) {
+					t.Errorf("%s: %s %q, want %s saying %q", s.Address, s.State, *s.Reason, w.state, w.reason)
+				}
+			}
+		})
+	}
+}
+
+// A name that does not resolve is an unreachable source, not bad input:
+// the run goes on with the other servers.
+func TestOnceUnresolvableNameIsUnreachable(t *testing.T) {
+	addrs := startServers(t, 52, ntptest.Config{Offset: 20 * time.Millisecond, Stratum: 2})
+	r := runCLI(onceArgs(append(addrs, "no-such-host.invalid"), "--json")...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	j := decode(t, r)
+	if s := j.Sources[1]; s.State != "unreachable" || !strings.Contains(*s.Reason, "cannot resolve no-such-host.invalid") {
+		t.Errorf("unresolvable source %s: %s %q, want unreachable, cannot resolve", s.Address, s.State, *s.Reason)
+	}
+	// Alone, it is a failure to find the time (exit 1), not bad input.
+	r = runCLI("--once", "--dry-run", "--server", "no-such-host.invalid")
+	if r.code != exitFail || !strings.Contains(r.stderr, "cannot resolve") {
+		t.Errorf("exit %d, stderr %q; want %d naming the name", r.code, r.stderr, exitFail)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		r := runCLI(args...)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "timesync ") || !strings.Contains(r.stdout, "commit ") || !strings.Contains(r.stdout, "go1.") {
+			t.Errorf("%v: exit %d, %q; want version, commit and Go version", args, r.code, r.stdout)
+		}
+	}
+	version, commit = "1.2.3", "abc1234"
+	defer func() { version, commit = "", "" }()
+	if r := runCLI("--version"); !strings.HasPrefix(r.stdout, "timesync 1.2.3 (commit abc1234, go") {
+		t.Errorf("stamped build: %q", r.stdout)
 	}
 }

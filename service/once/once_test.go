@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -25,8 +26,17 @@ type fakeServer struct {
 	badEvery  int   // every n-th reply fails as malformed
 	dropAfter int   // replies after this many are lost
 	stratum   uint8
+	leap      uint8
+	silent    bool // never answers: blocks until the request is given up
 	mu        sync.Mutex
 	queries   int
+	gaveUp    error // how the last silent request ended (ctx.Err())
+}
+
+func (s *fakeServer) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queries
 }
 
 // fakeQuerier answers from a table, computing timestamps the way a real
@@ -35,6 +45,9 @@ type fakeQuerier struct {
 	servers map[string]*fakeServer
 	rng     *rand.Rand
 	mu      sync.Mutex
+	// base is the local clock's reading at the first request: the run
+	// must not depend on it (tests run at several dates, years apart).
+	base time.Time
 }
 
 func (q *fakeQuerier) Query(ctx context.Context, addr string) (*ntp.Response, error) {
@@ -46,6 +59,13 @@ func (q *fakeQuerier) Query(ctx context.Context, addr string) (*ntp.Response, er
 	s.queries++
 	n := s.queries
 	s.mu.Unlock()
+	if s.silent {
+		<-ctx.Done()
+		s.mu.Lock()
+		s.gaveUp = ctx.Err()
+		s.mu.Unlock()
+		return nil, ctx.Err()
+	}
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -59,7 +79,7 @@ func (q *fakeQuerier) Query(ctx context.Context, addr string) (*ntp.Response, er
 	j1 := time.Duration(q.rng.Float64() * float64(s.jitter))
 	j2 := time.Duration(q.rng.Float64() * float64(s.jitter))
 	q.mu.Unlock()
-	t1 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	t1 := q.base.Add(time.Duration(n) * 10 * time.Millisecond)
 	t2 := t1.Add(time.Millisecond + j1 + s.offset)
 	t3 := t2.Add(20 * time.Microsecond)
 	t4 := t3.Add(time.Millisecond + j2 - s.offset)
@@ -67,7 +87,7 @@ func (q *fakeQuerier) Query(ctx context.Context, addr string) (*ntp.Response, er
 	if st == 0 {
 		st = 2
 	}
-	r := &ntp.Response{Version: 4, Stratum: st, Precision: time.Microsecond, ReferenceTime: t2.Add(-time.Minute),
+	r := &ntp.Response{Version: 4, Stratum: st, Leap: ntp.LeapIndicator(s.leap), Precision: time.Microsecond, ReferenceTime: t2.Add(-time.Minute),
 		Timestamps: ntp.ProtocolTimestamps{ClientXmit: t1, ServerRecv: t2, ServerXmit: t3, ClientRecv: t4}}
 	if s.kiss != "" {
 		r.Stratum, r.KissCode = 0, s.kiss
@@ -75,8 +95,13 @@ func (q *fakeQuerier) Query(ctx context.Context, addr string) (*ntp.Response, er
 	return r, nil
 }
 
+// someDay is the default base of the fakes' clocks; TestAnyDate runs the
+// scenarios at other dates, years apart, to prove nothing ages with the
+// real clock.
+var someDay = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
 func newFake(servers map[string]*fakeServer) *fakeQuerier {
-	return &fakeQuerier{servers: servers, rng: rand.New(rand.NewPCG(1, 2))}
+	return &fakeQuerier{servers: servers, rng: rand.New(rand.NewPCG(1, 2)), base: someDay}
 }
 
 func serverList(fq *fakeQuerier) []Server {
@@ -90,7 +115,9 @@ func serverList(fq *fakeQuerier) []Server {
 	}
 }
 
-func TestFalsetickerAmongFive(t *testing.T) {
+func TestFalsetickerAmongFive(t *testing.T) { falsetickerAmongFive(t, someDay) }
+
+func falsetickerAmongFive(t *testing.T, base time.Time) {
 	const off = 2500 * time.Millisecond
 	fq := newFake(map[string]*fakeServer{
 		"127.0.0.1:123": {offset: off, jitter: time.Millisecond},
@@ -99,6 +126,7 @@ func TestFalsetickerAmongFive(t *testing.T) {
 		"127.0.0.4:123": {offset: off, jitter: time.Millisecond},
 		"127.0.0.5:123": {offset: off, jitter: time.Millisecond},
 	})
+	fq.base = base
 	res, err := Run(context.Background(), Options{Servers: serverList(fq), Querier: fq})
 	if err != nil {
 		t.Fatal(err)
@@ -203,10 +231,10 @@ func TestMalformedRepliesIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Burst of 4 (2 malformed), then replacements 2 s apart until 4 are
-	// valid: requests 5 and 7 answer, 6 is malformed.
-	if res.Sources[0].Samples != BurstSize || fq.servers["127.0.0.1:123"].queries != 7 {
-		t.Errorf("samples %d of %d requests, want %d of 7", res.Sources[0].Samples, fq.servers["127.0.0.1:123"].queries, BurstSize)
+	// A server that answers, even badly, gets its first burst and no
+	// more: 4 requests, 2 of them malformed, 2 samples.
+	if res.Sources[0].Samples != 2 || fq.servers["127.0.0.1:123"].queries != BurstSize {
+		t.Errorf("samples %d of %d requests, want 2 of %d", res.Sources[0].Samples, fq.servers["127.0.0.1:123"].queries, BurstSize)
 	}
 	if d := res.Offset + 1; d > 0.001 || d < -0.001 {
 		t.Errorf("offset: got %.6f, want -1", res.Offset)
@@ -349,5 +377,161 @@ func TestSlewWithoutKernelSlewEndsBeforeExit(t *testing.T) {
 	}
 	if d.freq != 0 {
 		t.Errorf("driver left at %+.1f ppm after --once, want the base 0", d.freq)
+	}
+}
+
+// mixedServers: three good servers among an unsynchronized one (stratum
+// 16), one answering the INIT kiss (a freshly started ntpd), a refused
+// port and a silent one.
+func mixedServers(good bool) map[string]*fakeServer {
+	m := map[string]*fakeServer{
+		"127.0.0.1:123": {stratum: 16, leap: 3},
+		"127.0.0.2:123": {kiss: "INIT"},
+		"127.0.0.3:123": {err: engine.ErrRefused},
+		"127.0.0.4:123": {silent: true},
+	}
+	if good {
+		for i := 5; i <= 7; i++ {
+			m[fmt.Sprintf("127.0.0.%d:123", i)] = &fakeServer{offset: 20 * time.Millisecond, jitter: 200 * time.Microsecond}
+		}
+	}
+	return m
+}
+
+// heard reports whether servers 127.0.0.1 … 127.0.0.n have all been
+// sent a request.
+func heard(fq *fakeQuerier, n int) bool {
+	for i := 1; i <= n; i++ {
+		if fq.servers[fmt.Sprintf("127.0.0.%d:123", i)].count() == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// afterWhen stands in for time.After: a wait ends as soon as cond holds
+// (checked every millisecond), whatever its length; its lengths must be
+// the grace or its fifth.
+func afterWhen(t *testing.T, cond func() bool) func(time.Duration) <-chan time.Time {
+	return func(d time.Duration) <-chan time.Time {
+		if d != DefaultGrace && d != DefaultGrace/5 {
+			t.Errorf("wait of %v, want a grace (%v or %v)", d, DefaultGrace, DefaultGrace/5)
+		}
+		ch := make(chan time.Time, 1)
+		go func() {
+			for !cond() {
+				time.Sleep(time.Millisecond)
+			}
+			ch <- time.Time{}
+		}()
+		return ch
+	}
+}
+
+// runUntimed runs with a timeout that never ends the run in a test: if
+// Run returns, it is because it decided to.
+func runUntimed(t *testing.T, fq *fakeQuerier, after func(time.Duration) <-chan time.Time) (*Result, error) {
+	t.Helper()
+	return Run(context.Background(), Options{Servers: serverList(fq), Querier: fq, Timeout: time.Hour, After: after})
+}
+
+// A server that has answered, even unusably, gets no more than its first
+// burst; a refused port is final; a silent server is not waited for once
+// the answers in hand hold a majority it could not overturn.
+func TestOnceWaitsForNothing(t *testing.T) { onceWaitsForNothing(t, someDay) }
+
+func onceWaitsForNothing(t *testing.T, base time.Time) {
+	fq := newFake(mixedServers(true))
+	fq.base = base
+	// The short grace ends once every server but the silent one has
+	// been heard from.
+	res, err := runUntimed(t, fq, afterWhen(t, func() bool { return heard(fq, 7) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(res.Offset-0.020) > 0.001 {
+		t.Errorf("offset %.6f s, want 0.020 ± 0.001", res.Offset)
+	}
+	want := map[string]struct {
+		state   engine.State
+		reason  string
+		maxReqs int
+	}{
+		"127.0.0.1:123": {engine.StateInvalid, "not synchronized", 1},
+		"127.0.0.2:123": {engine.StateKoD, "server not synchronized yet (INIT)", 1},
+		"127.0.0.3:123": {engine.StateUnreachable, "port unreachable", 1},
+		"127.0.0.4:123": {engine.StateUnreachable, "no reply", 1},
+		"127.0.0.5:123": {engine.StateSelected, "", BurstSize},
+	}
+	for _, s := range res.Sources {
+		w, ok := want[s.Address]
+		if !ok {
+			w = want["127.0.0.5:123"]
+		}
+		if s.State != w.state || !strings.Contains(s.Reason, w.reason) {
+			t.Errorf("%s: %s %q, want %s saying %q", s.Address, s.State, s.Reason, w.state, w.reason)
+		}
+		if q := fq.servers[s.Address].count(); q > w.maxReqs || q != s.Requests {
+			t.Errorf("%s: %d requests (reported %d), want at most %d", s.Address, q, s.Requests, w.maxReqs)
+		}
+	}
+	if g := fq.servers["127.0.0.4:123"].gaveUp; !errors.Is(g, context.Canceled) {
+		t.Errorf("silent server's request ended with %v, want given up (context.Canceled), not waited out", g)
+	}
+}
+
+// With only unusable servers and a silent one, the run ends one grace
+// after the last answer and says why, without waiting for the timeout.
+func TestOnceOnlyUnusableFailsAfterGrace(t *testing.T) { onlyUnusable(t, someDay) }
+
+func onlyUnusable(t *testing.T, base time.Time) {
+	fq := newFake(mixedServers(false))
+	fq.base = base
+	res, err := runUntimed(t, fq, afterWhen(t, func() bool { return heard(fq, 4) }))
+	if !errors.Is(err, ErrNoTime) || res.Action != ActionNone {
+		t.Fatalf("got %v, action %s; want ErrNoTime", err, res.Action)
+	}
+	if g := fq.servers["127.0.0.4:123"].gaveUp; !errors.Is(g, context.Canceled) {
+		t.Errorf("silent server's request ended with %v, want given up after the grace", g)
+	}
+	for _, a := range []string{"127.0.0.1:123", "127.0.0.2:123", "127.0.0.3:123"} {
+		if q := fq.servers[a].count(); q != 1 {
+			t.Errorf("%s: %d requests, want 1", a, q)
+		}
+	}
+	if !strings.Contains(res.Why, "none of the 4 servers") {
+		t.Errorf("why %q, want a summary of the 4 servers", res.Why)
+	}
+}
+
+// An unresolvable name is a source that is unreachable with the reason,
+// not a failure of the run.
+func TestUnresolvedServerIsUnreachable(t *testing.T) {
+	fq := newFake(map[string]*fakeServer{"127.0.0.1:123": {offset: 10 * time.Millisecond}})
+	servers := append(serverList(fq), Server{Address: "nosuch.invalid:123", Name: "nosuch.invalid", Err: errors.New(`cannot resolve "nosuch.invalid": no such host`)})
+	res, err := Run(context.Background(), Options{Servers: servers, Querier: fq, After: (&virtualWait{}).After})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Sources[1]
+	if s.State != engine.StateUnreachable || !strings.Contains(s.Reason, "cannot resolve") || s.Requests != 0 {
+		t.Errorf("unresolved source: %s %q after %d requests, want unreachable, cannot resolve, 0 requests", s.State, s.Reason, s.Requests)
+	}
+}
+
+// Nothing in a run reads the real clock: the scenarios give the same
+// judgement at dates years apart, before and after the NTP era rollover.
+func TestAnyDate(t *testing.T) {
+	for _, base := range []time.Time{
+		time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC),
+		time.Date(2036, 2, 7, 6, 28, 15, 0, time.UTC),
+		time.Date(2041, 6, 1, 12, 0, 0, 0, time.UTC),
+		time.Date(2099, 12, 31, 23, 59, 59, 0, time.UTC),
+	} {
+		t.Run(base.Format("2006-01-02"), func(t *testing.T) {
+			falsetickerAmongFive(t, base)
+			onceWaitsForNothing(t, base)
+			onlyUnusable(t, base)
+		})
 	}
 }
