@@ -54,11 +54,15 @@ type ClockConfig struct {
 
 // Clock is the simulated machine's clock and implements platform.Driver.
 // It has a true time (the scheduler's), an error x(t) = clock − true time
-// and a frequency error made of the oscillator's (initial error plus
-// random walk) and the correction set through the driver. Between events
-// x is integrated exactly: the frequency is piecewise constant, changing
-// only at whole seconds (wander) and at driver calls. Step applies at
-// once.
+// and a rate made of the oscillator's frequency error f (initial error
+// plus random walk) and the correction c set through the driver, as a
+// kernel applies it: the oscillator runs at 1 + f, and the kernel
+// multiplies its ticks by 1 + c, so the clock runs at (1 + f)(1 + c). The
+// machine's monotonic clock (the scheduler's Now and timers) runs at that
+// same rate, as Linux CLOCK_MONOTONIC does, and is never stepped. Between
+// events both are integrated exactly: the rate is piecewise constant,
+// changing only at whole seconds (wander) and at driver calls. Step
+// applies at once, to the clock only.
 type Clock struct {
 	s       *Scheduler
 	cfg     ClockConfig
@@ -66,6 +70,7 @@ type Clock struct {
 	rng     *rand.Rand
 	at      time.Duration // true time x refers to
 	x       float64       // clock − true time, seconds
+	mono    float64       // the monotonic clock's reading, seconds since the start
 	osc     float64       // oscillator frequency error (dimensionless)
 	corrPPM float64       // correction set through the driver
 	nextSec time.Duration // next whole second: observe, then wander
@@ -89,27 +94,48 @@ func NewClock(s *Scheduler, cfg ClockConfig, rng *rand.Rand) (*Clock, error) {
 	c := &Clock{s: s, cfg: cfg, maxPPM: maxPPM, rng: rng, at: s.now, x: cfg.StartOffset.Seconds(), osc: cfg.FreqPPM * 1e-6}
 	c.nextSec = (s.now + time.Second - 1).Truncate(time.Second)
 	s.advance = c.advanceTo
+	s.mono = c
 	return c, nil
 }
+
+// excess is the clock's rate minus one: (1 + f)(1 + c) − 1, written so
+// that no precision is lost to the cancellation.
+func (c *Clock) excess() float64 {
+	corr := c.corrPPM * 1e-6
+	return c.osc + corr + c.osc*corr
+}
+
+func (c *Clock) monoNow() float64 {
+	c.advanceTo(c.s.now)
+	return c.mono
+}
+
+func (c *Clock) monoRate() float64 { return 1 + c.excess() }
 
 // advanceTo integrates x up to true time t, stepping the wander and then
 // observing at each whole second crossed (including t itself).
 func (c *Clock) advanceTo(t time.Duration) {
 	for c.nextSec <= t {
-		c.x += (c.osc + c.corrPPM*1e-6) * (c.nextSec - c.at).Seconds()
+		c.integrate((c.nextSec - c.at).Seconds())
 		c.at = c.nextSec
 		if c.cfg.Wander != 0 {
 			c.osc += c.cfg.Wander * c.rng.NormFloat64()
 		}
 		if c.observe != nil {
-			c.observe(int64(c.at/time.Second), c.x, (c.osc+c.corrPPM*1e-6)*1e6)
+			c.observe(int64(c.at/time.Second), c.x, c.excess()*1e6)
 		}
 		c.nextSec += time.Second
 	}
 	if t > c.at {
-		c.x += (c.osc + c.corrPPM*1e-6) * (t - c.at).Seconds()
+		c.integrate((t - c.at).Seconds())
 		c.at = t
 	}
+}
+
+func (c *Clock) integrate(dt float64) {
+	e := c.excess()
+	c.x += e * dt
+	c.mono += dt + e*dt
 }
 
 // Offset reports x now: clock − true time, seconds.
@@ -121,14 +147,14 @@ func (c *Clock) Offset() float64 {
 // OscillatorPPM reports the oscillator's own frequency error now.
 func (c *Clock) OscillatorPPM() float64 { return c.osc * 1e6 }
 
-// FrequencyErrorPPM reports the clock's frequency error now: oscillator
-// plus correction.
-func (c *Clock) FrequencyErrorPPM() float64 { return c.osc*1e6 + c.corrPPM }
+// FrequencyErrorPPM reports the clock's frequency error now, oscillator
+// and correction together: ((1 + f)(1 + c) − 1)·10⁶.
+func (c *Clock) FrequencyErrorPPM() float64 { return c.excess() * 1e6 }
 
 // Read returns the clock's reading now (what the simulated machine's
 // time stamps say).
 func (c *Clock) Read() time.Time {
-	return Epoch.Add(c.s.now + time.Duration(math.Round(c.Offset()*1e9)))
+	return c.s.start.Add(c.s.now + time.Duration(math.Round(c.Offset()*1e9)))
 }
 
 // StepCount reports how many times the clock was stepped.

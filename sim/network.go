@@ -150,7 +150,7 @@ func (n *Network) Exchange(address string, done func(*ntp.Response, error)) {
 	arrive := send + out
 	noise := n.noise(sv)
 	n.s.At(arrive, func() {
-		r := sv.answer(arrive, noise)
+		r := sv.answer(n.s.start, arrive, noise)
 		if lostBack || !n.up(arrive) || out+back > n.cfg.Timeout {
 			n.s.At(send+n.cfg.Timeout, timeout)
 			return
@@ -182,11 +182,11 @@ func (n *Network) Query(ctx context.Context, address string) (*ntp.Response, err
 	if lostOut || lostBack || !n.up(send) || !n.up(send+out) || out+back > n.cfg.Timeout {
 		return nil, errTimeout
 	}
-	r := sv.answer(send+out, n.noise(sv))
+	r := sv.answer(n.s.start, send+out, n.noise(sv))
 	flight := out + processing + back
 	x := n.clock.Offset() + n.clock.FrequencyErrorPPM()*1e-6*flight.Seconds()
 	r.Timestamps.ClientXmit = t1
-	r.Timestamps.ClientRecv = Epoch.Add(send + flight + time.Duration(math.Round(x*1e9)))
+	r.Timestamps.ClientRecv = n.s.start.Add(send + flight + time.Duration(math.Round(x*1e9)))
 	finish(r)
 	return r, nil
 }
@@ -207,9 +207,9 @@ func (n *Network) noise(sv *server) time.Duration {
 }
 
 // answer builds the server's response to a request arriving at true time
-// t, its clock off by noise more than configured (client timestamps are
+// t after start, its clock off by noise more than configured (client timestamps are
 // filled in by the caller).
-func (sv *server) answer(t, noise time.Duration) *ntp.Response {
+func (sv *server) answer(start time.Time, t, noise time.Duration) *ntp.Response {
 	sv.requests++
 	prev := sv.last
 	sv.last = t
@@ -221,7 +221,7 @@ func (sv *server) answer(t, noise time.Duration) *ntp.Response {
 		sv.glitched = true
 		off += sv.cfg.GlitchBy
 	}
-	now := Epoch.Add(t + off)
+	now := start.Add(t + off)
 	r := &ntp.Response{
 		Version:        4,
 		Stratum:        sv.cfg.Stratum,

@@ -5,11 +5,25 @@
 // loop.Exchanger (and an engine.Querier), and timers run on virtual time.
 // Nothing of the algorithm is copied here.
 //
-// Time: the scheduler's virtual time is true time. The simulated machine's
-// timers fire by it (a perfect monotonic clock); the disciplined clock,
-// whose error x(t) = clock − true time is what the statistics measure, is
-// what NTP timestamps are read from. One simulated day runs in well under
-// a second.
+// Time: the scheduler keeps true time, by which the network's packets
+// travel and the statistics are taken, and the machine's monotonic clock,
+// by which its timers fire and platform.Clock times its slews. As on Linux
+// (and in clknetsim, where chrony's reference figures come from), the
+// monotonic clock runs at the disciplined rate: the oscillator's frequency
+// error and every correction, slews included, speed it up or slow it down;
+// steps do not move it. This is always so, not an option: it is the time
+// base a Linux daemon really has. The disciplined clock, whose error
+// x(t) = clock − true time is what the statistics measure, is what NTP
+// timestamps are read from. One simulated day runs in well under a second.
+//
+// What is modelled: the oscillator (frequency error, random-walk wander),
+// the kernel's frequency correction (range and 2⁻¹⁶ ppm resolution of the
+// profile), the disciplined monotonic clock, one-way delays (fixed plus
+// exponential queueing per packet), loss, outages, servers with offsets,
+// steps, glitches, timestamp noise and kiss-o'-death. What is not: the
+// kernel's PLL/FLL (timesync does not use it), the tick granularity and
+// the delay between a frequency call and its effect, interrupt and
+// scheduling latency of timestamps, asymmetric paths, temperature.
 //
 // Every run is seeded: the wander and the network draw from independent
 // PCG streams of the seed, so a seed reproduces a run exactly.
@@ -31,6 +45,8 @@ type Scenario struct {
 	// Duration is the simulated time; StatsFrom starts the statistics
 	// window (the convergence figures use the whole run).
 	Duration, StatsFrom time.Duration
+	// Start is the true time at which the run begins; default Epoch.
+	Start time.Time
 	Clock               ClockConfig
 	Network             NetworkConfig
 	// Servers is how many servers there are, of which the last
@@ -84,6 +100,23 @@ type Rig struct {
 	PClock  *platform.Clock
 	Network *Network
 	Loop    *loop.Loop // nil when Passive
+	trace   *trace
+}
+
+// trace keeps x and the frequency error at every whole second from 0 to
+// the end of the run (exclusive). It is attached to the clock before
+// anything can move it, so that second 0 is recorded even when building
+// the loop already sets the frequency (a drift file).
+type trace struct {
+	n    int
+	x, f []float64
+}
+
+func (t *trace) observe(sec int64, x, fppm float64) {
+	if sec < int64(t.n) {
+		t.x = append(t.x, x)
+		t.f = append(t.f, fppm)
+	}
 }
 
 // Result is the outcome of one run.
@@ -130,11 +163,18 @@ func Build(sc Scenario, seed uint64) (*Rig, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := NewScheduler()
+	start := sc.Start
+	if start.IsZero() {
+		start = Epoch
+	}
+	s := NewSchedulerAt(start)
 	clk, err := NewClock(s, sc.Clock, rand.New(rand.NewPCG(seed, 1)))
 	if err != nil {
 		return nil, err
 	}
+	n := max(int(sc.Duration/time.Second), 0)
+	tr := &trace{n: n, x: make([]float64, 0, n), f: make([]float64, 0, n)}
+	clk.observe = tr.observe
 	pc, err := platform.NewClock(clk, platform.ClockOptions{Timers: s, Logger: log})
 	if err != nil {
 		return nil, err
@@ -144,7 +184,7 @@ func Build(sc Scenario, seed uint64) (*Rig, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Rig{Sched: s, Clock: clk, PClock: pc, Network: net}
+	r := &Rig{Sched: s, Clock: clk, PClock: pc, Network: net, trace: tr}
 	if sc.Passive {
 		return r, nil
 	}
@@ -179,15 +219,6 @@ func Run(sc Scenario, seed uint64) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := int(sc.Duration / time.Second)
-	x := make([]float64, 0, n)
-	f := make([]float64, 0, n)
-	r.Clock.observe = func(sec int64, xs, fppm float64) {
-		if sec < int64(n) {
-			x = append(x, xs)
-			f = append(f, fppm)
-		}
-	}
 	r.Clock.advanceTo(r.Sched.now)
 	if sc.Setup != nil {
 		sc.Setup(r)
@@ -204,6 +235,7 @@ func Run(sc Scenario, seed uint64) (*Result, error) {
 	for a, sv := range r.Network.servers {
 		res.Requests[a] = sv.requests
 	}
+	x, f := r.trace.x, r.trace.f
 	res.Stats = ComputeStats(x, f, int(sc.StatsFrom/time.Second))
 	if sc.Trace {
 		res.X, res.FreqPPM = x, f

@@ -371,3 +371,62 @@ func TestQuerier(t *testing.T) {
 		t.Errorf("cancelled context: got %v, want ErrNoReply", err)
 	}
 }
+
+// The machine's monotonic clock runs at the disciplined rate, as Linux
+// CLOCK_MONOTONIC does: the oscillator's error and the correction speed it
+// up, a step leaves it alone, and its timers fire by it.
+func TestMonotonicClockRunsAtDisciplinedRate(t *testing.T) {
+	s := NewScheduler()
+	clk, err := NewClock(s, ClockConfig{Profile: ProfileLinux, FreqPPM: 100}, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clk.SetFrequency(50000); err != nil {
+		t.Fatal(err)
+	}
+	var firedAt time.Duration
+	s.AfterFunc(1050*time.Millisecond, func() { firedAt = s.Elapsed() })
+	s.Run(500 * time.Millisecond)
+	if err := clk.Step(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s.Run(2 * time.Second)
+	// (1 + 100e-6)(1 + 0.05) per true second: 1.05 s of it take 1/1.000100 s.
+	want := time.Duration(math.Ceil(1.05 / (1.0001 * 1.05) * 1e9))
+	if d := firedAt - want; d < -time.Nanosecond || d > time.Nanosecond {
+		t.Errorf("timer of 1.05 s fired at true %v, want %v", firedAt, want)
+	}
+	if got, want := s.Mono().Seconds(), 2*1.0001*1.05; math.Abs(got-want) > 1e-9 {
+		t.Errorf("monotonic clock after 2 true seconds: got %.9f s, want %.9f s", got, want)
+	}
+	if got, want := clk.Offset(), 3600+2*(1.0001*1.05-1); math.Abs(got-want) > 1e-9 {
+		t.Errorf("clock error: got %.9f s, want %.9f s", got, want)
+	}
+}
+
+// A 100 ms slew at the fastest rate, timed by platform.Clock on that
+// monotonic clock, lands exactly.
+func TestSlewLandsOnDisciplinedMonotonic(t *testing.T) {
+	s := NewScheduler()
+	clk, err := NewClock(s, ClockConfig{Profile: ProfileLinux, FreqPPM: 250}, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := platform.NewClock(clk, platform.ClockOptions{Timers: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.SetFrequency(-250); err != nil {
+		t.Fatal(err)
+	}
+	x0 := clk.Offset()
+	if _, err := pc.Slew(100*time.Millisecond, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.Run(10 * time.Second)
+	// The base cancels the oscillator to 2⁻¹⁶ ppm and a second order term.
+	base := ((1+250e-6)*(1+clk.corrPPM*1e-6) - 1) * 10
+	if got := clk.Offset() - x0 - base; math.Abs(got-0.1) > 100e-9 {
+		t.Errorf("slewed %.9f s, want 0.100000000 s", got)
+	}
+}
