@@ -46,9 +46,9 @@ type Scenario struct {
 	// window (the convergence figures use the whole run).
 	Duration, StatsFrom time.Duration
 	// Start is the true time at which the run begins; default Epoch.
-	Start time.Time
-	Clock               ClockConfig
-	Network             NetworkConfig
+	Start   time.Time
+	Clock   ClockConfig
+	Network NetworkConfig
 	// Servers is how many servers there are, of which the last
 	// Falsetickers have a wrong clock (alternately +100 ms, −150 ms,
 	// +200 ms, …). ServerConfigs, if set, replaces both.
