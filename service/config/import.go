@@ -3,6 +3,7 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -52,14 +53,55 @@ const maxImport = 1 << 20
 // (ntpd, ntpsec), a chrony.conf or a systemd timesyncd.conf, told apart by
 // Detect. What maps is kept; every line that does not map, or maps only in
 // part, is reported in Skipped with the reason. The Config has a header
-// comment naming the source and no other comments. Only reading r can
-// fail; a file with nothing convertible gives an empty, valid Config.
+// comment naming the source and no other comments.
+//
+// A file that is not text, that is already a timesync configuration
+// (ErrAlreadyTimesync) or of which nothing could be converted
+// (ErrNothingImported) is an error rather than an empty result.
 func Import(name string, r io.Reader) (*Config, []Skipped, error) {
 	data, err := readAllLimited(r, maxImport)
 	if err != nil {
 		return nil, nil, fmt.Errorf("config: import %s: %w", name, err)
 	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		return nil, nil, fmt.Errorf("config: import %s: %w: it is not a text file", name, ErrNothingImported)
+	}
+	if isTimesync(name, data) {
+		return nil, nil, fmt.Errorf("config: import %s: %w; check it with \"timesync config check %s\" and use it as it is", name, ErrAlreadyTimesync, name)
+	}
 	return importData(Detect(name, data), name, data)
+}
+
+// Import's refusals.
+var (
+	ErrAlreadyTimesync = errors.New("already a timesync configuration")
+	ErrNothingImported = errors.New("nothing to import")
+)
+
+// timesyncOnly are directives that exist in timesync's format and in none
+// of the formats Import reads.
+var timesyncOnly = []string{"listen", "metrics", "control-group"}
+
+// isTimesync reports whether data is already a valid timesync
+// configuration: it parses as one, and either was written by "timesync
+// config import", or is named timesync.conf, or uses a directive only
+// timesync has. (A plain list of server lines is valid in both and is
+// imported, so that ntp.conf's notes still reach the user.)
+func isTimesync(name string, data []byte) bool {
+	if _, err := Parse(name, bytes.NewReader(data)); err != nil {
+		return false
+	}
+	if bytes.Contains(data, []byte(`by "timesync config import"`)) || filepath.Base(name) == "timesync.conf" {
+		return true
+	}
+	found := false
+	eachLine(data, func(_ int, line string) {
+		f := strings.Fields(line)
+		if len(f) > 0 && slices.Contains(timesyncOnly, f[0]) {
+			found = true
+		}
+	})
+	return found
 }
 
 // ImportFile opens path and imports it (see Import).
@@ -105,6 +147,9 @@ func importData(d Dialect, name string, data []byte) (*Config, []Skipped, error)
 		// Every value was checked on the way in: this is a bug here.
 		return nil, nil, fmt.Errorf("config: import %s: result does not validate: %w", name, err)
 	}
+	if garbage(data, im.skipped) {
+		return nil, nil, fmt.Errorf("config: import %s: %w: no line of it is an ntp.conf, chrony.conf or timesyncd.conf directive (is it one of those?)", name, ErrNothingImported)
+	}
 	slices.SortStableFunc(im.skipped, func(a, b Skipped) int { return a.Line - b.Line })
 	return im.c, im.skipped, nil
 }
@@ -114,6 +159,33 @@ func printable(r rune) rune {
 		return '?'
 	}
 	return r
+}
+
+// garbage reports whether data has directives but not one that any of the
+// formats knows: every directive line was skipped as unknown or
+// unreadable, and none names a directive of ntp.conf or chrony.conf. (A
+// file with no directives at all, as the stock timesyncd.conf whose lines
+// are all comments, is no error: it means the defaults.)
+func garbage(data []byte, skipped []Skipped) bool {
+	unknown := map[int]bool{}
+	for _, sk := range skipped {
+		if sk.Line > 0 && !sk.Partial && (strings.HasPrefix(sk.Why, "not supported") || strings.HasPrefix(sk.Why, "cannot read")) {
+			unknown[sk.Line] = true
+		}
+	}
+	directives, known := 0, false
+	eachLine(data, func(n int, line string) {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			return
+		}
+		directives++
+		f := strings.ToLower(strings.Fields(line)[0])
+		if !unknown[n] || ntpOnly[f] || chronyOnly[f] || f == "server" || f == "pool" || f == "peer" {
+			known = true
+		}
+	})
+	return directives > 0 && !known
 }
 
 // Detect tells which format data is in, from the directives it uses and,

@@ -263,7 +263,7 @@ func TestImportNTPDetails(t *testing.T) {
 		}, []report{{0, true, ""}, {1, true, `step: "x" is not a number`}}},
 		{"tos without minsane", "tos maxclock 10", nil, []report{{0, true, ""}, {1, false, "minsane"}}},
 		{"relative driftfile", "driftfile ntp.drift", nil, []report{{0, true, ""}, {1, false, "absolute path"}}},
-		{"unknown", "frobnicate 3", nil, []report{{0, true, ""}, {1, false, "not supported"}}},
+		{"unknown", "frobnicate 3\nserver 192.0.2.1", nil, []report{{0, true, ""}, {1, false, "not supported"}}},
 		{"bad quoting", `server "a.example`, nil, []report{{0, true, ""}, {1, false, "cannot read"}}},
 	}
 	for _, tt := range tests {
@@ -503,5 +503,39 @@ func TestDirectiveStrings(t *testing.T) {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
 		}
+	}
+}
+
+// A file that is already timesync's, or that none of the formats knows,
+// is refused with the reason instead of becoming an empty configuration.
+func TestImportRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, data string
+		want             error
+	}{
+		{"own header", "x.conf", "# Imported from ntp.conf (read as ntp.conf) by \"timesync config import\".\nserver 192.0.2.1\n", ErrAlreadyTimesync},
+		{"own name", "/etc/timesync/timesync.conf", "server 192.0.2.1 iburst\n", ErrAlreadyTimesync},
+		{"own directive", "x.conf", "server 192.0.2.1\nlisten 0.0.0.0\n", ErrAlreadyTimesync},
+		{"garbage", "x.conf", "hello world\nthis is not a config\n", ErrNothingImported},
+		{"binary", "x.conf", "\x7fELF\x02\x01\x01\x00\x00", ErrNothingImported},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, _, err := Import(tc.file, strings.NewReader(tc.data))
+			if !errors.Is(err, tc.want) || cfg != nil {
+				t.Errorf("got %v, %v; want %v and no config", cfg, err, tc.want)
+			}
+		})
+	}
+	// Server lines alone are valid in both formats: imported, with notes.
+	if _, _, err := Import("ntp.conf", strings.NewReader("server 192.0.2.1 iburst\n")); err != nil {
+		t.Errorf("plain server list: %v", err)
+	}
+}
+
+func TestLoadDirectory(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load(dir)
+	if err == nil || !strings.Contains(err.Error(), "is a directory") || strings.Contains(err.Error(), ":1:") {
+		t.Errorf("got %v, want 'is a directory' without a line number", err)
 	}
 }

@@ -41,6 +41,9 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("config: %s is a directory, not a configuration file", path)
+	}
 	return Parse(path, f)
 }
 
