@@ -3,6 +3,11 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
 SERVERS ?=
+# Version stamping: timesync --version shows these (GOFLAGS may disable
+# Go's own VCS stamping, so the build passes them explicitly).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: all build once test unit vet cross bench bench-once bench-accuracy test-vm clean
 
@@ -10,7 +15,7 @@ all: build
 
 ## build: the timesync CLI/service and the developer tools, static (CGO_ENABLED=0)
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 ## once: measure this machine's clock once, changing nothing.
 ##   make once SERVERS="time.example.org 192.0.2.1:123"  (default: the configured or default pool)
