@@ -1,0 +1,173 @@
+package control
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+)
+
+// Hub fans events out to the /v1/watch streams. Each kind of event is a
+// full snapshot, so a subscriber only ever needs the latest of each
+// kind: a slow client gets the newest state, never an unbounded queue,
+// and the memory per subscriber is bounded by the number of kinds.
+type Hub struct {
+	mu     sync.Mutex
+	seq    uint64
+	last   map[string]Event  // latest event of each kind
+	keys   map[string]string // fingerprint of the latest of each kind
+	subs   map[*sub]struct{}
+	closed bool
+}
+
+type sub struct {
+	mu      sync.Mutex
+	pending map[string]Event
+	notify  chan struct{} // capacity 1: "something is pending"
+	done    chan struct{} // closed when the hub closes
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub {
+	return &Hub{last: map[string]Event{}, keys: map[string]string{}, subs: map[*sub]struct{}{}}
+}
+
+// Publish sends v (marshalled to JSON) as an event of kind to every
+// subscriber, unless key equals the key of the previous event of that
+// kind: nothing changed, so no event. key is the part of the state that
+// matters (e.g. a status without its ageing fields); empty means v's
+// JSON. It reports whether an event was sent.
+func (h *Hub) Publish(kind string, v any, key string) (bool, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return false, fmt.Errorf("event %s: %w", kind, err)
+	}
+	if key == "" {
+		key = string(data)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false, nil
+	}
+	if old, ok := h.keys[kind]; ok && old == key {
+		return false, nil
+	}
+	h.seq++
+	ev := Event{ID: h.seq, Kind: kind, Data: data}
+	h.keys[kind], h.last[kind] = key, ev
+	for s := range h.subs {
+		s.put(ev)
+	}
+	return true, nil
+}
+
+// Subscribers reports how many watch streams are open.
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+func (s *sub) put(ev Event) {
+	s.mu.Lock()
+	s.pending[ev.Kind] = ev
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the pending events in publication order.
+func (s *sub) take() []Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	evs := make([]Event, 0, len(s.pending))
+	for k, ev := range s.pending {
+		evs = append(evs, ev)
+		delete(s.pending, k)
+	}
+	for i := 1; i < len(evs); i++ {
+		for j := i; j > 0 && evs[j].ID < evs[j-1].ID; j-- {
+			evs[j], evs[j-1] = evs[j-1], evs[j]
+		}
+	}
+	return evs
+}
+
+// subscribe registers a subscriber that starts with the latest event of
+// every kind.
+func (h *Hub) subscribe() *sub {
+	s := &sub{pending: map[string]Event{}, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		close(s.done)
+		return s
+	}
+	for _, ev := range h.last {
+		s.put(ev)
+	}
+	h.subs[s] = struct{}{}
+	return s
+}
+
+func (h *Hub) unsubscribe(s *sub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		close(s.done)
+	}
+}
+
+// closeAll ends every stream (at shutdown).
+func (h *Hub) closeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for s := range h.subs {
+		delete(h.subs, s)
+		close(s.done)
+	}
+}
+
+// getWatch streams server-sent events: "status" and "config", each a
+// full snapshot, first the latest of each, then one whenever it changes.
+// Nothing is sent while nothing changes.
+func (s *Server) getWatch(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		return errorf(http.StatusInternalServerError, "streaming is not supported")
+	}
+	sb := s.hub.subscribe()
+	defer s.hub.unsubscribe(sb)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	var buf bytes.Buffer
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-sb.done:
+			return nil
+		case <-sb.notify:
+		}
+		buf.Reset()
+		for _, ev := range sb.take() {
+			fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Kind, ev.Data)
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return nil // the client went away
+		}
+		fl.Flush()
+	}
+}

@@ -1,0 +1,3 @@
+package control
+
+const osSocketPath = "/run/timesync/control.sock"

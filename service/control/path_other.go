@@ -1,0 +1,5 @@
+//go:build !linux && !windows
+
+package control
+
+const osSocketPath = "/var/run/timesync/control.sock"

@@ -1,0 +1,3 @@
+package control
+
+const osSocketPath = `\\.\pipe\timesync`
