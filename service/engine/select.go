@@ -47,15 +47,21 @@ type Selection struct {
 	Best int
 }
 
-// Select runs intersection (Marzullo's algorithm as in RFC 5905 section
-// 11.2.1) over the candidates' correctness intervals: it finds the smallest
-// number of falsetickers f < n/2 for which n−f intervals share a common
-// region containing no more than f midpoints outside it. Candidates whose
-// interval misses that region are falsetickers and the rest are combined —
-// chrony's rule; RFC 5905's reference code instead drops candidates whose
-// midpoint lies outside it, which discards truechimers whose error bars
-// merely reach the region.
+// Select runs intersection over the candidates' correctness intervals,
+// with chrony's rule: it finds the smallest number of falsetickers f < n/2
+// for which n−f intervals share a common region, so intervals that
+// overlap form a majority whatever their midpoints (RFC 5905 section
+// 11.2.1 also demands that no more than f midpoints lie outside the
+// region, which turns two sources at 0 ± 10 ms and 15 ± 10 ms into "no
+// majority"). Candidates whose interval misses that region are
+// falsetickers and the rest are combined; RFC 5905's reference code
+// instead drops candidates whose midpoint lies outside it, which discards
+// truechimers whose error bars merely reach the region.
 // Fewer than minSources truechimers (minimum 1) means no trustworthy time.
+//
+// Offset and Distance of the Selection are the RFC's 1/λ-weighted
+// average, kept for callers that have nothing better; the service and
+// timesync --once combine the selected sources with Combine.
 func Select(cands []Candidate, minSources int) Selection {
 	n := len(cands)
 	sel := Selection{States: make([]State, n), Reasons: make([]string, n), Best: -1}
@@ -123,16 +129,18 @@ func better(a, b Candidate) bool {
 	return a.Distance < b.Distance
 }
 
-// intersect returns the region shared by a majority of the intervals.
+// intersect returns the region shared by the largest number of intervals
+// (at least n−f for the smallest f < n/2 possible): chrony's majority of
+// overlapping intervals. Touching intervals overlap.
 func intersect(cands []Candidate) (low, high time.Duration, ok bool) {
 	type edge struct {
 		v    time.Duration
-		kind int // -1 lower end, 0 midpoint, +1 upper end
+		kind int // -1 lower end, +1 upper end
 	}
 	n := len(cands)
-	edges := make([]edge, 0, 3*n)
+	edges := make([]edge, 0, 2*n)
 	for _, c := range cands {
-		edges = append(edges, edge{c.Offset - c.Distance, -1}, edge{c.Offset, 0}, edge{c.Offset + c.Distance, +1})
+		edges = append(edges, edge{c.Offset - c.Distance, -1}, edge{c.Offset + c.Distance, +1})
 	}
 	sort.Slice(edges, func(i, j int) bool {
 		if edges[i].v != edges[j].v {
@@ -141,15 +149,14 @@ func intersect(cands []Candidate) (low, high time.Duration, ok bool) {
 		return edges[i].kind < edges[j].kind
 	})
 	for f := 0; 2*f < n; f++ {
-		found, chime := 0, 0
+		low, high = 0, 0
+		lowOK, highOK := false, false
+		chime := 0
 		for _, e := range edges {
 			chime -= e.kind
 			if chime >= n-f {
-				low = e.v
+				low, lowOK = e.v, true
 				break
-			}
-			if e.kind == 0 {
-				found++
 			}
 		}
 		chime = 0
@@ -157,14 +164,11 @@ func intersect(cands []Candidate) (low, high time.Duration, ok bool) {
 			e := edges[i]
 			chime += e.kind
 			if chime >= n-f {
-				high = e.v
+				high, highOK = e.v, true
 				break
 			}
-			if e.kind == 0 {
-				found++
-			}
 		}
-		if found <= f && low <= high {
+		if lowOK && highOK && low <= high {
 			return low, high, true
 		}
 	}
