@@ -4,6 +4,7 @@
 //	ntptestd -listen 127.0.0.11:12300 -offset 2.5s -delay 1ms -jitter 4ms
 //	ntptestd -servers 4 -base 127.0.0.11 -port 12300 -offset 0.25s
 //	ntptestd -listen 127.0.0.1:12300 -start 2036-02-07T06:28:10Z
+//	ntptestd -listen 127.0.0.1:12300 -offset 100ms -rate-ppm 50
 //
 // It prints one line "listening ADDR" per server, then serves until SIGINT
 // or SIGTERM. It refuses non-loopback addresses. It reads the real clock
@@ -96,6 +97,7 @@ func parse(args []string, stderr io.Writer) ([]string, []ntptest.Config, error) 
 		kiss       = fs.String("kiss", "", "answer every request with this kiss-o'-death code (DENY, RSTR, RATE)")
 		malformed  = fs.String("malformed", "", "answer with a broken packet: short, badmode, wrongorigin, zerotransmit, backwards, garbage")
 		startAt    = fs.String("start", "", "serve this RFC 3339 time at startup, advancing with real time (era tests)")
+		ratePPM    = fs.Float64("rate-ppm", 0, "the served clock runs this many ppm fast (negative: slow) against the real monotonic clock")
 		seed       = fs.Int64("seed", 1, "random seed for jitter and loss (server i uses seed+i)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -199,6 +201,16 @@ func parse(args []string, stderr io.Writer) ([]string, []ntptest.Config, error) 
 			return nil, nil, fmt.Errorf("-start: %w", err)
 		}
 		cfg.Now = ntptest.StartingAt(t)
+	}
+	if set["rate-ppm"] {
+		if *ratePPM < -100000 || *ratePPM > 100000 {
+			return nil, nil, fmt.Errorf("-rate-ppm %v: want -100000..100000", *ratePPM)
+		}
+		start := time.Now()
+		if *startAt != "" {
+			start = cfg.Now()
+		}
+		cfg.Now = ntptest.AtRate(start, *ratePPM)
 	}
 
 	cfgs := make([]ntptest.Config, len(addrs))

@@ -116,6 +116,21 @@ func TestStartInEra1(t *testing.T) {
 	}
 }
 
+func TestRatePPMSetsBaseClock(t *testing.T) {
+	var stderr bytes.Buffer
+	_, cfgs, err := parse([]string{"-listen", "127.0.0.1:0", "-rate-ppm", "50", "-offset", "100ms"}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfgs[0].Now == nil || cfgs[0].Offset != 100*time.Millisecond {
+		t.Fatalf("config: Now %v, Offset %v; want a rate clock and 100ms", cfgs[0].Now != nil, cfgs[0].Offset)
+	}
+	// Freshly started, the rate clock still reads the real time.
+	if d := time.Until(cfgs[0].Now()); d < -time.Second || d > time.Second {
+		t.Errorf("rate clock %v from now at start, want ≈0", d)
+	}
+}
+
 func TestRejectsBadInvocations(t *testing.T) {
 	tests := []struct {
 		name string
@@ -132,6 +147,7 @@ func TestRejectsBadInvocations(t *testing.T) {
 		{"bad stratum", []string{"-stratum", "0"}, "-stratum"},
 		{"long kiss", []string{"-kiss", "TOOLONG"}, "at most 4"},
 		{"bad start", []string{"-start", "tomorrow"}, "-start"},
+		{"bad rate", []string{"-rate-ppm", "2e5"}, "-rate-ppm"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

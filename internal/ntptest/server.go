@@ -152,6 +152,24 @@ func StartingAt(start time.Time) func() time.Time {
 	return func() time.Time { return start.Add(time.Since(t0)) }
 }
 
+// AtRate returns a base clock for Config.Now that reads start at the moment
+// of the call and then advances (1 + ppm·10⁻⁶) times as fast as the real
+// monotonic clock: the clock of a server whose oscillator runs ppm fast
+// (negative: slow). A client disciplined to it must end with its frequency
+// ppm above that of the machine serving it.
+func AtRate(start time.Time, ppm float64) func() time.Time {
+	t0 := time.Now()
+	return atRate(start, ppm, func() time.Duration { return time.Since(t0) })
+}
+
+// atRate is AtRate over an injected elapsed-time source.
+func atRate(start time.Time, ppm float64, elapsed func() time.Duration) func() time.Time {
+	return func() time.Time {
+		el := elapsed()
+		return start.Add(el + time.Duration(float64(el)*ppm*1e-6))
+	}
+}
+
 // ErrNotLoopback is returned for a listen address outside 127.0.0.0/8 and ::1.
 var ErrNotLoopback = errors.New("not a loopback address (ntptest serves 127.0.0.0/8 and ::1 only)")
 

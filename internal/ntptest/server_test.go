@@ -500,3 +500,23 @@ func TestConsecutive(t *testing.T) {
 		t.Errorf("10.0.0.1: error %v, want %v", err, ErrNotLoopback)
 	}
 }
+
+func TestAtRate(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		ppm     float64
+		elapsed time.Duration
+		want    time.Duration // served minus start
+	}{
+		{50, 0, 0},
+		{50, 1000 * time.Second, 1000*time.Second + 50*time.Millisecond},
+		{-20, 100 * time.Second, 100*time.Second - 2*time.Millisecond},
+		{0, time.Hour, time.Hour},
+	}
+	for _, tt := range tests {
+		now := atRate(start, tt.ppm, func() time.Duration { return tt.elapsed })
+		if got := now().Sub(start); got != tt.want {
+			t.Errorf("%+g ppm after %v: served start%+v, want start%+v", tt.ppm, tt.elapsed, got, tt.want)
+		}
+	}
+}
