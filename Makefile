@@ -9,7 +9,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build once test unit vet cross bench bench-once bench-accuracy test-vm clean
+.PHONY: all build once test unit vet cross test-peers bench bench-once bench-accuracy test-vm clean
 
 all: build
 
@@ -23,7 +23,7 @@ once: build
 	./$(BIN)/timesync --once --dry-run $(foreach s,$(SERVERS),--server $(s))
 
 ## test: everything CI runs — vet, unit and integration tests, cross builds, the VM test
-test: vet unit cross test-vm
+test: vet unit cross test-peers test-vm
 
 unit:
 	$(GO) test -count=1 ./...
@@ -31,6 +31,11 @@ unit:
 vet:
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+## test-peers: --once against Debian's chronyd (-x) and ntpsec ntpd (no CAP_SYS_TIME, own network
+## namespace), fetched with apt-get download and unpacked into .cache/peers, never installed
+test-peers:
+	TIMESYNC_PEERS_DIR="$$(scripts/peers.sh .cache/peers)" $(GO) test -count=1 -v ./test/peers
 
 ## cross: the pure-Go packages build for linux, macOS and Windows, amd64 and arm64
 cross:

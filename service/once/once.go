@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -469,32 +470,29 @@ func (r *round) judge() *Result {
 	return res
 }
 
-// noSourceReason summarises why no source could be used.
+// noSourceReason says in one line why no source could be used: the
+// server's own reason when there is one, else a count per state with the
+// first reason seen for each ("none of the 4 servers gave a usable reply:
+// 1 invalid (…), 1 kod (server not synchronized yet (INIT)), 2
+// unreachable (…)").
 func noSourceReason(srcs []SourceResult) string {
+	if len(srcs) == 1 {
+		return fmt.Sprintf("%s: %s", srcs[0].Address, srcs[0].Reason)
+	}
 	count := map[engine.State]int{}
+	first := map[engine.State]string{}
 	for _, s := range srcs {
 		count[s.State]++
-	}
-	if len(srcs) == 1 {
-		return fmt.Sprintf("%s is %s: %s", srcs[0].Address, srcs[0].State, srcs[0].Reason)
+		if first[s.State] == "" {
+			first[s.State] = s.Reason
+		}
 	}
 	states := make([]string, 0, len(count))
 	for st, n := range count {
-		states = append(states, fmt.Sprintf("%d %s", n, st))
+		states = append(states, fmt.Sprintf("%d %s (%s)", n, st, first[st]))
 	}
 	sort.Strings(states)
-	return fmt.Sprintf("none of the %d servers gave a usable reply (%s)", len(srcs), joinWords(states))
-}
-
-func joinWords(w []string) string {
-	s := ""
-	for i, x := range w {
-		if i > 0 {
-			s += ", "
-		}
-		s += x
-	}
-	return s
+	return fmt.Sprintf("none of the %d servers gave a usable reply: %s", len(srcs), strings.Join(states, ", "))
 }
 
 // apply steps or slews the clock. A slew must outlive this process, so the
