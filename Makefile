@@ -9,7 +9,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build once test unit vet cross test-peers bench bench-once bench-accuracy test-vm clean
+.PHONY: all build once test unit vet cross test-peers bench bench-once bench-accuracy bench-idle test-vm clean
 
 all: build
 
@@ -54,6 +54,12 @@ bench:
 ## installed), same four loopback servers; prints median wall time and |error| of each and the ratios
 bench-once:
 	$(GO) run ./bench/once $(BENCH_ONCE_FLAGS)
+
+## bench-idle: the idle service (timesync service run --dry-run) beside Debian's chronyd -x (unpacked
+## into .cache/debs, never installed), both on the same 3 loopback servers at minpoll 4 maxpoll 4, for two
+## minutes; prints CPU time (every thread's schedstat) and RSS of each and the ratios
+bench-idle:
+	$(GO) run ./bench/idle $(BENCH_IDLE_FLAGS)
 
 ## bench-accuracy: Scenario A (issue 3) through timesync-sim, both start offsets, 10 seeds, beside
 ## chrony 4.3 and ntpsec 1.2.2 under clknetsim; fails when a target is missed

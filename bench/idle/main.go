@@ -1,0 +1,425 @@
+// Command idle is the `make bench-idle` harness: it runs the idle service,
+// `timesync service run --dry-run`, side by side with Debian's chronyd
+// (fetched with apt-get download and unpacked with dpkg -x into a cache
+// directory by bench/internal/debs, never installed), both polling the same
+// three loopback test servers (cmd/ntptestd) at minpoll 4 maxpoll 4, and
+// reports each one's CPU time (the sum over every thread of the first field
+// of /proc/PID/task/TID/schedstat: nanoseconds on a CPU) and memory (VmRSS,
+// VmHWM from /proc/PID/status) over the measured window, and the ratios.
+// Targets (issue 9): CPU no more than chronyd's, RSS under 20 MB.
+//
+// Nothing touches the real clock: timesync runs with --dry-run (the null
+// clock driver), chronyd with -x (no clock control). Both get their own
+// configuration, pid, socket and drift files in a temporary directory.
+//
+// Run it from the repository root: go run ./bench/idle [flags]. Linux only
+// (/proc). It exits 1 if a run fails, 2 on bad flags, 3 with -strict when
+// a target is missed, else 0.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/timesync/timesync/bench/internal/debs"
+)
+
+// Targets from the issue.
+const (
+	targetCPURatio = 1.0      // timesync CPU / chronyd CPU, at most
+	targetRSSBytes = 20 << 20 // timesync VmRSS (and VmHWM), below
+)
+
+type options struct {
+	duration time.Duration
+	warmup   time.Duration
+	servers  int
+	base     string
+	port     int
+	cache    string
+	chronyd  string
+	bin      string
+	strict   bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("bench-idle", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&o.duration, "duration", 2*time.Minute, "measured window, after the warm-up")
+	fs.DurationVar(&o.warmup, "warmup", 20*time.Second, "time both run before the window opens (start-up, first burst)")
+	fs.IntVar(&o.servers, "servers", 3, "number of test servers, on consecutive loopback addresses")
+	fs.StringVar(&o.base, "base", "127.0.0.41", "first server address (loopback; chrony wants one IP per source)")
+	fs.IntVar(&o.port, "port", 12341, "UDP port of the test servers")
+	fs.StringVar(&o.cache, "cache", ".cache/debs", "where chrony's .deb is downloaded and unpacked")
+	fs.StringVar(&o.chronyd, "chronyd", "", "chronyd binary to use instead of fetching Debian's")
+	fs.StringVar(&o.bin, "bin", "", "directory holding timesync and ntptestd, instead of building ./cmd/...")
+	fs.BoolVar(&o.strict, "strict", false, "exit 3 when a target is missed")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if o.duration <= 0 || o.warmup < 0 || o.servers < 1 {
+		fmt.Fprintln(stderr, "bench-idle: -duration must be positive, -warmup not negative, -servers at least 1")
+		return 2
+	}
+	res, err := bench(o, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench-idle: %v\n", err)
+		return 1
+	}
+	ok := report(stdout, o, res)
+	if o.strict && !ok {
+		return 3
+	}
+	return 0
+}
+
+// usage is what one process used.
+type usage struct {
+	cpuStart, cpuEnd time.Duration // on-CPU time since it started, at the window's ends
+	rss, hwm         int64         // bytes, at the end
+	threads          int
+}
+
+func (u usage) cpu() time.Duration { return u.cpuEnd - u.cpuStart }
+
+type results struct {
+	timesync, chronyd usage
+	requests          int // answered by the servers, both clients together
+	status            string
+}
+
+func bench(o options, progress io.Writer) (res results, err error) {
+	tmp, err := os.MkdirTemp("", "bench-idle-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(tmp)
+
+	ch, err := debs.PrepareChrony(o.chronyd, o.cache, progress)
+	if err != nil {
+		return res, fmt.Errorf("chronyd: %w", err)
+	}
+	bin := o.bin
+	if bin == "" {
+		bin = filepath.Join(tmp, "bin")
+		fmt.Fprintln(progress, "building ./cmd/timesync ./cmd/ntptestd")
+		cmd := exec.Command("go", "build", "-o", bin+"/", "./cmd/timesync", "./cmd/ntptestd")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return res, fmt.Errorf("go build (run from the repository root): %v\n%s", err, out)
+		}
+	}
+	timesync := filepath.Join(bin, "timesync")
+	if out, err := exec.Command(timesync, "service", "run", "--help").CombinedOutput(); err != nil {
+		return res, fmt.Errorf("%s has no working 'service run' yet: %v\n%s", timesync, err, out)
+	}
+
+	// The servers: one ntptestd process, its own CPU not counted.
+	servers := exec.Command(filepath.Join(bin, "ntptestd"), "-servers", strconv.Itoa(o.servers),
+		"-base", o.base, "-port", strconv.Itoa(o.port), "-offset", "10ms")
+	var serverLog bytes.Buffer
+	servers.Stderr = &serverLog
+	out, err := servers.StdoutPipe()
+	if err != nil {
+		return res, err
+	}
+	if err := servers.Start(); err != nil {
+		return res, fmt.Errorf("ntptestd: %w", err)
+	}
+	defer func() {
+		servers.Process.Signal(syscall.SIGTERM)
+		servers.Wait()
+		res.requests = parseRequests(serverLog.String())
+	}()
+	var addrs []string
+	sc := bufio.NewScanner(out)
+	for len(addrs) < o.servers && sc.Scan() {
+		if a, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) < o.servers {
+		return res, fmt.Errorf("ntptestd started %d of %d servers:\n%s", len(addrs), o.servers, serverLog.String())
+	}
+	go io.Copy(io.Discard, out)
+
+	// timesync service run --dry-run.
+	tsDir := filepath.Join(tmp, "timesync")
+	if err := os.MkdirAll(tsDir, 0o755); err != nil {
+		return res, err
+	}
+	tsConf := filepath.Join(tsDir, "timesync.conf")
+	if err := os.WriteFile(tsConf, []byte(timesyncConf(addrs, tsDir)), 0o644); err != nil {
+		return res, err
+	}
+	socket := filepath.Join(tsDir, "control.sock")
+	var tsLog bytes.Buffer
+	ts := exec.Command(timesync, "service", "run", "--dry-run", "--config", tsConf, "--socket", socket)
+	ts.Stdout, ts.Stderr, ts.Dir = &tsLog, &tsLog, tsDir
+	if err := ts.Start(); err != nil {
+		return res, err
+	}
+	defer stop(ts)
+
+	// chronyd -x -d.
+	chDir := filepath.Join(tmp, "chrony")
+	if err := os.MkdirAll(chDir, 0o755); err != nil {
+		return res, err
+	}
+	chConf := filepath.Join(chDir, "chrony.conf")
+	if err := os.WriteFile(chConf, []byte(chronyConf(addrs, chDir)), 0o644); err != nil {
+		return res, err
+	}
+	var chLog bytes.Buffer
+	cr := exec.Command(ch.Bin, chronyArgs(chConf, os.Geteuid() == 0)...)
+	cr.Env, cr.Dir, cr.Stdout, cr.Stderr = ch.Env, chDir, &chLog, &chLog
+	if err := cr.Start(); err != nil {
+		return res, fmt.Errorf("chronyd: %w", err)
+	}
+	defer stop(cr)
+
+	fmt.Fprintf(progress, "timesync (pid %d) and chronyd (pid %d) polling %s every 16 s; warm-up %v, window %v\n",
+		ts.Process.Pid, cr.Process.Pid, strings.Join(addrs, " "), o.warmup, o.duration)
+	alive := func() error {
+		for _, p := range []struct {
+			name string
+			cmd  *exec.Cmd
+			log  *bytes.Buffer
+		}{{"timesync", ts, &tsLog}, {"chronyd", cr, &chLog}} {
+			if _, err := cpuTime(p.cmd.Process.Pid); err != nil {
+				return fmt.Errorf("%s exited early:\n%s", p.name, p.log.String())
+			}
+		}
+		return nil
+	}
+	time.Sleep(o.warmup)
+	if err := alive(); err != nil {
+		return res, err
+	}
+	if res.timesync.cpuStart, err = cpuTime(ts.Process.Pid); err != nil {
+		return res, err
+	}
+	if res.chronyd.cpuStart, err = cpuTime(cr.Process.Pid); err != nil {
+		return res, err
+	}
+	time.Sleep(o.duration)
+	if err := alive(); err != nil {
+		return res, err
+	}
+	for _, p := range []struct {
+		pid int
+		u   *usage
+	}{{ts.Process.Pid, &res.timesync}, {cr.Process.Pid, &res.chronyd}} {
+		if p.u.cpuEnd, err = cpuTime(p.pid); err != nil {
+			return res, err
+		}
+		if p.u.rss, p.u.hwm, p.u.threads, err = memory(p.pid); err != nil {
+			return res, err
+		}
+	}
+	// What the service says it measured (best effort: the CLI may lack
+	// 'status' in a partial build).
+	st := exec.Command(timesync, "status", "--socket", socket)
+	if b, err := st.CombinedOutput(); err == nil {
+		res.status = strings.TrimSpace(string(b))
+	} else {
+		res.status = fmt.Sprintf("(timesync status: %v: %s)", err, strings.TrimSpace(string(b)))
+	}
+	return res, nil
+}
+
+func timesyncConf(addrs []string, dir string) string {
+	var b strings.Builder
+	b.WriteString("# bench-idle: the idle service against loopback test servers\n")
+	for _, a := range addrs {
+		fmt.Fprintf(&b, "server %s iburst minpoll 4 maxpoll 4\n", a)
+	}
+	fmt.Fprintf(&b, "driftfile %s\n", filepath.Join(dir, "timesync.drift"))
+	return b.String()
+}
+
+func chronyConf(addrs []string, dir string) string {
+	var b strings.Builder
+	b.WriteString("# bench-idle: chronyd -x against loopback test servers\n")
+	for _, a := range addrs {
+		host, port, _ := net.SplitHostPort(a)
+		fmt.Fprintf(&b, "server %s port %s iburst minpoll 4 maxpoll 4\n", host, port)
+	}
+	fmt.Fprintf(&b, "driftfile %s\npidfile %s\nbindcmdaddress %s\ncmdport 0\n",
+		filepath.Join(dir, "chrony.drift"), filepath.Join(dir, "chronyd.pid"), filepath.Join(dir, "chronyd.sock"))
+	return b.String()
+}
+
+// chronyArgs: -x never controls the clock, -d stays in the foreground
+// logging to stderr, -f reads only our file; as root it stays root (-u
+// root: Debian's default user _chrony may not exist here), else -U.
+func chronyArgs(conf string, root bool) []string {
+	args := []string{"-x", "-d", "-f", conf}
+	if root {
+		return append(args, "-u", "root")
+	}
+	return append(args, "-U")
+}
+
+func stop(cmd *exec.Cmd) {
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+// cpuTime sums the first field of /proc/PID/task/*/schedstat: the time
+// every thread of pid has spent on a CPU, in nanoseconds.
+func cpuTime(pid int) (time.Duration, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("process %d: no schedstat (exited?)", pid)
+	}
+	var sum time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // a thread that just ended
+		}
+		ns, err := parseSchedstat(string(b))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", t, err)
+		}
+		sum += ns
+	}
+	return sum, nil
+}
+
+func parseSchedstat(s string) (time.Duration, error) {
+	f := strings.Fields(s)
+	if len(f) < 1 {
+		return 0, errors.New("empty schedstat")
+	}
+	ns, err := strconv.ParseInt(f[0], 10, 64)
+	return time.Duration(ns), err
+}
+
+// memory reads VmRSS, VmHWM and Threads from /proc/PID/status.
+func memory(pid int) (rss, hwm int64, threads int, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return parseStatus(string(b))
+}
+
+func parseStatus(s string) (rss, hwm int64, threads int, err error) {
+	found := 0
+	for _, line := range strings.Split(s, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, perr := strconv.ParseInt(f[0], 10, 64)
+		if perr != nil {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			rss, found = n<<10, found+1 // kB
+		case "VmHWM":
+			hwm, found = n<<10, found+1
+		case "Threads":
+			threads, found = int(n), found+1
+		}
+	}
+	if found != 3 {
+		return 0, 0, 0, errors.New("status lacks VmRSS, VmHWM or Threads")
+	}
+	return rss, hwm, threads, nil
+}
+
+// parseRequests sums ntptestd's "N requests" from its exit lines.
+func parseRequests(log string) int {
+	total := 0
+	for _, line := range strings.Split(log, "\n") {
+		_, rest, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		_, rest, ok = strings.Cut(rest, ": ")
+		if !ok {
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(rest, "%d requests", &n); err == nil {
+			total += n
+		}
+	}
+	return total
+}
+
+// report prints the table and the verdict; it returns whether every
+// target was met.
+func report(w io.Writer, o options, r results) bool {
+	perMin := func(d time.Duration) float64 { return d.Seconds() * 1e3 / o.duration.Minutes() }
+	fmt.Fprintf(w, "idle service vs chronyd -x: %d loopback servers, minpoll 4 maxpoll 4, window %v after %v warm-up\n",
+		o.servers, o.duration, o.warmup)
+	fmt.Fprintf(w, "%-10s %12s %14s %10s %10s %8s\n", "", "CPU", "CPU/min", "VmRSS", "VmHWM", "threads")
+	for _, row := range []struct {
+		name string
+		u    usage
+	}{{"timesync", r.timesync}, {"chronyd", r.chronyd}} {
+		fmt.Fprintf(w, "%-10s %9.1f ms %11.2f ms %7.1f MB %7.1f MB %8d\n", row.name,
+			row.u.cpu().Seconds()*1e3, perMin(row.u.cpu()), mb(row.u.rss), mb(row.u.hwm), row.u.threads)
+	}
+	cpuRatio := r.timesync.cpu().Seconds() / r.chronyd.cpu().Seconds()
+	fmt.Fprintf(w, "ratio timesync/chronyd: CPU %.2f×, VmRSS %.2f×\n", cpuRatio,
+		float64(r.timesync.rss)/float64(r.chronyd.rss))
+	fmt.Fprintf(w, "servers answered %d requests (both clients, warm-up included)\n", r.requests)
+	if r.status != "" {
+		fmt.Fprintf(w, "timesync status at the end:\n%s\n", indent(r.status))
+	}
+	cpuOK := cpuRatio <= targetCPURatio
+	rssOK := r.timesync.rss < targetRSSBytes && r.timesync.hwm < targetRSSBytes
+	fmt.Fprintf(w, "%s CPU no more than chronyd's (%.2f×)\n", verdict(cpuOK), cpuRatio)
+	fmt.Fprintf(w, "%s RSS under 20 MB (VmRSS %.1f MB, VmHWM %.1f MB)\n", verdict(rssOK), mb(r.timesync.rss), mb(r.timesync.hwm))
+	return cpuOK && rssOK
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}
