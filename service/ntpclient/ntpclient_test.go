@@ -37,7 +37,7 @@ func TestQueryAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := smp.Offset - 40*time.Millisecond; d.Abs() > 2*time.Millisecond {
+	if d := smp.Offset - 40*time.Millisecond; d.Abs() > 10*time.Millisecond { // loose: a loaded machine delays one leg
 		t.Errorf("offset %v, want 40ms", smp.Offset)
 	}
 }
