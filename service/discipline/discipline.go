@@ -36,6 +36,16 @@
 // bends the curve, which shows first as a margin the bounds can no longer
 // leave.
 //
+// A source's history is a Track, which the caller keeps with the rest of
+// the source's state (service/loop keeps it beside the source's
+// engine.Source, in one struct per server), and passes to Add and
+// Estimate; measurements are the engine's own Samples.
+//
+// The drift file is only the starting state: New sets its frequency, and
+// a new history takes the frequency in force as its slope's prior until
+// it has priorSamples measurements of its own; from then on only the
+// measurements count, as in chrony.
+//
 // The package is pure: it reads no clock of its own and does no I/O. Time
 // comes in as arguments; the clock is reached through the Clock interface
 // (platform.Clock in the service and the simulator).
@@ -48,6 +58,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/timesync/timesync/service/engine"
 )
 
 // Clock is what the discipline needs of the clock; *platform.Clock
@@ -75,12 +87,15 @@ type Config struct {
 	// stepped; until then such measurements are held as spikes and not
 	// acted on. Default 900 s.
 	Stepout time.Duration
-	// Panic is the panic threshold: a larger offset is refused and
-	// reported, never applied, until Confirm. 0 means no limit (always
-	// step, ntpd's "tinker panic 0"). Default 1000 s.
+	// Panic is the panic threshold: after the first correction, a larger
+	// offset is refused and reported, never applied, until Confirm. 0
+	// means no limit (always step, ntpd's "tinker panic 0"). Default
+	// 1000 s.
 	Panic time.Duration
 	// FirstStep lets the first correction step at once when beyond Step,
-	// without waiting for Stepout (ntpd -g, chrony "makestep" at start).
+	// without waiting for Stepout and whatever its size, the panic
+	// threshold included (ntpd -g): a machine whose RTC lost the time
+	// must not wait for an administrator.
 	FirstStep bool
 	// MaxSamples bounds each source's regression history. Default 64.
 	MaxSamples int
@@ -91,8 +106,9 @@ type Config struct {
 	// MaxSlewTime, see RoutineSlewPPM. Default 1 s.
 	MaxSlewTime time.Duration
 	// Drift, if non-nil, is the frequency remembered from an earlier run
-	// (the drift file): it is set at once and taken as a prior for the
-	// regression's slope.
+	// (the drift file): the starting state. It is set at once, and is the
+	// slope's prior of the histories that start before they have
+	// measurements enough of their own, nothing more.
 	Drift *Drift
 	// PlainRegression uses the weighted regression's line for the
 	// estimate instead of the bound fit (for comparison; the regression
@@ -105,8 +121,11 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Drift is a remembered frequency correction and its uncertainty (the
-// drift file's "freq_ppm skew_ppm").
+// Drift is a remembered frequency correction and its uncertainty. The
+// sign is this project's: FrequencyPPM is the correction, positive when
+// it makes the clock faster (an oscillator that runs slow). chrony's
+// drift file keeps the opposite, the oscillator's own error; package
+// driftfile converts.
 type Drift struct {
 	FrequencyPPM float64
 	SkewPPM      float64
@@ -143,8 +162,6 @@ func (c *Config) fill() {
 
 // Errors.
 var (
-	// ErrUnknownSource: no measurement of that source is held.
-	ErrUnknownSource = errors.New("no measurements of this source")
 	// ErrNoHistory: the clock layer no longer knows the correction
 	// applied at the measurement's time, so it cannot be used.
 	ErrNoHistory = errors.New("measurement is older than the clock's correction history")
@@ -155,26 +172,7 @@ var (
 	ErrNothingPending = errors.New("no correction is waiting for confirmation")
 )
 
-// Measurement is one valid exchange with a source, as the engine judged
-// it.
-type Measurement struct {
-	// At is the instant the offset refers to, on the Timers' clock: the
-	// middle of the exchange.
-	At time.Time
-	// Offset is θ, the source's time minus the local clock (positive:
-	// the local clock is behind).
-	Offset time.Duration
-	// Delay is the round-trip delay δ.
-	Delay time.Duration
-	// Dispersion, RootDelay, RootDispersion and Stratum as in
-	// engine.Sample.
-	Dispersion     time.Duration
-	RootDelay      time.Duration
-	RootDispersion time.Duration
-	Stratum        uint8
-}
-
-// sample is a Measurement in raw terms.
+// sample is a measurement in raw terms.
 type sample struct {
 	at       time.Time
 	t        float64 // seconds since the discipline's epoch
@@ -186,14 +184,18 @@ type sample struct {
 	stratum  uint8
 }
 
-// track is one source's history and its latest fit.
-type track struct {
+// Track is one source's history of measurements and its latest fit. The
+// zero value is an empty history. The caller keeps one per source, with
+// the rest of that source's state, and hands it to Add and Estimate; a
+// Track is not safe for concurrent use.
+type Track struct {
 	pts     []sample
 	held    []sample    // recent measurements that did not fit, oldest first
 	delays  []float64   // recent delays, oldest first, up to delayMemory
 	spread  float64     // how far dmin may lie above the path's minimum
 	queue   float64     // median delay beyond dmin
-	reprior *slopePrior // slope prior after a restart: the old frequency
+	prior   *slopePrior // the slope's prior while the history is short; nil: none
+	started bool        // prior was set at the history's start
 	fit     line
 	fitOK   bool
 	dirty   bool
@@ -203,20 +205,26 @@ type track struct {
 	dmin    float64 // lowest delay held
 }
 
+// Samples reports how many measurements the history holds.
+func (tr *Track) Samples() int { return len(tr.pts) }
+
+// Reset forgets the history (the source was removed, or denied us).
+func (tr *Track) Reset() { *tr = Track{} }
+
 // Discipline is the clock discipline. It is not safe for concurrent use:
 // the service loop serialises calls.
 type Discipline struct {
-	clock  Clock
-	cfg    Config
-	log    *slog.Logger
-	epoch  time.Time
-	tracks map[string]*track
+	clock Clock
+	cfg   Config
+	log   *slog.Logger
+	epoch time.Time
 
 	applied    int       // corrections applied (slews and steps)
 	spikeSince time.Time // first of a run of offsets beyond Step; zero: none
 	pending    time.Duration
 	hasPending bool
 	confirmed  bool
+	stepOnce   bool // AllowStep: the next correction may step whatever the stepout
 	last       Update
 	freqPPM    float64 // frequency correction in force, as estimated
 	skewPPM    float64
@@ -226,7 +234,7 @@ type Discipline struct {
 // remembered frequency is applied at once.
 func New(clock Clock, cfg Config, epoch time.Time) *Discipline {
 	cfg.fill()
-	d := &Discipline{clock: clock, cfg: cfg, log: cfg.Logger, epoch: epoch, tracks: map[string]*track{}}
+	d := &Discipline{clock: clock, cfg: cfg, log: cfg.Logger, epoch: epoch}
 	d.freqPPM, d.skewPPM = clock.Frequency(), clock.MaxFrequency()
 	if cfg.Drift != nil {
 		got, err := clock.SetFrequency(cfg.Drift.FrequencyPPM)
@@ -240,52 +248,56 @@ func New(clock Clock, cfg Config, epoch time.Time) *Discipline {
 	return d
 }
 
-// Add records a measurement of source. It fails only when the clock layer
-// cannot say what correction was in force at m.At.
-func (d *Discipline) Add(source string, m Measurement) error {
-	c, ok := d.clock.AppliedAt(m.At)
+// Add records a measurement of a source: s as the engine validated it,
+// taken at at (the middle of the exchange, on the Timers' clock). It fails
+// when the clock layer cannot say what correction was in force then, when
+// the measurement is not newer than the last, and with ErrOutlier when it
+// is held aside.
+func (d *Discipline) Add(tr *Track, at time.Time, s engine.Sample) error {
+	c, ok := d.clock.AppliedAt(at)
 	if !ok {
 		return ErrNoHistory
 	}
-	tr := d.tracks[source]
-	if tr == nil {
-		tr = &track{}
-		d.tracks[source] = tr
+	smp := sample{
+		at:       at,
+		t:        at.Sub(d.epoch).Seconds(),
+		u:        -s.Offset.Seconds() - c,
+		delay:    s.Delay.Seconds(),
+		disp:     s.Dispersion.Seconds(),
+		rootDel:  s.RootDelay.Seconds(),
+		rootDisp: s.RootDispersion.Seconds(),
+		stratum:  s.Stratum,
 	}
-	s := sample{
-		at:       m.At,
-		t:        m.At.Sub(d.epoch).Seconds(),
-		u:        -m.Offset.Seconds() - c,
-		delay:    m.Delay.Seconds(),
-		disp:     m.Dispersion.Seconds(),
-		rootDel:  m.RootDelay.Seconds(),
-		rootDisp: m.RootDispersion.Seconds(),
-		stratum:  m.Stratum,
+	if n := len(tr.pts); n > 0 && smp.t <= tr.pts[n-1].t {
+		return fmt.Errorf("measurement at %v is not newer than the last one", at)
 	}
-	if n := len(tr.pts); n > 0 && s.t <= tr.pts[n-1].t {
-		return fmt.Errorf("measurement at %v is not newer than the last one", m.At)
+	if n := len(tr.held); n > 0 && smp.t <= tr.held[n-1].t {
+		return fmt.Errorf("measurement at %v is not newer than the last one", at)
 	}
-	if n := len(tr.held); n > 0 && s.t <= tr.held[n-1].t {
-		return fmt.Errorf("measurement at %v is not newer than the last one", m.At)
+	if !tr.started {
+		// A new history starts from the frequency in force (the drift
+		// file's at start): its slope's prior while it is short.
+		tr.started = true
+		tr.prior = d.currentPrior()
 	}
 	if len(tr.delays) == delayMemory {
 		tr.delays = slices.Delete(tr.delays, 0, 1)
 	}
-	tr.delays = append(tr.delays, s.delay)
+	tr.delays = append(tr.delays, smp.delay)
 	if len(tr.pts) >= minHistory {
 		if tr.dirty {
 			d.refit(tr)
 		}
-		if tr.fitOK && !tr.consistent(s) {
-			return d.hold(source, tr, s)
+		if tr.fitOK && !tr.consistent(smp) {
+			return d.hold(tr, smp)
 		}
 	}
 	tr.held = tr.held[:0]
-	tr.add(s, d.cfg.MaxSamples)
+	tr.add(smp, d.cfg.MaxSamples)
 	return nil
 }
 
-func (tr *track) add(s sample, maxSamples int) {
+func (tr *Track) add(s sample, maxSamples int) {
 	if len(tr.pts) >= maxSamples {
 		tr.pts = slices.Delete(tr.pts, 0, len(tr.pts)-maxSamples+1)
 	}
@@ -299,9 +311,18 @@ const (
 	// ones are judged against it.
 	minHistory = 4
 	// heldLimit is how many inconsistent measurements in a row, agreeing
-	// with each other, mean the source's time (or ours) jumped: the
-	// history is restarted from them.
+	// with each other along the present slope, mean the source's time (or
+	// ours) jumped: the history is restarted from them.
 	heldLimit = 3
+	// heldLimitFree is how many inconsistent measurements in a row that
+	// agree with each other along a slope of their own mean the slope
+	// itself is wrong (a stale drift file, a frequency that changed): the
+	// history restarts from them without a prior. Whatever the state,
+	// enough consistent measurements win.
+	heldLimitFree = 5
+	// priorSamples is how many measurements a history needs before its
+	// slope is the measurements' alone.
+	priorSamples = 8
 )
 
 // consistent reports whether s fits the track's line: whether the line's
@@ -311,7 +332,7 @@ const (
 // median queueing delay. The last term keeps a measurement that merely
 // shows the line drifting (which the fit then follows) from being taken
 // for a jump: only jumps well beyond the network's own noise are held.
-func (tr *track) consistent(s sample) bool {
+func (tr *Track) consistent(s sample) bool {
 	u, v := tr.fit.at(s.t)
 	sd := math.Sqrt(math.Max(v*tr.scale, 0))
 	base := math.Max(tr.dmin/2-tr.spread/2, 0)
@@ -320,55 +341,65 @@ func (tr *track) consistent(s sample) bool {
 }
 
 // hold keeps an inconsistent measurement aside. A lone one is an outlier
-// and is dropped when a consistent measurement follows; heldLimit of them
-// in a row that agree with each other mean a jump: the history restarts
-// from them, keeping the frequency estimate as the slope's prior.
-func (d *Discipline) hold(source string, tr *track, s sample) error {
+// and is dropped when a consistent measurement follows. heldLimit of them
+// in a row that agree with each other along the present slope mean a
+// jump: the history restarts from them, keeping the present slope as the
+// prior. heldLimitFree of them that agree along a slope of their own mean
+// the slope is wrong: the history restarts from them with no prior.
+func (d *Discipline) hold(tr *Track, s sample) error {
 	tr.held = append(tr.held, s)
-	// Held measurements must agree among themselves (a common offset
-	// within all their bounds, along the present slope); drop the oldest
-	// until they do.
-	for len(tr.held) > 1 {
-		bp := make([]bpoint, len(tr.held))
-		for i, h := range tr.held {
-			bp[i] = bpoint{t: h.t, y: h.u, h: h.delay/2 + tr.spread/2}
+	bp := make([]bpoint, len(tr.held))
+	for i, h := range tr.held {
+		bp[i] = bpoint{t: h.t, y: h.u, h: h.delay/2 + tr.spread/2}
+	}
+	// The longest run of the newest held measurements that agree (a
+	// common offset within all their bounds) along the present slope,
+	// and along any slope within ±1000 ppm of it.
+	along, free := 0, 0
+	for k := 1; k <= len(bp); k++ {
+		win := bp[len(bp)-k:]
+		if gap, _ := boundsGap(win, s.t, tr.fit.b); gap >= 0 {
+			along = k
 		}
-		if gap, _ := boundsGap(bp, s.t, tr.fit.b); gap >= 0 {
-			break
+		if k == 1 {
+			free = 1
+			continue
 		}
-		tr.held = slices.Delete(tr.held, 0, 1)
+		const span = 1e-3
+		if _, _, m := fitBounds(win, s.t, tr.fit.b-span, tr.fit.b+span); m >= 0 {
+			free = k
+		}
 	}
-	if len(tr.held) < heldLimit {
-		d.log.Debug("measurement does not fit the source's history; held", "source", source,
-			"held", len(tr.held))
-		return ErrOutlier
+	keep := max(along, free)
+	tr.held = slices.Delete(tr.held, 0, len(tr.held)-min(keep, heldLimitFree))
+	switch {
+	case along >= heldLimit:
+		d.log.Warn("measurements no longer fit the source's history (its time or ours jumped); restarting it",
+			"samples", along)
+		d.restart(tr, tr.held[len(tr.held)-along:], &slopePrior{b0: tr.fit.b, sd: math.Max(math.Sqrt(math.Max(tr.fit.cbb*tr.scale, 0)), 0.01e-6)})
+		return nil
+	case free >= heldLimitFree:
+		d.log.Warn("measurements agree with each other but not with the source's history's frequency; restarting it",
+			"samples", free)
+		d.restart(tr, tr.held, nil)
+		return nil
 	}
-	d.log.Warn("measurements no longer fit the source's history (its time or ours jumped); restarting it",
-		"source", source, "samples", len(tr.held))
-	tr.reprior = &slopePrior{b0: tr.fit.b, sd: math.Max(math.Sqrt(math.Max(tr.fit.cbb*tr.scale, 0)), 0.01e-6)}
-	held := tr.held
-	tr.pts, tr.held = nil, nil
-	for _, h := range held {
-		tr.add(h, d.cfg.MaxSamples)
-	}
-	return nil
+	d.log.Debug("measurement does not fit the source's history; held", "held", len(tr.held))
+	return ErrOutlier
 }
 
-// Forget drops a source's history (removed from the configuration, or
-// denied).
-func (d *Discipline) Forget(source string) { delete(d.tracks, source) }
-
-// Samples reports how many measurements of source are held.
-func (d *Discipline) Samples(source string) int {
-	if tr := d.tracks[source]; tr != nil {
-		return len(tr.pts)
+// restart replaces the history by the held measurements from, with prior
+// as the slope's prior while the new history is short.
+func (d *Discipline) restart(tr *Track, from []sample, prior *slopePrior) {
+	pts := slices.Clone(from)
+	tr.pts, tr.held, tr.prior = nil, nil, prior
+	for _, h := range pts {
+		tr.add(h, d.cfg.MaxSamples)
 	}
-	return 0
 }
 
 // Estimate is a source's view of the clock at one instant.
 type Estimate struct {
-	Source string
 	// Offset is the source's time minus the local clock now (θ).
 	Offset time.Duration
 	// OffsetSD is the standard error of Offset.
@@ -406,10 +437,9 @@ type Estimate struct {
 // phi is the frequency tolerance (RFC 5905), 15 ppm.
 const phi = 15e-6
 
-// Estimate returns source's estimate for now; ok is false when nothing is
-// known of it.
-func (d *Discipline) Estimate(source string, now time.Time) (Estimate, bool) {
-	tr := d.tracks[source]
+// Estimate returns the estimate of the source whose history is tr for
+// now; ok is false when nothing is known of it.
+func (d *Discipline) Estimate(tr *Track, now time.Time) (Estimate, bool) {
 	if tr == nil || len(tr.pts) == 0 {
 		return Estimate{}, false
 	}
@@ -431,7 +461,6 @@ func (d *Discipline) Estimate(source string, now time.Time) (Estimate, bool) {
 	age := math.Max(0, tnow-newest.t)
 	dist := (newest.rootDel+tr.dmin)/2 + newest.rootDisp + newest.disp + 3*sd + phi*age
 	return Estimate{
-		Source:       source,
 		Offset:       seconds(-(u + c)),
 		OffsetSD:     seconds(sd),
 		FrequencyPPM: -tr.fit.b * 1e6,
@@ -450,7 +479,7 @@ func (d *Discipline) Estimate(source string, now time.Time) (Estimate, bool) {
 
 // refit weighs the track's samples by their delays and fits the longest
 // recent window that passes the runs test and the margin test.
-func (d *Discipline) refit(tr *track) {
+func (d *Discipline) refit(tr *Track) {
 	tr.dirty = false
 	n := len(tr.pts)
 	// The path's minimum delay is estimated by the lowest delay in a
@@ -468,9 +497,9 @@ func (d *Discipline) refit(tr *track) {
 		e := s.delay - dmin
 		pts[i] = point{t: s.t, y: s.u, v: e*e/12 + floor}
 	}
-	prior := d.slopePrior()
-	if tr.reprior != nil {
-		prior = tr.reprior
+	prior := d.weakPrior()
+	if tr.prior != nil && n < priorSamples {
+		prior = tr.prior
 	}
 	tref := pts[n-1].t
 	bps := make([]bpoint, n)
@@ -579,7 +608,7 @@ const delayMemory = 256
 // approaches the bottom of a distribution whose density rises from zero
 // (the sum of two queueing delays). The second dominates while few delays
 // are known and keeps the weights from trusting an early "minimum".
-func (tr *track) delayFloor() (dmin, spread float64) {
+func (tr *Track) delayFloor() (dmin, spread float64) {
 	n := len(tr.delays)
 	if n == 0 {
 		return math.Inf(1), 0
@@ -599,7 +628,7 @@ func (tr *track) delayFloor() (dmin, spread float64) {
 }
 
 // medianDelay returns the median of the recent delays.
-func (tr *track) medianDelay() float64 {
+func (tr *Track) medianDelay() float64 {
 	sorted := slices.Clone(tr.delays)
 	slices.Sort(sorted)
 	n := len(sorted)
@@ -623,14 +652,24 @@ func nextStart(start, n int) int {
 	return start + drop
 }
 
-// slopePrior is what is known of the raw slope without measurements: the
-// drift file's frequency, or else the clock's present correction with the
-// widest uncertainty.
-func (d *Discipline) slopePrior() *slopePrior {
-	if d.cfg.Drift != nil {
-		return &slopePrior{b0: -d.cfg.Drift.FrequencyPPM * 1e-6, sd: math.Max(d.cfg.Drift.SkewPPM, 0.001) * 1e-6}
-	}
+// currentPrior is the prior of a new history's slope: the frequency
+// correction in force as estimated (the drift file's at start) with its
+// skew. It serves only while the history is short (priorSamples).
+func (d *Discipline) currentPrior() *slopePrior {
+	return &slopePrior{b0: -d.freqPPM * 1e-6, sd: math.Max(d.skewPPM, 0.001) * 1e-6}
+}
+
+// weakPrior is what is known of the raw slope without measurements: the
+// clock's present correction, within the widest range. It only lets a
+// single measurement make a fit.
+func (d *Discipline) weakPrior() *slopePrior {
 	return &slopePrior{b0: -d.clock.Frequency() * 1e-6, sd: d.clock.MaxFrequency() * 1e-6}
+}
+
+// Combinable returns the part of e that combining uses.
+func (e Estimate) Combinable() engine.Estimate {
+	return engine.Estimate{Offset: e.Offset, OffsetSD: e.OffsetSD, Root: e.Root, Distance: e.Distance,
+		Jitter: e.Jitter, FrequencyPPM: e.FrequencyPPM, SkewPPM: e.SkewPPM}
 }
 
 func seconds(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }

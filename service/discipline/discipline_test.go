@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/timesync/timesync/service/engine"
 )
 
 var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -94,11 +96,19 @@ func quietConfig() Config {
 	return cfg
 }
 
+// meas is a measurement and when it was taken.
+type meas struct {
+	at time.Time
+	s  engine.Sample
+}
+
 // measure takes a noiseless measurement of the fake clock now, with the
 // given round-trip delay.
-func measure(c *fakeClock, delay time.Duration) Measurement {
-	return Measurement{At: c.now, Offset: seconds(-c.x()), Delay: delay, Stratum: 1}
+func measure(c *fakeClock, delay time.Duration) meas {
+	return meas{at: c.now, s: engine.Sample{Offset: seconds(-c.x()), Delay: delay, Stratum: 1}}
 }
+
+func add(d *Discipline, tr *Track, m meas) error { return d.Add(tr, m.at, m.s) }
 
 func TestFitLineHandComputed(t *testing.T) {
 	// With equal weights the least-squares line through (0,1), (1,3),
@@ -202,19 +212,19 @@ func TestRunsOK(t *testing.T) {
 }
 
 func TestDelayFloor(t *testing.T) {
-	tr := &track{delays: []float64{5, 3, 4, 3.5, 10}}
+	tr := &Track{delays: []float64{5, 3, 4, 3.5, 10}}
 	dmin, spread := tr.delayFloor()
 	// lowest 3; third lowest 4 → spread 1; median 4 → 0.75·1/√5 = 0.335.
 	if dmin != 3 || !near(spread, 1, 1e-12) {
 		t.Errorf("got dmin=%v spread=%v, want 3 and 1", dmin, spread)
 	}
-	tr = &track{delays: []float64{3, 3, 3, 9}}
+	tr = &Track{delays: []float64{3, 3, 3, 9}}
 	_, spread = tr.delayFloor()
 	// third lowest − lowest = 0; median 3 → 0 too: no sign of spread.
 	if spread != 0 {
 		t.Errorf("clustered delays: got spread %v, want 0", spread)
 	}
-	tr = &track{delays: []float64{3, 3.01, 3.02, 8, 9, 10}}
+	tr = &Track{delays: []float64{3, 3.01, 3.02, 8, 9, 10}}
 	_, spread = tr.delayFloor()
 	// median (3.02+8)/2 = 5.51 → 0.75·2.51/√6 = 0.7685 > 0.02.
 	if !near(spread, 0.75*2.51/math.Sqrt(6), 1e-9) {
@@ -228,11 +238,12 @@ func TestDelayFloor(t *testing.T) {
 func TestConvergesNoiseless(t *testing.T) {
 	c := newFakeClock(0.010, 50)
 	d := New(c, quietConfig(), t0)
+	tr := &Track{}
 	for i := 0; i < 20; i++ {
-		if err := d.Add("s", measure(c, 2*time.Millisecond)); err != nil {
+		if err := add(d, tr, measure(c, 2*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
-		e, ok := d.Estimate("s", c.now)
+		e, ok := d.Estimate(tr, c.now)
 		if !ok {
 			t.Fatal("no estimate")
 		}
@@ -257,19 +268,20 @@ func TestConvergesNoiseless(t *testing.T) {
 func TestEstimateWithQueueing(t *testing.T) {
 	c := newFakeClock(0, 20)
 	d := New(c, quietConfig(), t0)
+	tr := &Track{}
 	// A deterministic sequence of leg delays (ms) with a few near zero.
 	legs := []float64{0.9, 0.1, 2.3, 0.4, 1.7, 0.05, 0.6, 1.1, 3.0, 0.2, 0.7, 1.4, 0.02, 0.8, 2.2, 0.3}
 	for i := 0; i+1 < len(legs)*2; i++ {
 		a, b := legs[i%len(legs)], legs[(i*7+3)%len(legs)]
 		m := measure(c, time.Duration((2+a+b)*float64(time.Millisecond)))
-		m.Offset += time.Duration((a - b) / 2 * float64(time.Millisecond))
-		if err := d.Add("s", m); err != nil {
+		m.s.Offset += time.Duration((a - b) / 2 * float64(time.Millisecond))
+		if err := add(d, tr, m); err != nil {
 			t.Fatal(err)
 		}
 		c.advance(64 * time.Second)
 	}
 	c.advance(-64 * time.Second)
-	e, ok := d.Estimate("s", c.now)
+	e, ok := d.Estimate(tr, c.now)
 	if !ok {
 		t.Fatal("no estimate")
 	}
@@ -285,7 +297,7 @@ func TestEstimateWithQueueing(t *testing.T) {
 }
 
 func est(off time.Duration) []Estimate {
-	return []Estimate{{Source: "s", Offset: off, OffsetSD: time.Microsecond, Distance: time.Millisecond, FrequencyPPM: 0, SkewPPM: 1}}
+	return []Estimate{{Offset: off, OffsetSD: time.Microsecond, Distance: time.Millisecond, FrequencyPPM: 0, SkewPPM: 1}}
 }
 
 func TestTinker(t *testing.T) {
@@ -311,7 +323,12 @@ func TestTinker(t *testing.T) {
 		{"step 0 never steps", func(c *Config) { c.Step = 0 }, []upd{{0, 100 * time.Second, ActionSlew}}},
 		{"stepout 0 steps at once", func(c *Config) { c.Stepout = 0 },
 			[]upd{{0, time.Millisecond, ActionSlew}, {64 * time.Second, -time.Second, ActionStep}}},
-		{"panic refuses", nil, []upd{{0, 2000 * time.Second, ActionRefused}, {64 * time.Second, -2000 * time.Second, ActionRefused}}},
+		{"panic refuses after the first correction", nil, []upd{{0, time.Millisecond, ActionSlew},
+			{64 * time.Second, 2000 * time.Second, ActionRefused}, {64 * time.Second, -2000 * time.Second, ActionRefused}}},
+		{"the first correction steps beyond panic (ntpd -g)", nil, []upd{{0, 2000 * time.Second, ActionStep},
+			{64 * time.Second, -2000 * time.Second, ActionRefused}}},
+		{"panic refuses the first correction without FirstStep", func(c *Config) { c.FirstStep = false },
+			[]upd{{0, 2000 * time.Second, ActionRefused}}},
 		{"panic 0 always steps", func(c *Config) { c.Panic = 0 }, []upd{{0, 1e6 * time.Second, ActionStep}}},
 	}
 	for _, tt := range tests {
@@ -342,6 +359,10 @@ func TestPanicConfirm(t *testing.T) {
 	if err := d.Confirm(); !errors.Is(err, ErrNothingPending) {
 		t.Errorf("Confirm with nothing pending: got %v, want ErrNothingPending", err)
 	}
+	if u := d.Update(c.now, est(time.Millisecond)); u.Action != ActionSlew {
+		t.Fatalf("first update: got %v, want slew", u.Action)
+	}
+	c.slews, c.freqPPM = nil, 0
 	off := 2500 * time.Second
 	if u := d.Update(c.now, est(off)); u.Action != ActionRefused {
 		t.Fatalf("got %v, want refused", u.Action)
@@ -374,52 +395,39 @@ func TestDriftPrior(t *testing.T) {
 	cfg := quietConfig()
 	cfg.Drift = &Drift{FrequencyPPM: 12.3, SkewPPM: 0.01}
 	d := New(c, cfg, t0)
+	tr := &Track{}
 	if c.freqPPM != 12.3 {
 		t.Errorf("frequency after New with a drift file: got %v, want 12.3", c.freqPPM)
 	}
-	if err := d.Add("s", measure(c, time.Millisecond)); err != nil {
+	if err := add(d, tr, measure(c, time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	e, _ := d.Estimate("s", c.now)
+	e, _ := d.Estimate(tr, c.now)
 	if !near(e.FrequencyPPM, 12.3, 1e-9) {
 		t.Errorf("one sample with a drift prior: got %v ppm, want the prior 12.3", e.FrequencyPPM)
-	}
-}
-
-func TestCombine(t *testing.T) {
-	ests := []Estimate{
-		{Offset: 1 * time.Millisecond, OffsetSD: 100 * time.Microsecond, FrequencyPPM: 10, SkewPPM: 1, Distance: time.Millisecond},
-		{Offset: 2 * time.Millisecond, OffsetSD: 200 * time.Microsecond, FrequencyPPM: 20, SkewPPM: 2, Distance: 2 * time.Millisecond},
-	}
-	c := combine(ests)
-	// Weights 1/σ²: 100 and 25 (per ms²) → (1·100 + 2·25)/125 = 1.2 ms.
-	if want := 1200 * time.Microsecond; c.Offset != want {
-		t.Errorf("offset: got %v, want %v", c.Offset, want)
-	}
-	if !near(c.FrequencyPPM, (10*1+20*0.25)/1.25, 1e-9) {
-		t.Errorf("frequency: got %v, want %v", c.FrequencyPPM, (10*1+20*0.25)/1.25)
 	}
 }
 
 func TestAddErrors(t *testing.T) {
 	c := newFakeClock(0, 0)
 	d := New(c, quietConfig(), t0)
-	if err := d.Add("s", Measurement{At: t0.Add(-time.Hour), Delay: time.Millisecond}); !errors.Is(err, ErrNoHistory) {
+	tr := &Track{}
+	if err := d.Add(tr, t0.Add(-time.Hour), engine.Sample{Delay: time.Millisecond}); !errors.Is(err, ErrNoHistory) {
 		t.Errorf("measurement before the clock's history: got %v, want ErrNoHistory", err)
 	}
 	c.advance(time.Second)
-	if err := d.Add("s", measure(c, time.Millisecond)); err != nil {
+	if err := add(d, tr, measure(c, time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Add("s", measure(c, time.Millisecond)); err == nil {
+	if err := add(d, tr, measure(c, time.Millisecond)); err == nil {
 		t.Error("a measurement no newer than the last: got nil error")
 	}
-	if _, ok := d.Estimate("other", c.now); ok {
-		t.Error("Estimate of an unknown source: got ok")
+	if _, ok := d.Estimate(&Track{}, c.now); ok {
+		t.Error("Estimate of an empty history: got ok")
 	}
-	d.Forget("s")
-	if d.Samples("s") != 0 {
-		t.Error("Forget kept samples")
+	tr.Reset()
+	if tr.Samples() != 0 {
+		t.Error("Reset kept samples")
 	}
 }
 
@@ -429,10 +437,11 @@ func TestAddErrors(t *testing.T) {
 func TestOutlierAndJump(t *testing.T) {
 	c := newFakeClock(0, 10)
 	d := New(c, quietConfig(), t0)
+	tr := &Track{}
 	add := func(extra time.Duration) error {
 		m := measure(c, 2*time.Millisecond)
-		m.Offset += extra
-		err := d.Add("s", m)
+		m.s.Offset += extra
+		err := add(d, tr, m)
 		c.advance(64 * time.Second)
 		return err
 	}
@@ -442,13 +451,13 @@ func TestOutlierAndJump(t *testing.T) {
 		}
 	}
 	at := c.now
-	before, _ := d.Estimate("s", at)
+	before, _ := d.Estimate(tr, at)
 	if err := add(10 * time.Millisecond); !errors.Is(err, ErrOutlier) {
 		t.Fatalf("a measurement 10 ms off: got %v, want ErrOutlier", err)
 	}
-	after, _ := d.Estimate("s", at)
-	if d.Samples("s") != 10 || (after.Offset-before.Offset).Abs() > time.Microsecond {
-		t.Errorf("after an outlier: %d samples, offset %v; want 10 and unchanged %v", d.Samples("s"), after.Offset, before.Offset)
+	after, _ := d.Estimate(tr, at)
+	if tr.Samples() != 10 || (after.Offset-before.Offset).Abs() > time.Microsecond {
+		t.Errorf("after an outlier: %d samples, offset %v; want 10 and unchanged %v", tr.Samples(), after.Offset, before.Offset)
 	}
 	if err := add(0); err != nil {
 		t.Fatalf("a good measurement after the outlier: %v", err)
@@ -462,10 +471,10 @@ func TestOutlierAndJump(t *testing.T) {
 			t.Fatalf("third jump measurement: got %v, want the history restarted", err)
 		}
 	}
-	e, _ := d.Estimate("s", c.now)
+	e, _ := d.Estimate(tr, c.now)
 	want := seconds(-c.x()) + 10*time.Millisecond
-	if d.Samples("s") != 3 || (e.Offset-want).Abs() > 10*time.Microsecond {
-		t.Errorf("after the jump: %d samples, offset %v; want 3 and %v", d.Samples("s"), e.Offset, want)
+	if tr.Samples() != 3 || (e.Offset-want).Abs() > 10*time.Microsecond {
+		t.Errorf("after the jump: %d samples, offset %v; want 3 and %v", tr.Samples(), e.Offset, want)
 	}
 	if !near(e.FrequencyPPM, -10, 0.01) {
 		t.Errorf("frequency after the restart: got %v ppm, want the old -10", e.FrequencyPPM)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/timesync/timesync/service/engine"
 )
 
 // Action is what an update did to the clock.
@@ -62,15 +64,21 @@ type Update struct {
 }
 
 // Update combines the estimates of the selected sources (as returned by
-// Estimate at now) and corrects the clock: the frequency correction is
-// set to the combined estimate and the offset slewed away, or stepped, or
-// held, by the tinker rules.
+// Estimate at now) with engine.Combine, the rule timesync --once uses too,
+// and corrects the clock: the frequency correction is set to the combined
+// estimate and the offset slewed away, or stepped, or held, by the tinker
+// rules. The first correction may always step (with FirstStep): neither
+// the stepout nor the panic threshold applies to it.
 func (d *Discipline) Update(now time.Time, ests []Estimate) Update {
 	u := Update{Time: now}
 	if len(ests) == 0 {
 		return u
 	}
-	c := combine(ests)
+	ce := make([]engine.Estimate, len(ests))
+	for i, e := range ests {
+		ce[i] = e.Combinable()
+	}
+	c := engine.Combine(ce)
 	u.Offset, u.OffsetSD, u.Distance, u.Jitter, u.Sources = c.Offset, c.OffsetSD, c.Distance, c.Jitter, len(ests)
 	off := c.Offset
 	abs := off
@@ -78,8 +86,10 @@ func (d *Discipline) Update(now time.Time, ests []Estimate) Update {
 		abs = -abs
 	}
 
-	// The panic threshold: never applied without a confirmation.
-	if d.cfg.Panic > 0 && abs > d.cfg.Panic && !d.confirmed {
+	first := d.applied == 0 && d.cfg.FirstStep
+	// The panic threshold: after the first correction, never applied
+	// without a confirmation.
+	if d.cfg.Panic > 0 && abs > d.cfg.Panic && !d.confirmed && !first {
 		if !d.hasPending {
 			d.log.Error(fmt.Sprintf("clock offset %+.6f s exceeds the panic threshold of %v: refusing to correct it; confirm the step through the service (timesync sync --confirm) or set tinker panic 0",
 				off.Seconds(), d.cfg.Panic))
@@ -95,7 +105,7 @@ func (d *Discipline) Update(now time.Time, ests []Estimate) Update {
 	step := false
 	if d.cfg.Step > 0 && abs > d.cfg.Step {
 		switch {
-		case d.confirmed, d.applied == 0 && d.cfg.FirstStep, d.cfg.Stepout <= 0:
+		case d.confirmed, first, d.stepOnce, d.cfg.Stepout <= 0:
 			step = true
 		case d.spikeSince.IsZero():
 			d.spikeSince = now
@@ -112,9 +122,11 @@ func (d *Discipline) Update(now time.Time, ests []Estimate) Update {
 		}
 	}
 	d.spikeSince = time.Time{}
-	d.confirmed = false
+	d.confirmed, d.stepOnce = false, false
 
-	if got, err := d.clock.SetFrequency(c.FrequencyPPM); err != nil {
+	if !c.HasFrequency {
+		// No estimate gives a frequency: keep the one in force.
+	} else if got, err := d.clock.SetFrequency(c.FrequencyPPM); err != nil {
 		u.Err = fmt.Errorf("set frequency: %w", err)
 	} else {
 		d.freqPPM, d.skewPPM = got, c.SkewPPM
@@ -143,44 +155,6 @@ func (d *Discipline) Update(now time.Time, ests []Estimate) Update {
 	return u
 }
 
-// combined is the weighted combination of several estimates.
-type combined struct {
-	Offset, OffsetSD, Distance, Jitter time.Duration
-	FrequencyPPM, SkewPPM              float64
-}
-
-// combine weighs each estimate's offset by the inverse of its variance
-// plus the square of its server's own error bound (Root), and each
-// frequency by its inverse variance.
-func combine(ests []Estimate) combined {
-	if len(ests) == 1 {
-		e := ests[0]
-		return combined{e.Offset, e.OffsetSD, e.Distance, e.Jitter, e.FrequencyPPM, e.SkewPPM}
-	}
-	var wo, so, sd, sj, wf, sf float64
-	for _, e := range ests {
-		v := sq(e.OffsetSD.Seconds()) + sq(e.Root.Seconds())
-		w := 1 / math.Max(v, 1e-18)
-		wo += w
-		so += w * e.Offset.Seconds()
-		sd += w * e.Distance.Seconds()
-		sj += w * e.Jitter.Seconds()
-		fv := math.Max(sq(e.SkewPPM), 1e-12)
-		wf += 1 / fv
-		sf += e.FrequencyPPM / fv
-	}
-	return combined{
-		Offset:       seconds(so / wo),
-		OffsetSD:     seconds(math.Sqrt(1 / wo)),
-		Distance:     seconds(sd / wo),
-		Jitter:       seconds(sj / wo),
-		FrequencyPPM: sf / wf,
-		SkewPPM:      math.Sqrt(1 / wf),
-	}
-}
-
-func sq(x float64) float64 { return x * x }
-
 // Confirm allows the refused correction (beyond the panic threshold) to be
 // applied at the next update, by a step. It fails when nothing waits.
 func (d *Discipline) Confirm() error {
@@ -190,6 +164,11 @@ func (d *Discipline) Confirm() error {
 	d.confirmed = true
 	return nil
 }
+
+// AllowStep lets the next correction step, once, whatever the stepout
+// (the machine resumed from sleep, or the clock was set behind the
+// service's back). The panic threshold still holds.
+func (d *Discipline) AllowStep() { d.stepOnce = true }
 
 // Pending reports the correction refused at the panic threshold, if any.
 func (d *Discipline) Pending() (time.Duration, bool) { return d.pending, d.hasPending }

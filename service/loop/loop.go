@@ -13,6 +13,16 @@
 // measurement refers to, the last update) are Timers times, the
 // monotonic clock in the service; only the NTP timestamps inside responses
 // are readings of the disciplined clock.
+//
+// Per-source state lives in one place, the peer: its configuration, its
+// engine.Source (reachability, kiss codes, validation), its poll control
+// and its discipline.Track (the measurement history).
+//
+// A minority never carries the clock: the selected sources must be at
+// least half of the servers that have ever given a valid answer (and not
+// denied us). Otherwise the clock is held, free-running on the frequency
+// learned, until a majority agrees again; the status says so. After an
+// outage, the first server to answer thus cannot take the clock alone.
 package loop
 
 import (
@@ -80,7 +90,10 @@ type DriftStore interface {
 // Options configures a Loop.
 type Options struct {
 	Servers []Server
-	// Timers defaults to platform.RealTimers.
+	// Timers is the time base of the loop: platform.RealTimers (the
+	// default) in the service, virtual time in tests and the simulator,
+	// which must always set it (sim's scenario at a date in 2041 catches
+	// a test that ages anything with the real clock).
 	Timers platform.Timers
 	// Exchanger performs the exchanges (required).
 	Exchanger Exchanger
@@ -130,25 +143,31 @@ type Loop struct {
 	lastDrift  time.Time
 	unsync     bool // last reported to the kernel as unsynchronized
 	kernelSet  bool
+	// holding says why the clock is held although sources answer (a
+	// minority agrees); empty when not.
+	holding string
 }
 
+// peer is everything the loop knows of one server.
 type peer struct {
 	cfg     Server
 	src     *engine.Source
+	track   discipline.Track // the discipline's history of its measurements
 	poll    *engine.PollControl
 	timer   func() bool
 	next    time.Time // when the next poll is due
 	stopped bool      // denied: never polled again
 
-	inflight bool
-	answered bool // the first exchange has ended (answer or failure)
-	seq      uint64
-	sendAt   time.Time
-	steps    uint64
-	burst    int           // requests of a burst still to send
-	rateMin  time.Duration // floor after a RATE kiss; 0: none
-	state    engine.State
-	reason   string
+	inflight  bool
+	answered  bool // the first exchange has ended (answer or failure)
+	everValid bool // a valid answer has arrived at some time
+	seq       uint64
+	sendAt    time.Time
+	steps     uint64
+	burst     int           // requests of a burst still to send
+	rateMin   time.Duration // floor after a RATE kiss; 0: none
+	state     engine.State
+	reason    string
 }
 
 // New checks the options and builds a loop; Start starts polling.
@@ -156,11 +175,11 @@ func New(opt Options) (*Loop, error) {
 	if opt.Exchanger == nil || opt.Clock == nil {
 		return nil, errors.New("loop: Exchanger and Clock are required")
 	}
-	if len(opt.Servers) == 0 {
-		return nil, errors.New("loop: no servers configured")
-	}
 	if opt.Timers == nil {
 		opt.Timers = platform.RealTimers{}
+	}
+	if len(opt.Servers) == 0 {
+		return nil, errors.New("loop: no servers configured")
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -347,20 +366,13 @@ func (l *Loop) received(p *peer, seq uint64, r *ntp.Response, qerr error) {
 		l.rejected(p, r, err, now)
 		return
 	}
+	p.everValid = true
 	if l.opt.Clock.Steps() != p.steps {
 		l.log.Debug("measurement spans a clock step; discarded", "server", p.cfg.Address)
 		return
 	}
-	m := discipline.Measurement{
-		At:             p.sendAt.Add(now.Sub(p.sendAt) / 2),
-		Offset:         smp.Offset,
-		Delay:          smp.Delay,
-		Dispersion:     smp.Dispersion,
-		RootDelay:      smp.RootDelay,
-		RootDispersion: smp.RootDispersion,
-		Stratum:        smp.Stratum,
-	}
-	if err := l.disc.Add(p.cfg.Address, m); err != nil {
+	at := p.sendAt.Add(now.Sub(p.sendAt) / 2)
+	if err := l.disc.Add(&p.track, at, smp); err != nil {
 		if errors.Is(err, discipline.ErrOutlier) {
 			l.log.Debug("measurement held aside", "server", p.cfg.Address, "offset_seconds", smp.Offset.Seconds(), "delay_seconds", smp.Delay.Seconds())
 		} else {
@@ -406,7 +418,7 @@ func (l *Loop) rejected(p *peer, r *ntp.Response, err error, now time.Time) {
 			p.timer()
 			p.timer = nil
 		}
-		l.disc.Forget(p.cfg.Address)
+		p.track.Reset()
 		l.log.Warn("server denied access (kiss-o'-death); it will not be polled again", "server", p.cfg.Address, "code", kiss.Code)
 	case errors.As(err, &kiss) && kiss.RateLimited():
 		floor := 2 * l.interval(p)
@@ -447,7 +459,7 @@ func (l *Loop) update(now time.Time, from *peer) {
 		l.lastUpdate, l.lastDist = now, u.Distance
 		l.ref = best
 		if best != nil {
-			if e, ok := l.disc.Estimate(best.cfg.Address, now); ok {
+			if e, ok := l.disc.Estimate(&best.track, now); ok {
 				l.refStratum = min(e.Stratum+1, engine.MaxStratum)
 			}
 		}
@@ -462,7 +474,7 @@ func (l *Loop) update(now time.Time, from *peer) {
 		}
 	}
 	if from != nil && u.Action == discipline.ActionSlew {
-		if e, ok := l.disc.Estimate(from.cfg.Address, now); ok {
+		if e, ok := l.disc.Estimate(&from.track, now); ok {
 			jit := max(e.Jitter, e.OffsetSD, time.Microsecond)
 			off := u.Offset
 			if e.Samples >= 8 && e.Used < e.Samples/2 {
@@ -501,7 +513,7 @@ func (l *Loop) refreshStates(now time.Time, from *peer) ([]discipline.Estimate, 
 			p.state, p.reason = p.src.Status()
 			continue
 		}
-		e, ok := l.disc.Estimate(p.cfg.Address, now)
+		e, ok := l.disc.Estimate(&p.track, now)
 		if !ok {
 			p.state, p.reason = p.src.Status()
 			continue
@@ -524,12 +536,45 @@ func (l *Loop) refreshStates(now time.Time, from *peer) ([]discipline.Estimate, 
 		}
 	}
 	if !sel.OK {
+		l.holding = ""
 		if len(cands) > 0 {
 			l.log.Info("no trustworthy time", "why", sel.Why)
+			if l.updates > 0 {
+				l.holding = sel.Why
+			}
 		}
 		return nil, nil
 	}
+	if known := l.known(); 2*len(chosen) < known {
+		why := fmt.Sprintf("only %d of the %d servers that have answered agree now; holding the last frequency until a majority agrees", len(chosen), known)
+		if l.holding != why {
+			l.log.Warn("a minority of the servers cannot carry the clock", "agree", len(chosen), "servers", known)
+		}
+		l.holding = why
+		for i, p := range idx {
+			if sel.States[i] == engine.StateSelected {
+				p.state, p.reason = engine.StateCandidate, "waiting for a majority of the servers to agree"
+			}
+		}
+		return nil, nil
+	}
+	l.holding = ""
 	return chosen, idx[sel.Best]
+}
+
+// known counts the servers a majority is taken of: those that have ever
+// given a valid answer and have not denied us. A server that never
+// answered does not count, so a configuration with dead entries still
+// synchronizes; one that answered before an outage does, so that the
+// first server to answer after it cannot carry the clock alone.
+func (l *Loop) known() int {
+	n := 0
+	for _, p := range l.peers {
+		if !p.stopped && p.everValid {
+			n++
+		}
+	}
+	return n
 }
 
 // errorBound is the estimated error of the clock: the root distance of
@@ -558,7 +603,7 @@ func (l *Loop) state(now time.Time) (State, string) {
 	}
 	if l.updates == 0 {
 		for _, p := range l.peers {
-			if l.disc.Samples(p.cfg.Address) > 0 {
+			if p.track.Samples() > 0 {
 				return StateSyncing, "first measurements received; correcting the clock"
 			}
 		}
@@ -566,6 +611,9 @@ func (l *Loop) state(now time.Time) (State, string) {
 	}
 	if !l.reachable() {
 		return StateUnsynchronized, "no time source has answered in its last eight polls; holding the last frequency"
+	}
+	if l.holding != "" {
+		return StateUnsynchronized, l.holding
 	}
 	if eb := l.errorBound(now); eb > l.opt.MaxError {
 		return StateUnsynchronized, fmt.Sprintf("estimated error %.3f s exceeds %v since the last update", eb.Seconds(), l.opt.MaxError)

@@ -96,9 +96,9 @@ func (l *Loop) Status() Status {
 			Reason:  p.reason,
 			Poll:    l.interval(p),
 			Reach:   p.src.Reach(),
-			Samples: l.disc.Samples(p.cfg.Address),
+			Samples: p.track.Samples(),
 		}
-		if e, ok := l.disc.Estimate(p.cfg.Address, now); ok {
+		if e, ok := l.disc.Estimate(&p.track, now); ok {
 			s.Offset, s.Delay, s.Jitter, s.Stratum = e.Offset, e.Delay, e.Jitter, e.Stratum
 		} else if smp, ok := p.src.Last(); ok {
 			s.Offset, s.Delay, s.Stratum = smp.Offset, smp.Delay, smp.Stratum

@@ -1,8 +1,19 @@
 // Package driftfile reads and writes the drift file: the clock's frequency
-// correction and its uncertainty, kept across restarts so the discipline
-// starts with the right frequency. The format is chrony's, one line
-// "freq_ppm skew_ppm" (positive frequency: the clock is made faster); a
-// file with only the frequency (ntpd's) is read too.
+// and its uncertainty, kept across restarts so the discipline starts with
+// the right frequency (only starts: see discipline.Config.Drift).
+//
+// The format is chrony's, one line "freq_ppm skew_ppm", with chrony's sign:
+// freq_ppm is the oscillator's own frequency error, positive when the
+// uncorrected clock runs fast (chrony's reference.c writes
+// LCL_ReadAbsoluteFrequency, which sys_timex.c hands to the kernel
+// negated). A clock that gains 100 ppm has a file saying 100 and needs a
+// correction of −100 ppm, which is what discipline.Drift holds. So a
+// drift file written by chrony (the path config import keeps) starts
+// timesync right, and the other way round.
+//
+// A file with only the frequency is ntpd's, whose sign is the opposite
+// (ntpd writes its correction, drift_comp, which it hands to the kernel
+// as it is): it is read as a correction.
 //
 // Writes are atomic: a temporary file in the same directory, fsync,
 // rename over the old file, fsync of the directory; a reader sees the old
@@ -32,7 +43,9 @@ const MaxFrequencyPPM = 500
 // ErrMalformed means the file's contents are not a drift file.
 var ErrMalformed = errors.New("malformed drift file")
 
-// Parse reads a drift file's contents.
+// Parse reads a drift file's contents: chrony's two fields (the
+// oscillator's error, its skew) or ntpd's one (the correction). It
+// returns the correction.
 func Parse(data []byte) (discipline.Drift, error) {
 	fields := strings.Fields(string(data))
 	if len(fields) < 1 || len(fields) > 2 {
@@ -42,19 +55,22 @@ func Parse(data []byte) (discipline.Drift, error) {
 	if err != nil || math.IsNaN(freq) || math.Abs(freq) > MaxFrequencyPPM {
 		return discipline.Drift{}, fmt.Errorf("%w: frequency %q is not a number within ±%d ppm", ErrMalformed, fields[0], MaxFrequencyPPM)
 	}
-	skew := DefaultSkewPPM
-	if len(fields) == 2 {
-		skew, err = strconv.ParseFloat(fields[1], 64)
-		if err != nil || !(skew >= 0) || math.IsInf(skew, 0) {
-			return discipline.Drift{}, fmt.Errorf("%w: skew %q is not a non-negative number", ErrMalformed, fields[1])
-		}
+	if len(fields) == 1 {
+		// ntpd's: the correction itself.
+		return discipline.Drift{FrequencyPPM: freq, SkewPPM: DefaultSkewPPM}, nil
 	}
-	return discipline.Drift{FrequencyPPM: freq, SkewPPM: skew}, nil
+	skew, err := strconv.ParseFloat(fields[1], 64)
+	if err != nil || !(skew >= 0) || math.IsInf(skew, 0) {
+		return discipline.Drift{}, fmt.Errorf("%w: skew %q is not a non-negative number", ErrMalformed, fields[1])
+	}
+	// chrony's: the oscillator's error, the opposite of the correction.
+	return discipline.Drift{FrequencyPPM: -freq + 0, SkewPPM: skew}, nil
 }
 
-// Format returns the file's contents for d.
+// Format returns the file's contents for d, in chrony's format and sign
+// (the oscillator's error: the correction negated).
 func Format(d discipline.Drift) []byte {
-	return []byte(fmt.Sprintf("%.6f %.6f\n", d.FrequencyPPM, d.SkewPPM))
+	return []byte(fmt.Sprintf("%20.6f %20.6f\n", -d.FrequencyPPM+0, d.SkewPPM))
 }
 
 // Read reads the drift file at path. A missing file is reported with an

@@ -17,9 +17,10 @@ func TestParse(t *testing.T) {
 		want    discipline.Drift
 		wantErr bool
 	}{
-		{"-12.345678 0.012345\n", discipline.Drift{FrequencyPPM: -12.345678, SkewPPM: 0.012345}, false},
-		{"  100.5   2\n", discipline.Drift{FrequencyPPM: 100.5, SkewPPM: 2}, false},
-		{"17.25\n", discipline.Drift{FrequencyPPM: 17.25, SkewPPM: DefaultSkewPPM}, false}, // ntpd's format
+		// chrony's sign: the oscillator's error; the correction is its opposite.
+		{"-12.345678 0.012345\n", discipline.Drift{FrequencyPPM: 12.345678, SkewPPM: 0.012345}, false},
+		{"  100.5   2\n", discipline.Drift{FrequencyPPM: -100.5, SkewPPM: 2}, false},
+		{"17.25\n", discipline.Drift{FrequencyPPM: 17.25, SkewPPM: DefaultSkewPPM}, false}, // ntpd's format and sign: the correction
 		{"", discipline.Drift{}, true},
 		{"abc 1", discipline.Drift{}, true},
 		{"1 2 3", discipline.Drift{}, true},
@@ -39,6 +40,28 @@ func TestParse(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("Parse(%q): got %+v, want %+v", tt.in, got, tt.want)
 		}
+	}
+}
+
+// A drift file as chrony writes it (reference.c: "%20.6f %20.6f\n" of
+// LCL_ReadAbsoluteFrequency and the skew) on a machine whose uncorrected
+// clock gains 23.456 ppm: chrony corrects it by −23.456 ppm, and so must
+// timesync; and timesync writes the same bytes for that correction.
+func TestChronyDriftFile(t *testing.T) {
+	const chrony = "           23.456000             0.042000\n"
+	got, err := Parse([]byte(chrony))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := discipline.Drift{FrequencyPPM: -23.456, SkewPPM: 0.042}
+	if got != want {
+		t.Errorf("Parse(chrony's file): got %+v, want %+v", got, want)
+	}
+	if out := string(Format(want)); out != chrony {
+		t.Errorf("Format: got %q, want chrony's %q", out, chrony)
+	}
+	if out := string(Format(discipline.Drift{FrequencyPPM: 0, SkewPPM: 1})); out != "            0.000000             1.000000\n" {
+		t.Errorf("Format of a zero correction: got %q, want no negative zero", out)
 	}
 }
 
