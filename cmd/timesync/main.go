@@ -31,6 +31,17 @@ Usage:
   timesync --once [--dry-run] [--json] [--verbose] [--server HOST[:PORT]]... [--config FILE] [--timeout DUR]
         query the servers, then step or slew the clock once and exit
         (like chronyd -q / ntpd -q / ntpdate; --dry-run only measures)
+  timesync service run [--config FILE] [--socket PATH] [--dry-run] [--verbose]
+        run the service in the foreground (like chronyd -d; --dry-run
+        measures only, like chronyd -x); SIGTERM stops it
+  timesync status [--json]          the service's synchronization state and why (chronyc tracking)
+  timesync sources [--json]         its time sources (chronyc sources, ntpq -p)
+  timesync servers list|add|remove [pool] ADDRESS[:PORT] [iburst] [prefer] [minpoll N] [maxpoll N]
+  timesync restrict list|add|remove default|ADDRESS[/BITS] [mask MASK] [FLAG]...
+  timesync sync [--confirm]         measure now (a burst); --confirm allows a
+                                    correction held past the panic threshold
+        these take --socket PATH (default $TIMESYNC_SOCKET, else the
+        system's socket); changes need root or the control-group
   timesync config check [FILE]      check a configuration file
   timesync config import FILE       convert an ntp.conf, chrony.conf or timesyncd.conf
   timesync version, --version       version, commit and Go version of this build
@@ -88,6 +99,16 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return runConfig(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		return runVersion(args[1:], stdout)
+	case "status":
+		return runStatus(args[1:], stdout)
+	case "sources":
+		return runSources(args[1:], stdout)
+	case "servers":
+		return runServers(args[1:], stdout)
+	case "restrict":
+		return runRestrict(args[1:], stdout)
+	case "sync":
+		return runSync(args[1:], stdout)
 	}
 	for _, a := range args {
 		if a == "--once" || a == "-once" {

@@ -1,0 +1,114 @@
+package main
+
+// servicerun.go: "timesync service run", the service in the foreground
+// (as chronyd -d; with --dry-run as chronyd -x), wrapped in a
+// kardianos/service Program so that the Windows service control
+// manager's stop request works as SIGTERM does elsewhere.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	kservice "github.com/kardianos/service"
+
+	"github.com/timesync/timesync/platform"
+	"github.com/timesync/timesync/platform/osclock"
+	"github.com/timesync/timesync/service"
+	"github.com/timesync/timesync/service/control"
+)
+
+// stopTimeout bounds the shutdown after SIGTERM: requests in progress
+// get this long, then their connections are closed.
+const stopTimeout = 1500 * time.Millisecond
+
+// newNullDriver is the --dry-run driver (tests may replace it).
+var newNullDriver = func() (platform.Driver, error) {
+	n, _ := osclock.NewNull() // the frequency could not be read: starts from 0
+	return n, nil
+}
+
+// runServiceRun implements "timesync service run [--config FILE]
+// [--socket PATH] [--dry-run] [--verbose]". It returns when the service
+// was told to stop (SIGTERM, SIGINT, the Windows stop control).
+func runServiceRun(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("timesync service run")
+	configPath := fs.String("config", "", "configuration file (default "+systemConfigPath()+")")
+	socketPath := fs.String("socket", "", "control socket (default $TIMESYNC_SOCKET, else "+control.DefaultSocketPath()+")")
+	dryRun := fs.Bool("dry-run", false, "measure and report only; never change the clock")
+	verbose := fs.Bool("verbose", false, "log every measurement")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("service run: unexpected argument %q", fs.Arg(0))
+	}
+	if *configPath == "" {
+		*configPath = systemConfigPath()
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	d, err := service.New(service.Options{
+		ConfigPath:    *configPath,
+		SocketPath:    *socketPath,
+		DryRun:        *dryRun,
+		Logger:        logger,
+		NewDriver:     newClockDriver,
+		NewNullDriver: newNullDriver,
+	})
+	if err != nil {
+		return err
+	}
+	// Signals are caught before the service starts, so that one sent
+	// while it starts is not lost.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(sigs)
+
+	prg := &program{d: d}
+	svc, err := kservice.New(prg, &kservice.Config{
+		Name: service.SystemName,
+		Option: kservice.KeyValue{
+			// How Run waits on Unix (and interactively on Windows):
+			// for SIGTERM or SIGINT. Under the Windows service control
+			// manager its stop request calls Stop instead.
+			"RunWait": func() { <-sigs },
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("service run: %w", err)
+	}
+	if err := svc.Run(); err != nil {
+		return err
+	}
+	return prg.stopErr
+}
+
+// program adapts the daemon to kardianos/service.
+type program struct {
+	d       *service.Daemon
+	stopErr error
+}
+
+// Start starts the daemon and returns at once.
+func (p *program) Start(kservice.Service) error { return p.d.Start() }
+
+// Stop stops it within stopTimeout (the socket is removed).
+func (p *program) Stop(kservice.Service) error {
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := p.d.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		p.stopErr = err
+	}
+	return nil
+}
