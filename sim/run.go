@@ -37,6 +37,7 @@ import (
 
 	"github.com/timesync/timesync/platform"
 	"github.com/timesync/timesync/service/discipline"
+	"github.com/timesync/timesync/service/discipline/driftfile"
 	"github.com/timesync/timesync/service/loop"
 )
 
@@ -63,8 +64,14 @@ type Scenario struct {
 	MinSources       int
 	// Discipline, if set, replaces discipline.DefaultConfig().
 	Discipline *discipline.Config
-	// Drift is given to the loop.
+	// Drift is given to the loop, which saves the frequency to it.
 	Drift loop.DriftStore
+	// DriftFile, if set, is the contents of a drift file the run starts
+	// from, read as the service reads one (driftfile.Parse): chrony's
+	// "freq_ppm skew_ppm", freq_ppm being the clock's own frequency error
+	// (positive: the uncorrected clock runs fast), so for FreqPPM 100 a
+	// correct file says 100. See DriftFileFor.
+	DriftFile string
 	// Passive runs no client at all: the clock keeps its errors (the
 	// simulator's honesty check).
 	Passive bool
@@ -90,6 +97,13 @@ func ScenarioA(startOffset time.Duration) Scenario {
 		MinPoll:   6,
 		MaxPoll:   6,
 	}
+}
+
+// DriftFileFor returns the contents of a drift file that says the clock's
+// own frequency error is errPPM (positive: fast), with the given skew,
+// in chrony's format and sign.
+func DriftFileFor(errPPM, skewPPM float64) string {
+	return string(driftfile.Format(discipline.Drift{FrequencyPPM: -errPPM, SkewPPM: skewPPM}))
 }
 
 // Rig is a simulation being set up or run: its parts, for Setup hooks and
@@ -191,6 +205,13 @@ func Build(sc Scenario, seed uint64) (*Rig, error) {
 	dc := discipline.DefaultConfig()
 	if sc.Discipline != nil {
 		dc = *sc.Discipline
+	}
+	if sc.DriftFile != "" {
+		dr, err := driftfile.Parse([]byte(sc.DriftFile))
+		if err != nil {
+			return nil, fmt.Errorf("drift file: %w", err)
+		}
+		dc.Drift = &dr
 	}
 	opt := loop.Options{
 		Timers:     s,

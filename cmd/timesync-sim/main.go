@@ -4,6 +4,10 @@
 //
 //	timesync-sim --seeds 1-10 --duration 100000s --start-offset 0.1s --freq-ppm 100 \
 //	    --wander 1e-9 --delay 1ms --jitter-mean 1ms --minpoll 6 --maxpoll 6 --servers 1 [--json]
+//
+// The simulated machine's monotonic clock, which its timers and the
+// slews run on, runs at the disciplined rate as Linux CLOCK_MONOTONIC
+// does (always; see package sim).
 package main
 
 import (
@@ -13,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -73,9 +78,43 @@ func runMain(args []string, stdout io.Writer) error {
 		asJSON      = fs.Bool("json", false, "print one JSON object")
 		debug       = fs.Bool("debug", false, "log the loop's debug messages to stderr")
 		trace       = fs.String("trace", "", "write the per-second trace (seed, t, x, frequency error) of every run to this file")
+		driftSkew   = fs.Float64("drift-skew-ppm", 0.05, "skew written in the --drift-ppm file")
+		driftPPM    *float64
 	)
+	fs.Func("drift-ppm", "start from a drift file that says `P`: the clock's own frequency error in ppm, positive = the uncorrected clock runs fast, chrony's sign (for --freq-ppm 100 a correct file says 100); default: no drift file", func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		driftPPM = &f
+		return nil
+	})
+	usage := func(w io.Writer) {
+		fs.SetOutput(w)
+		defer fs.SetOutput(io.Discard)
+		fmt.Fprint(w, `usage: timesync-sim [flags]
+
+Runs a simulated scenario through the real loop, engine and discipline and
+prints, per seed and over the seeds, the clock's error x = clock − true time:
+rms_us, max_us, p50/p95/p99 of |x| and mean_us over the statistics window
+(from --stats-from to --duration), rmsf_ppm (RMS frequency error over the
+same window, slews included), first_s (first second with |x| < 1 ms) and
+conv_s (the second after which |x| stays below 1 ms). For first_s and
+conv_s, -1 means never: never below 1 ms, or still at or above 1 ms at the
+end. A summary mean of -1 means some seed never got there.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	// Errors are one line (main prints them); --help goes to stdout.
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			return err
+		}
+		return errors.New(strings.Replace(err.Error(), " -", " --", 1) + " (see --help)")
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -88,8 +127,47 @@ func runMain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *falseT < 0 || *falseT >= max(*servers, 1) {
+	if *servers < 1 {
+		return fmt.Errorf("--servers %d: want at least 1", *servers)
+	}
+	if *falseT < 0 || *falseT >= *servers {
 		return fmt.Errorf("--falsetickers %d: want 0 ≤ K < --servers %d", *falseT, *servers)
+	}
+	if *duration <= 0 {
+		return fmt.Errorf("--duration %v: must be positive", *duration)
+	}
+	if *statsFrom < 0 || *duration <= *statsFrom {
+		return fmt.Errorf("--duration %v must be longer than --stats-from %v (the statistics window would be empty)", *duration, *statsFrom)
+	}
+	if *minPoll < 3 || *maxPoll > 17 {
+		return fmt.Errorf("--minpoll %d --maxpoll %d: poll exponents must lie within 3..17", *minPoll, *maxPoll)
+	}
+	if *minPoll > *maxPoll {
+		return fmt.Errorf("--minpoll %d is greater than --maxpoll %d", *minPoll, *maxPoll)
+	}
+	if _, err := sim.Profile(*profile).MaxFrequency(); err != nil {
+		return fmt.Errorf("--profile: %w", err)
+	}
+	if !(*loss >= 0 && *loss <= 1) {
+		return fmt.Errorf("--loss %v: want a probability, 0 to 1", *loss)
+	}
+	if *delay < 0 || *jitter < 0 || *srvNoise < 0 {
+		return fmt.Errorf("--delay, --jitter-mean and --server-noise must not be negative")
+	}
+	if !(*wander >= 0) || math.IsInf(*wander, 0) {
+		return fmt.Errorf("--wander %v: want a non-negative number", *wander)
+	}
+	if math.IsNaN(*freqPPM) || math.Abs(*freqPPM) > 10000 {
+		return fmt.Errorf("--freq-ppm %v: want a number within ±10000", *freqPPM)
+	}
+	if *minSources < 1 {
+		return fmt.Errorf("--minsources %d: want at least 1", *minSources)
+	}
+	if driftPPM != nil && math.Abs(*driftPPM) > 500 {
+		return fmt.Errorf("--drift-ppm %v: a drift file holds at most ±500 ppm", *driftPPM)
+	}
+	if !(*driftSkew >= 0) || math.IsInf(*driftSkew, 0) {
+		return fmt.Errorf("--drift-skew-ppm %v: want a non-negative number", *driftSkew)
 	}
 	dc := discipline.DefaultConfig()
 	dc.Step, dc.Stepout, dc.Panic = *step, *stepout, *panicT
@@ -123,6 +201,9 @@ func runMain(args []string, stdout io.Writer) error {
 		Discipline:   &dc,
 		Trace:        *trace != "",
 	}
+	if driftPPM != nil {
+		sc.DriftFile = sim.DriftFileFor(*driftPPM, *driftSkew)
+	}
 	if *debug {
 		sc.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -142,7 +223,11 @@ func runMain(args []string, stdout io.Writer) error {
 		"delay_seconds": delay.Seconds(), "jitter_mean_seconds": jitter.Seconds(),
 		"minpoll": *minPoll, "maxpoll": *maxPoll, "servers": *servers, "falsetickers": *falseT,
 		"loss": *loss, "server_noise_seconds": srvNoise.Seconds(), "outage": *outage, "profile": *profile, "iburst": *iburst, "estimator": *estimator,
+		"monotonic": "disciplined (Linux CLOCK_MONOTONIC)",
 	}}
+	if driftPPM != nil {
+		out.Scenario["drift_file_ppm"] = *driftPPM
+	}
 	var all []sim.Stats
 	for _, seed := range seedList {
 		res, err := sim.Run(sc, seed)
