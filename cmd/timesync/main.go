@@ -34,6 +34,9 @@ Usage:
   timesync service run [--config FILE] [--socket PATH] [--dry-run] [--verbose]
         run the service in the foreground (like chronyd -d; --dry-run
         measures only, like chronyd -x); SIGTERM stops it
+  timesync service install|uninstall|start|stop|restart|status
+        register the service with systemd, launchd or Windows and control
+        it ('timesync service help')
   timesync status [--json]          the service's synchronization state and why (chronyc tracking)
   timesync sources [--json]         its time sources (chronyc sources, ntpq -p)
   timesync servers list|add|remove [pool] ADDRESS[:PORT] [iburst] [prefer] [minpoll N] [maxpoll N]
@@ -97,6 +100,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return errHelp
 	case "config":
 		return runConfig(args[1:], stdout, stderr)
+	case "service":
+		return runService(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		return runVersion(args[1:], stdout)
 	case "status":
