@@ -137,7 +137,7 @@ func (r *Recorder) Query(from, to time.Time, maxPoints int) History {
 		down = down || need(s)
 	}
 	if down && maxPoints > 0 {
-		bucket = max((t-f)/int64(maxPoints), 1)
+		bucket = (t-f)/int64(maxPoints) + 1 // ceiling: [f, t] in maxPoints buckets
 		h.BucketSeconds = float64(bucket) / 1e9
 	}
 	for _, p := range collect(r.system.pts, f, t, bucket) {

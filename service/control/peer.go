@@ -75,13 +75,14 @@ func (p *Peer) String() string {
 // connPeer finds a connection's peer once, on first use: on Windows the
 // pipe client's token can only be read after it has sent something.
 type connPeer struct {
-	conn net.Conn
-	once sync.Once
-	peer *Peer
-	err  error
+	conn     net.Conn
+	identify func(net.Conn) (*Peer, error)
+	once     sync.Once
+	peer     *Peer
+	err      error
 }
 
 func (c *connPeer) get() (*Peer, error) {
-	c.once.Do(func() { c.peer, c.err = peerOf(c.conn) })
+	c.once.Do(func() { c.peer, c.err = c.identify(c.conn) })
 	return c.peer, c.err
 }

@@ -68,6 +68,8 @@ type Server struct {
 	mux map[string][]route // path → routes for it
 	// now is the wall clock for history ranges (tests inject it).
 	now func() time.Time
+	// identify finds a connection's peer (peerOf; tests inject one).
+	identify func(net.Conn) (*Peer, error)
 }
 
 // Options configures a Server.
@@ -89,7 +91,7 @@ func NewServer(opt Options) *Server {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	s := &Server{b: opt.Backend, hub: opt.Hub, log: opt.Logger, now: opt.Now, mux: map[string][]route{}}
+	s := &Server{b: opt.Backend, hub: opt.Hub, log: opt.Logger, now: opt.Now, mux: map[string][]route{}, identify: peerOf}
 	for _, r := range routes {
 		s.mux[r.path] = append(s.mux[r.path], r)
 	}
@@ -100,7 +102,7 @@ func NewServer(opt Options) *Server {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(opt.Logger.Handler(), slog.LevelDebug),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, peerKey{}, &connPeer{conn: c})
+			return context.WithValue(ctx, peerKey{}, &connPeer{conn: c, identify: s.identify})
 		},
 	}
 	return s

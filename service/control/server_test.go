@@ -1,0 +1,376 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/timesync/timesync/service/config"
+	"github.com/timesync/timesync/service/control/socket"
+)
+
+func TestEveryRouteHasAPermission(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range routes {
+		key := r.method + " " + r.path
+		if seen[key] {
+			t.Errorf("route %s listed twice", key)
+		}
+		seen[key] = true
+		if p := perms[key]; p != permRead && p != permWrite {
+			t.Errorf("route %s has no permission entry", key)
+		}
+	}
+	for key := range perms {
+		if !seen[key] {
+			t.Errorf("permission entry %s has no route", key)
+		}
+	}
+	// Every change is a write.
+	for _, r := range routes {
+		if r.method != "GET" && perms[r.method+" "+r.path] != permWrite {
+			t.Errorf("%s %s changes something but is not permWrite", r.method, r.path)
+		}
+	}
+}
+
+// fakeBackend is a Backend over a Config in memory.
+type fakeBackend struct {
+	mu      sync.Mutex
+	cfg     *config.Config
+	version int
+	syncs   int
+	group   string
+}
+
+func (f *fakeBackend) Status() Status { return Status{State: "synchronized", Sources: []Source{}} }
+func (f *fakeBackend) History(from, to time.Time, n int) History {
+	return History{From: from, To: to, System: []SystemPoint{}, Sources: map[string][]SamplePoint{}}
+}
+func (f *fakeBackend) Config() ConfigInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return ConfigInfo{Config: f.cfg.Clone(), Version: f.version}
+}
+func (f *fakeBackend) Modify(fn func(*config.Config) error) (ConfigInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.cfg.Clone()
+	if err := fn(n); err != nil {
+		return ConfigInfo{}, err
+	}
+	if err := n.Validate(); err != nil {
+		return ConfigInfo{}, fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	f.cfg = n
+	f.version++
+	return ConfigInfo{Config: n.Clone(), Version: f.version}, nil
+}
+func (f *fakeBackend) Sync(confirm bool) (SyncResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if confirm {
+		return SyncResult{}, fmt.Errorf("%w: nothing to confirm", ErrConflict)
+	}
+	f.syncs++
+	return SyncResult{Burst: true}, nil
+}
+func (f *fakeBackend) ControlGroup() string { return f.group }
+
+// serve starts a server on a real socket; peer decides who connects.
+func serve(t *testing.T, peer *Peer) (*fakeBackend, *Hub, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "control.sock")
+	ln, err := socket.Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("test.conf", strings.NewReader("server 192.0.2.1 iburst\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &fakeBackend{cfg: cfg}
+	hub := NewHub()
+	s := NewServer(Options{Backend: b, Hub: hub, Logger: slog.New(slog.DiscardHandler)})
+	if peer != nil {
+		s.identify = func(net.Conn) (*Peer, error) { return peer, nil }
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return b, hub, path
+}
+
+func httpClient(path string) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return socket.Connect(ctx, path)
+	}}}
+}
+
+func do(t *testing.T, c *http.Client, method, path string, body io.Reader) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://timesync"+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
+
+func TestBadRequests(t *testing.T) {
+	b, _, path := serve(t, &Peer{UID: 0, Admin: true})
+	c := httpClient(path)
+	huge := bytes.Repeat([]byte(" "), 10<<20)
+	tests := []struct {
+		name, method, path string
+		body               io.Reader
+		code               int
+		want               string
+	}{
+		{"malformed JSON", "POST", "/v1/servers", strings.NewReader(`{"server": {`), 400, "malformed JSON"},
+		{"unknown field", "POST", "/v1/servers", strings.NewReader(`{"server": {"address": "192.0.2.7"}, "colour": 1}`), 400, `unknown field "colour"`},
+		{"nested unknown field", "POST", "/v1/servers", strings.NewReader(`{"server": {"address": "192.0.2.7", "burst": true}}`), 400, `unknown field "burst"`},
+		{"trailing data", "POST", "/v1/sync", strings.NewReader(`{"confirm": false} {}`), 400, "after the JSON value"},
+		{"wrong type", "POST", "/v1/sync", strings.NewReader(`{"confirm": "yes"}`), 400, "confirm"},
+		{"10 MB body", "POST", "/v1/servers", bytes.NewReader(huge), 413, "larger than the limit"},
+		{"10 MB chunked body", "POST", "/v1/servers", io.MultiReader(bytes.NewReader(huge)), 413, "larger than the limit"},
+		{"unknown path", "GET", "/v1/nothing", nil, 404, "no such endpoint"},
+		{"root path", "GET", "/", nil, 404, "no such endpoint"},
+		{"wrong method", "DELETE", "/v1/status", nil, 405, "does not accept DELETE"},
+		{"no body", "POST", "/v1/servers", nil, 400, "needs a JSON body"},
+		{"both server and pool", "POST", "/v1/servers", strings.NewReader(`{"server": {"address": "192.0.2.7"}, "pool": {"name": "x.example"}}`), 400, "exactly one"},
+		{"invalid address", "POST", "/v1/servers", strings.NewReader(`{"server": {"address": "not a host"}}`), 400, "not a valid"},
+		{"duplicate", "POST", "/v1/servers", strings.NewReader(`{"server": {"address": "192.0.2.1"}}`), 409, "already configured"},
+		{"remove missing", "DELETE", "/v1/servers", strings.NewReader(`{"address": "192.0.2.99"}`), 404, "not configured"},
+		{"confirm nothing", "POST", "/v1/sync", strings.NewReader(`{"confirm": true}`), 409, "nothing to confirm"},
+		{"query on status", "GET", "/v1/status?x=1", nil, 400, "no query"},
+		{"bad history range", "GET", "/v1/history?range=-1h", nil, 400, "range"},
+	}
+	for _, tt := range tests {
+		code, body := do(t, c, tt.method, tt.path, tt.body)
+		var eb ErrorBody
+		if err := json.Unmarshal([]byte(body), &eb); err != nil || eb.Error == "" {
+			t.Errorf("%s: body %q is not {\"error\": …}", tt.name, body)
+		}
+		if code != tt.code || !strings.Contains(eb.Error, tt.want) {
+			t.Errorf("%s: got %d %q, want %d containing %q", tt.name, code, eb.Error, tt.code, tt.want)
+		}
+	}
+	// The service still answers, and nothing was changed.
+	if code, _ := do(t, c, "GET", "/v1/status", nil); code != 200 {
+		t.Errorf("status after the bad requests: %d", code)
+	}
+	if b.version != 0 || len(b.cfg.Servers) != 1 {
+		t.Errorf("configuration changed by bad requests: version %d, %d servers", b.version, len(b.cfg.Servers))
+	}
+	// And the good ones work.
+	if code, body := do(t, c, "POST", "/v1/servers", strings.NewReader(`{"server": {"address": "192.0.2.7", "iburst": true}}`)); code != 200 {
+		t.Errorf("add: %d %s", code, body)
+	}
+	if code, body := do(t, c, "POST", "/v1/sync", nil); code != 200 || b.syncs != 1 {
+		t.Errorf("sync with no body: %d %s, %d syncs", code, body, b.syncs)
+	}
+}
+
+func TestReadersCannotWrite(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		peer  *Peer
+		group string
+		write bool
+	}{
+		{"root", &Peer{UID: 0, Admin: true}, "", true},
+		{"nobody", &Peer{UID: 65534, GID: 65534, User: "nobody"}, "", false},
+		{"nobody with a group", &Peer{UID: 65534, GID: 65534, User: "nobody"}, "no-such-group-for-test", false},
+	} {
+		b, _, path := serve(t, tt.peer)
+		b.group = tt.group
+		c := httpClient(path)
+		for _, r := range routes {
+			if r.path == "/v1/watch" {
+				continue
+			}
+			body := `{}`
+			code, resp := do(t, c, r.method, r.path, strings.NewReader(body))
+			if perms[r.method+" "+r.path] == permWrite && !tt.write {
+				if code != 403 || !strings.Contains(resp, "permission denied") || !strings.Contains(resp, "nobody") {
+					t.Errorf("%s: %s %s: got %d %s, want 403 naming the user", tt.name, r.method, r.path, code, resp)
+				}
+			} else if code == 403 {
+				t.Errorf("%s: %s %s: 403 %s", tt.name, r.method, r.path, resp)
+			}
+		}
+		if !tt.write && (b.version != 0 || b.syncs != 0) {
+			t.Errorf("%s: a reader changed something", tt.name)
+		}
+	}
+}
+
+func TestPeerCredentialsOfThisProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := socket.Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan *Peer, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer c.Close()
+		p, err := peerOf(c)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- p
+	}()
+	c, err := socket.Connect(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p := <-got
+	if p == nil {
+		t.Fatal("no peer")
+	}
+	if p.UID != uid() || p.PID != pid() || p.Admin != (uid() == 0) {
+		t.Errorf("peer %+v, want uid %d pid %d", p, uid(), pid())
+	}
+}
+
+func TestWatchSendsOnlyChanges(t *testing.T) {
+	_, hub, path := serve(t, nil)
+	hub.Publish(EventStatus, Status{State: "syncing"}, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://timesync/v1/watch", nil)
+	resp, err := httpClient(path).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Errorf("content type %q", ct)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := resp.Body.Read(buf)
+			for _, l := range strings.Split(string(buf[:n]), "\n") {
+				if strings.HasPrefix(l, "data: ") {
+					lines <- l
+				}
+			}
+			if err != nil {
+				close(lines)
+				return
+			}
+		}
+	}()
+	next := func() string {
+		select {
+		case l := <-lines:
+			return l
+		case <-time.After(5 * time.Second):
+			t.Fatal("no event")
+		}
+		return ""
+	}
+	if l := next(); !strings.Contains(l, `"syncing"`) {
+		t.Errorf("first event %q, want the latest status", l)
+	}
+	for range 3 {
+		if sent, _ := hub.Publish(EventStatus, Status{State: "syncing"}, ""); sent {
+			t.Error("an unchanged status was published")
+		}
+	}
+	hub.Publish(EventStatus, Status{State: "synchronized"}, "")
+	if l := next(); !strings.Contains(l, `"synchronized"`) {
+		t.Errorf("event %q, want the new status", l)
+	}
+	select {
+	case l := <-lines:
+		t.Errorf("extra event %q", l)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+func TestHubSlowSubscriberGetsLatest(t *testing.T) {
+	h := NewHub()
+	s := h.subscribe()
+	for i := range 1000 {
+		h.Publish(EventStatus, i, "")
+	}
+	h.Publish(EventConfig, "c", "")
+	evs := s.take()
+	if len(evs) != 2 || string(evs[0].Data) != "999" || string(evs[1].Data) != `"c"` {
+		t.Errorf("got %d events %v, want the latest status then the config", len(evs), evs)
+	}
+	h.unsubscribe(s)
+	if h.Subscribers() != 0 {
+		t.Error("subscriber not removed")
+	}
+}
+
+func TestSocketStaleAndInUse(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run", "timesync")
+	path := filepath.Join(dir, "control.sock")
+	ln, err := socket.Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := mustStat(t, path); st.Mode().Perm() != 0o666 {
+		t.Errorf("socket mode %v, want 0666", st.Mode().Perm())
+	}
+	if st := mustStat(t, dir); st.Mode().Perm() != 0o755 {
+		t.Errorf("directory mode %v, want 0755", st.Mode().Perm())
+	}
+	if _, err := socket.Listen(path); !errors.Is(err, socket.ErrInUse) {
+		t.Errorf("second Listen: got %v, want ErrInUse", err)
+	}
+	// A stale socket (its listener gone without removing it) is replaced.
+	ul := ln.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false)
+	ln.Close()
+	mustStat(t, path)
+	if _, err := socket.Connect(context.Background(), path); !errors.Is(err, socket.ErrNotRunning) {
+		t.Errorf("Connect to a stale socket: got %v, want ErrNotRunning", err)
+	}
+	ln2, err := socket.Listen(path)
+	if err != nil {
+		t.Fatalf("Listen over a stale socket: %v", err)
+	}
+	ln2.Close()
+	if _, err := socket.Connect(context.Background(), path); !errors.Is(err, socket.ErrNotRunning) {
+		t.Errorf("Connect after close: got %v, want ErrNotRunning", err)
+	}
+	// A regular file is not touched.
+	file := filepath.Join(dir, "file")
+	writeFile(t, file)
+	if _, err := socket.Listen(file); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("Listen on a regular file: got %v", err)
+	}
+}
