@@ -65,6 +65,7 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 		Logger:        logger,
 		NewDriver:     newClockDriver,
 		NewNullDriver: newNullDriver,
+		Resolve:       lookupNetIP,
 	})
 	if err != nil {
 		return err
