@@ -1,0 +1,17 @@
+//go:build !linux
+
+package serve
+
+// rxts_other.go: no kernel receive timestamps on this OS; the reader takes
+// the time as soon as it has the datagram.
+
+import (
+	"net"
+	"time"
+)
+
+const oobLen = 0
+
+func enableRxTimestamps(*net.UDPConn) bool { return false }
+
+func parseRxTimestamp([]byte) (time.Time, bool) { return time.Time{}, false }
