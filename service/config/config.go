@@ -50,6 +50,9 @@ type Config struct {
 	// Listen holds the addresses to serve time on, "ADDRESS:PORT" with
 	// IPv6 in brackets ("[::]:123"). Empty means do not serve.
 	Listen []string `json:"listen"`
+	// Metrics is where Prometheus metrics are served over HTTP,
+	// "ADDRESS:PORT" with IPv6 in brackets; empty means not at all.
+	Metrics string `json:"metrics,omitempty"`
 	Tinker Tinker   `json:"tinker"`
 	// MinSources is how many sources must agree before the clock is
 	// disciplined (ntpd's "tos minsane", chrony's "minsources").
@@ -218,7 +221,7 @@ const DefaultPool = "pool.ntp.org"
 func defaultText(goos string, getenv func(string) string) string {
 	drift := DefaultDriftFile(goos, getenv)
 	return `# timesync configuration; one directive a line, see "timesync config check".
-# Directives: server, pool, restrict, listen, tinker, minsources, driftfile,
+# Directives: server, pool, restrict, listen, metrics, tinker, minsources, driftfile,
 # control-group.
 
 # Time sources. Add your own with "server ADDRESS iburst".

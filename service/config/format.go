@@ -42,7 +42,7 @@ func (l *layout) lineOf(key string, n int) int {
 
 // kinds is the order in which directives of a Config without layout (or
 // new kinds of directive) are written.
-var kinds = []string{"server", "pool", "minsources", "tinker", "driftfile", "restrict", "listen", "control-group"}
+var kinds = []string{"server", "pool", "minsources", "tinker", "driftfile", "restrict", "listen", "metrics", "control-group"}
 
 // directive is one line Format will write.
 type directive struct {
@@ -89,6 +89,10 @@ func (c *Config) directives() []directive {
 					hp = l // invalid: Validate reports it; write it as it is
 				}
 				add(k, "listen "+hp, "listen "+formatListen(hp))
+			}
+		case "metrics":
+			if c.Metrics != "" {
+				add(k, k, "metrics "+c.Metrics)
 			}
 		case "control-group":
 			if c.ControlGroup != "" {

@@ -178,3 +178,17 @@ func TestFormatOfEffectiveParsesBack(t *testing.T) {
 		t.Errorf("got %+v %v, want %+v %v", back.Servers, back.Listen, e.Servers, e.Listen)
 	}
 }
+
+func TestFormatMetrics(t *testing.T) {
+	c, err := Parse("x", strings.NewReader("server 192.0.2.1\n# scrape me\nmetrics [::1]:9123\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(c.Format()), "server 192.0.2.1\n# scrape me\nmetrics [::1]:9123\n"; got != want {
+		t.Errorf("Format:\n%s\nwant\n%s", got, want)
+	}
+	c.Metrics = ""
+	if got, want := string(c.Format()), "server 192.0.2.1\n"; got != want {
+		t.Errorf("Format without metrics:\n%s\nwant\n%s", got, want)
+	}
+}

@@ -203,6 +203,14 @@ func (p *parser) directive(line int, toks []string) (string, error) {
 		if err = checkDriftFile(args[0]); err == nil {
 			p.c.DriftFile = args[0]
 		}
+	case "metrics":
+		if len(args) != 1 {
+			return "", errors.New("metrics: want one ADDRESS:PORT")
+		}
+		var hp string
+		if hp, err = parseMetrics(args[0]); err == nil {
+			p.c.Metrics = hp
+		}
 	case "control-group":
 		if len(args) != 1 || args[0] == "" {
 			return "", errors.New("control-group: want one NAME (quote it if it has blanks)")
@@ -220,7 +228,7 @@ func (p *parser) directive(line int, toks []string) (string, error) {
 	return name, nil
 }
 
-var directiveNames = []string{"server", "pool", "restrict", "listen", "tinker", "minsources", "driftfile", "control-group"}
+var directiveNames = []string{"server", "pool", "restrict", "listen", "metrics", "tinker", "minsources", "driftfile", "control-group"}
 
 // foreign names directives of ntp.conf and chrony.conf that are not ours.
 var foreign = map[string]string{}

@@ -93,6 +93,8 @@ func TestParseDirectives(t *testing.T) {
 			base(func(c *Config) { c.Restrict = []Restrict{{Addr: netip.MustParsePrefix("::1/128")}} })},
 		{"listen", "listen 0.0.0.0\nlisten [::]:1123\nlisten 127.0.0.1:12345\nlisten ::1",
 			base(func(c *Config) { c.Listen = []string{"0.0.0.0:123", "[::]:1123", "127.0.0.1:12345", "[::1]:123"} })},
+		{"metrics", "metrics 127.0.0.1:9123", base(func(c *Config) { c.Metrics = "127.0.0.1:9123" })},
+		{"metrics ipv6", "metrics [::1]:9123", base(func(c *Config) { c.Metrics = "[::1]:9123" })},
 		{"tinker all", "tinker step 0.5 stepout 300 panic 0",
 			base(func(c *Config) { c.Tinker = Tinker{Step: 500 * time.Millisecond, Stepout: 300 * time.Second} })},
 		{"tinker one keeps others", "tinker panic 2000.25",
@@ -132,6 +134,10 @@ func TestParseErrors(t *testing.T) {
 		msg      string // substring of the message after "test.conf:LINE: "
 	}{
 		{"unknown directive", "# c\nfoo bar", 2, `unknown directive "foo"`},
+		{"metrics without port", "metrics 127.0.0.1", 1, "want ADDRESS:PORT"},
+		{"metrics host name", "metrics localhost:9123", 1, "needs an IP address"},
+		{"metrics twice", "metrics 127.0.0.1:1\nmetrics 127.0.0.1:2", 2, "given twice (first on line 1)"},
+		{"metrics two args", "metrics 127.0.0.1:1 x", 1, "want one ADDRESS:PORT"},
 		{"near miss", "sever 1.2.3.4", 1, `did you mean "server"?`},
 		{"chrony directive", "makestep 1 3", 1, "chrony.conf syntax"},
 		{"ntp directive", "\n\nstatistics loopstats", 3, "ntp.conf syntax"},

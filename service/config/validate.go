@@ -68,6 +68,11 @@ func (c *Config) Validate() error {
 	if c.ControlGroup != "" {
 		add("control-group", 0, checkGroup(c.ControlGroup))
 	}
+	if c.Metrics != "" {
+		if _, err := parseMetrics(c.Metrics); err != nil {
+			add("metrics", 0, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -252,6 +257,22 @@ func splitHostPort(s string) (host string, port int, hasPort bool, err error) {
 
 // parseListen parses "ADDRESS[:PORT]" where ADDRESS is an IP address and
 // returns "ADDRESS:PORT" (IPv6 bracketed).
+// parseMetrics checks a metrics address: an IP address and a port, both
+// required (there is no default port for metrics).
+func parseMetrics(s string) (string, error) {
+	host, port, hasPort, err := splitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("metrics: %w", err)
+	}
+	if !hasPort {
+		return "", fmt.Errorf("metrics: %q: want ADDRESS:PORT, e.g. 127.0.0.1:9123", s)
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return "", fmt.Errorf("metrics: %q: needs an IP address, not a host name", s)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
 func parseListen(s string) (string, error) {
 	host, port, _, err := splitHostPort(s)
 	if err != nil {
