@@ -53,7 +53,7 @@ type Config struct {
 	// Metrics is where Prometheus metrics are served over HTTP,
 	// "ADDRESS:PORT" with IPv6 in brackets; empty means not at all.
 	Metrics string `json:"metrics,omitempty"`
-	Tinker Tinker   `json:"tinker"`
+	Tinker  Tinker `json:"tinker"`
 	// MinSources is how many sources must agree before the clock is
 	// disciplined (ntpd's "tos minsane", chrony's "minsources").
 	MinSources int `json:"min_sources"`
