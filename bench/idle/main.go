@@ -48,6 +48,7 @@ type options struct {
 	servers  int
 	base     string
 	port     int
+	offset   time.Duration
 	cache    string
 	chronyd  string
 	bin      string
@@ -67,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.servers, "servers", 3, "number of test servers, on consecutive loopback addresses")
 	fs.StringVar(&o.base, "base", "127.0.0.41", "first server address (loopback; chrony wants one IP per source)")
 	fs.IntVar(&o.port, "port", 12341, "UDP port of the test servers")
+	fs.DurationVar(&o.offset, "offset", 0, "offset the servers serve (0: the clocks agree, as for a synchronized service; the dry run never corrects one)")
 	fs.StringVar(&o.cache, "cache", ".cache/debs", "where chrony's .deb is downloaded and unpacked")
 	fs.StringVar(&o.chronyd, "chronyd", "", "chronyd binary to use instead of fetching Debian's")
 	fs.StringVar(&o.bin, "bin", "", "directory holding timesync and ntptestd, instead of building ./cmd/...")
@@ -136,7 +138,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 
 	// The servers: one ntptestd process, its own CPU not counted.
 	servers := exec.Command(filepath.Join(bin, "ntptestd"), "-servers", strconv.Itoa(o.servers),
-		"-base", o.base, "-port", strconv.Itoa(o.port), "-offset", "10ms")
+		"-base", o.base, "-port", strconv.Itoa(o.port), "-offset", o.offset.String())
 	var serverLog bytes.Buffer
 	servers.Stderr = &serverLog
 	out, err := servers.StdoutPipe()
