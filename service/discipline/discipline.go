@@ -321,8 +321,11 @@ const (
 	// enough consistent measurements win.
 	heldLimitFree = 5
 	// priorSamples is how many measurements a history needs before its
-	// slope is the measurements' alone.
+	// slope is the measurements' alone; priorReject how many standard
+	// errors the measurements' own slope may differ from the prior's
+	// before the prior is dropped sooner.
 	priorSamples = 8
+	priorReject  = 3
 )
 
 // consistent reports whether s fits the track's line: whether the line's
@@ -497,11 +500,22 @@ func (d *Discipline) refit(tr *Track) {
 		e := s.delay - dmin
 		pts[i] = point{t: s.t, y: s.u, v: e*e/12 + floor}
 	}
-	prior := d.weakPrior()
+	weak := d.weakPrior()
+	prior := weak
+	tref := pts[n-1].t
 	if tr.prior != nil && n < priorSamples {
 		prior = tr.prior
+		// A prior the measurements already contradict (a stale drift
+		// file) is dropped at once rather than after priorSamples.
+		if l0, ok := fitLine(pts, tref, weak); ok && n >= 3 {
+			sd := math.Sqrt(sq(tr.prior.sd) + math.Max(l0.cbb, 0))
+			if math.Abs(l0.b-tr.prior.b0) > priorReject*sd {
+				d.log.Info("the measurements contradict the frequency the source's history started from; dropping it",
+					"prior_ppm", -tr.prior.b0*1e6, "measured_ppm", -l0.b*1e6)
+				tr.prior, prior = nil, weak
+			}
+		}
 	}
-	tref := pts[n-1].t
 	bps := make([]bpoint, n)
 	for i, s := range tr.pts {
 		bps[i] = bpoint{t: s.t, y: s.u, h: s.delay / 2}
@@ -544,12 +558,21 @@ func (d *Discipline) refit(tr *Track) {
 		}
 		best, ok, bounded = l, true, false
 		keep := true
-		if useBounds && len(win) >= 2 {
-			a, b, margin := fitBounds(bps[start:], tref, l.b-span, l.b+span)
+		// While the history is short and has a prior of its own (the
+		// frequency in force, a drift file's at start), the bound fit
+		// searches only the slopes the prior allows: two or three
+		// samples alone would pick a slope from their noise.
+		blo, bhi := l.b-span, l.b+span
+		if prior != weak {
+			blo, bhi = max(blo, prior.b0-3*prior.sd), min(bhi, prior.b0+3*prior.sd)
+		}
+		if useBounds && len(win) >= 2 && blo < bhi {
+			a, b, margin := fitBounds(bps[start:], tref, blo, bhi)
 			// The bound fit's line is used when its model holds: the
 			// bounds leave room for a non-negative fixed delay, and the
-			// slope is not at the edge of the search.
-			if margin >= 0 && math.Abs(b-l.b) < 0.99*span {
+			// slope is not at the edge of the search (unless the prior
+			// set the edge).
+			if margin >= 0 && (math.Abs(b-l.b) < 0.99*span || prior != weak) {
 				best.a, best.b, bounded = a, b, true
 				keep = marginOK(start, margin)
 			}
@@ -671,5 +694,7 @@ func (e Estimate) Combinable() engine.Estimate {
 	return engine.Estimate{Offset: e.Offset, OffsetSD: e.OffsetSD, Root: e.Root, Distance: e.Distance,
 		Jitter: e.Jitter, FrequencyPPM: e.FrequencyPPM, SkewPPM: e.SkewPPM}
 }
+
+func sq(x float64) float64 { return x * x }
 
 func seconds(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }

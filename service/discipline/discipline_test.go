@@ -480,3 +480,70 @@ func TestOutlierAndJump(t *testing.T) {
 		t.Errorf("frequency after the restart: got %v ppm, want the old -10", e.FrequencyPPM)
 	}
 }
+
+// noisyRun feeds n measurements 64 s apart with queueing on both legs
+// (a deterministic sequence), updating the clock after each, and returns
+// the last update.
+func noisyRun(t *testing.T, c *fakeClock, d *Discipline, tr *Track, n int) Update {
+	t.Helper()
+	legs := []float64{0.9, 0.1, 2.3, 0.4, 1.7, 0.05, 0.6, 1.1, 3.0, 0.2, 0.7, 1.4, 0.02, 0.8, 2.2, 0.3}
+	var u Update
+	for i := range n {
+		a, b := legs[i%len(legs)], legs[(i*7+3)%len(legs)]
+		m := measure(c, time.Duration((2+a+b)*float64(time.Millisecond)))
+		m.s.Offset += time.Duration((a - b) / 2 * float64(time.Millisecond))
+		if err := add(d, tr, m); err != nil && !errors.Is(err, ErrOutlier) {
+			t.Fatal(err)
+		}
+		if e, ok := d.Estimate(tr, c.now); ok {
+			u = d.Update(c.now, []Estimate{e})
+		}
+		c.advance(64 * time.Second)
+	}
+	return u
+}
+
+// The drift file is only the start: a file 10 ppm stale with a tiny skew
+// neither holds the frequency nor the clock once measurements disagree,
+// and once the history is long it leaves no trace: the estimate is the
+// one a run without a drift file makes from the same measurements (in
+// raw terms they are the same whatever the corrections).
+func TestDriftFileIsOnlyTheStart(t *testing.T) {
+	run := func(drift *Drift) (Update, float64) {
+		c := newFakeClock(0, 40) // needs a correction of −40 ppm
+		cfg := quietConfig()
+		cfg.Drift = drift
+		d := New(c, cfg, t0)
+		u := noisyRun(t, c, d, &Track{}, 40)
+		return u, c.x()
+	}
+	u, x := run(&Drift{FrequencyPPM: -30, SkewPPM: 0.001})
+	plain, _ := run(nil)
+	if !near(u.FrequencyPPM, -40, 0.2) {
+		t.Errorf("frequency after 40 measurements: got %v ppm, want -40 ± 0.2 (the file said -30)", u.FrequencyPPM)
+	}
+	if !near(u.FrequencyPPM, plain.FrequencyPPM, 1e-3) {
+		t.Errorf("frequency with the stale file %v ppm, without %v ppm: want the same", u.FrequencyPPM, plain.FrequencyPPM)
+	}
+	if math.Abs(x) > 300e-6 {
+		t.Errorf("clock error: got %v s, want within 300 µs", x)
+	}
+}
+
+// No lock-out: a drift file 200 ppm wrong makes every early measurement
+// disagree with the history's slope; enough measurements that agree with
+// each other must still win.
+func TestNoLockOutFromWrongSlope(t *testing.T) {
+	c := newFakeClock(0.05, -100) // needs +100 ppm
+	cfg := quietConfig()
+	cfg.Drift = &Drift{FrequencyPPM: -100, SkewPPM: 0.001}
+	d := New(c, cfg, t0)
+	tr := &Track{}
+	u := noisyRun(t, c, d, tr, 60)
+	if !near(u.FrequencyPPM, 100, 0.5) {
+		t.Errorf("frequency after 60 measurements: got %v ppm, want 100 ± 0.5", u.FrequencyPPM)
+	}
+	if x := c.x(); math.Abs(x) > 1e-3 {
+		t.Errorf("clock error: got %v s, want within 1 ms", x)
+	}
+}
