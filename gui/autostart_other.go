@@ -1,0 +1,5 @@
+//go:build !windows
+
+package gui
+
+func runKeyAutostart(string) Autostart { return FileAutostart{} }
