@@ -9,4 +9,6 @@ import (
 
 func netipPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
-func modelUpdate(st *control.Status, err error) model.Update { return model.Update{Status: st, Err: err} }
+func modelUpdate(st *control.Status, err error) model.Update {
+	return model.Update{Status: st, Err: err}
+}
