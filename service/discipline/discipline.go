@@ -563,16 +563,18 @@ func (d *Discipline) refit(tr *Track) {
 		// searches only the slopes the prior allows: two or three
 		// samples alone would pick a slope from their noise.
 		blo, bhi := l.b-span, l.b+span
-		if prior != weak {
+		narrowed := false
+		if prior != weak && 3*prior.sd < span {
 			blo, bhi = max(blo, prior.b0-3*prior.sd), min(bhi, prior.b0+3*prior.sd)
+			narrowed = true
 		}
 		if useBounds && len(win) >= 2 && blo < bhi {
 			a, b, margin := fitBounds(bps[start:], tref, blo, bhi)
 			// The bound fit's line is used when its model holds: the
 			// bounds leave room for a non-negative fixed delay, and the
 			// slope is not at the edge of the search (unless the prior
-			// set the edge).
-			if margin >= 0 && (math.Abs(b-l.b) < 0.99*span || prior != weak) {
+			// narrowed it).
+			if margin >= 0 && (narrowed || math.Abs(b-l.b) < 0.99*span) {
 				best.a, best.b, bounded = a, b, true
 				keep = marginOK(start, margin)
 			}
