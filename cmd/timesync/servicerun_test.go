@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // End-to-end tests of "timesync service run" and the client commands,
@@ -33,16 +35,6 @@ import (
 	"github.com/timesync/timesync/service/control"
 	"github.com/timesync/timesync/service/control/client"
 )
-
-// reexecEnv makes the test binary behave as the timesync command.
-const reexecEnv = "TIMESYNC_TEST_AS_COMMAND"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(reexecEnv) == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
 
 var soak = flag.Duration("timesync.soak", 5*time.Second, "how long the concurrent-clients test runs (the issue's figure: 30s)")
 
