@@ -61,7 +61,7 @@ bench-once:
 bench-idle:
 	$(GO) run ./bench/idle $(BENCH_IDLE_FLAGS)
 
-## bench-accuracy: Scenario A (issue 3) through timesync-sim, both start offsets, 10 seeds, beside
+## bench-accuracy: Scenario A (issue 3) through timesync-sim, both start offsets, 50 seeds (11-60), beside
 ## chrony 4.3 and ntpsec 1.2.2 under clknetsim; fails when a target is missed
 bench-accuracy:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/timesync-sim ./cmd/timesync-sim
