@@ -8,6 +8,13 @@ import (
 // Stats summarises a trace of x(t) = clock − true time sampled once per
 // simulated second. Offsets are in seconds, frequencies in ppm, times in
 // seconds since the start. The JSON names are the command's contract.
+//
+// RMSFreqError (rms_frequency_error_ppm) is the RMS, over the window, of
+// the clock's total frequency error sampled at each whole second: the
+// oscillator's error and the whole correction in force, a slew in
+// progress included at its rate. It is therefore not the error of the
+// frequency estimate alone: a run that slews often (even at the routine
+// 500 ppm for a fraction of a second) shows it.
 type Stats struct {
 	RMSOffset     float64 `json:"rms_offset_seconds"`
 	MaxAbsOffset  float64 `json:"max_abs_offset_seconds"`
