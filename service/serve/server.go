@@ -108,6 +108,10 @@ type Options struct {
 	Readers int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Observe, if set, is told of every packet a socket received: from
+	// whom, when, and what became of it (tests, debugging). It runs on
+	// the packet path and must be quick.
+	Observe func(client netip.AddrPort, rx time.Time, v Verdict)
 }
 
 // Server answers NTP client requests on its sockets under the restrict
@@ -439,7 +443,10 @@ func (s *Server) read(sk *socket) {
 		if rx.IsZero() {
 			rx = s.now()
 		}
-		reply, _ := s.Handle(out[:0], buf[:n], from.Addr(), rx)
+		reply, v := s.Handle(out[:0], buf[:n], from.Addr(), rx)
+		if s.opt.Observe != nil {
+			s.opt.Observe(from, rx, v)
+		}
 		if len(reply) == 0 {
 			continue
 		}
