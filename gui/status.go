@@ -43,6 +43,11 @@ type StatusWindow struct {
 
 	last    *control.Status
 	lastErr error
+	// histUpdates and histAt: the Updates count and time of the last
+	// history load (the plot is reloaded when the clock was updated, at
+	// most every 30 s).
+	histUpdates int
+	histAt      time.Time
 }
 
 // Ranges of the plot's range selector.
@@ -156,6 +161,10 @@ func (s *StatusWindow) Reload() {
 }
 
 func (s *StatusWindow) loadHistory() {
+	s.histAt = s.u.d.Now()
+	if s.last != nil {
+		s.histUpdates = s.last.Updates
+	}
 	var h *control.History
 	var err error
 	r := s.histRange
@@ -237,6 +246,9 @@ func (s *StatusWindow) Update(st *control.Status, err error) {
 	}
 	s.setFields(st)
 	s.setSources(st)
+	if st != nil && st.Updates != s.histUpdates && s.u.d.Now().Sub(s.histAt) >= 30*time.Second {
+		s.loadHistory()
+	}
 	// Labels shown or hidden change the heights above the plot: lay the
 	// whole window out again (containers relayout on Refresh).
 	if c := s.win.Content(); c != nil {
@@ -274,13 +286,16 @@ func (s *StatusWindow) setFields(st *control.Status) {
 	}
 	set("Reference", ref)
 	set("Stratum", fmt.Sprint(st.Stratum))
+	// Times of day, not "12 s ago": they stay true without a ticker
+	// redrawing the window every second.
+	now := s.u.d.Now()
 	if st.LastSync != nil {
-		set("Last sync", model.Ago(*st.LastSync, s.u.d.Now()))
+		set("Last sync", clockTime(*st.LastSync, now, s.u.d.Location))
 	} else {
 		set("Last sync", L("never"))
 	}
 	if n, ok := model.NextPoll(st); ok {
-		set("Next poll", L("in {{.D}}", map[string]any{"D": model.FormatAge(n)}))
+		set("Next poll", clockTime(now.Add(time.Duration(n*float64(time.Second))), now, s.u.d.Location))
 	} else {
 		set("Next poll", "–")
 	}
@@ -324,6 +339,16 @@ func (s *StatusWindow) setSources(st *control.Status) {
 	}
 	s.sources.Objects = objs
 	s.sources.Refresh()
+}
+
+// clockTime writes t as a time of day, with the date when it is not
+// today.
+func clockTime(t, now time.Time, loc *time.Location) string {
+	t, now = t.In(loc), now.In(loc)
+	if t.YearDay() == now.YearDay() && t.Year() == now.Year() {
+		return t.Format("15:04:05")
+	}
+	return t.Format("2006-01-02 15:04:05")
 }
 
 func stateRank(st string) int {

@@ -149,8 +149,8 @@ func StatusLine(st *control.Status, err error) string {
 	}
 	if ref := Reference(st); ref != "" {
 		parts = append(parts, langL("{{.Ref}} (stratum {{.Stratum}})", map[string]any{"Ref": ref, "Stratum": referenceStratum(st)}))
-	} else if st.Reason != "" && k != Synchronized {
-		parts = append(parts, ReasonText(st))
+	} else if r := ReasonText(st); r != "" && k != Synchronized {
+		parts = append(parts, r)
 	}
 	return strings.Join(parts, " · ")
 }

@@ -1,0 +1,59 @@
+//go:build cgo
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+
+	"github.com/timesync/timesync/assets"
+	"github.com/timesync/timesync/gui"
+	"github.com/timesync/timesync/gui/model"
+	"github.com/timesync/timesync/service/control/client"
+)
+
+// runWindows is the window process: a fyne app that shows first, then
+// whatever the tray asks for on in ("status", "settings"), follows the
+// service's watch, and returns when its last window closes or in ends.
+func runWindows(c *client.Client, first, notice string, in io.Reader) error {
+	a := app.NewWithID("org.timesync.gui")
+	a.SetIcon(fyne.NewStaticResource("timesync.png", assets.AppIcon(256)))
+	u := gui.New(gui.Deps{App: a, Client: c})
+	u.Notice = notice
+	show := func(which string) {
+		switch which {
+		case "settings":
+			u.ShowSettings()
+		default:
+			u.ShowStatus()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a.Lifecycle().SetOnStarted(func() {
+		show(first)
+		go model.Follow(ctx, c, nil, func(up model.Update) { fyne.Do(func() { u.Apply(up) }) })
+		go func() {
+			sc := bufio.NewScanner(in)
+			for sc.Scan() {
+				req := strings.TrimSpace(sc.Text())
+				if req == "" {
+					continue
+				}
+				fyne.Do(func() { show(req) })
+			}
+			// The tray is gone (or there is none and in was empty):
+			// keep the windows open only without a tray.
+			if notice == "" {
+				fyne.Do(a.Quit)
+			}
+		}()
+	})
+	a.Run()
+	return nil
+}

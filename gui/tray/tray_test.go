@@ -1,0 +1,85 @@
+package tray
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/timesync/timesync/gui/model"
+	"github.com/timesync/timesync/service/control"
+)
+
+type recSurface struct{ calls []string }
+
+func (r *recSurface) SetIcon(k model.Kind)   { r.calls = append(r.calls, "icon "+k.String()) }
+func (r *recSurface) SetTitle(s string)      { r.calls = append(r.calls, "title") }
+func (r *recSurface) SetTooltip(s string)    { r.calls = append(r.calls, "tooltip") }
+func (r *recSurface) SetStatusLine(s string) { r.calls = append(r.calls, "line "+s) }
+func (r *recSurface) SetSyncEnabled(on bool) { r.calls = append(r.calls, "sync") }
+
+func TestPainterDrawsOnlyChanges(t *testing.T) {
+	os.Setenv("LANGUAGE", "en")
+	r := &recSurface{}
+	p := painter{s: r}
+	ls := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	st := &control.Status{State: "synchronized", OffsetSeconds: 0.0004, Reference: "a", LastSync: &ls, Updates: 1,
+		Sources: []control.Source{{Address: "a", State: "selected", Stratum: 2}, {Address: "b", State: "candidate"}}}
+	p.apply(model.Tray(st, nil))
+	if len(r.calls) != 5 {
+		t.Fatalf("first draw: got %v, want all 5 parts", r.calls)
+	}
+	r.calls = nil
+	for i := 0; i < 10; i++ {
+		same := *st
+		p.apply(model.Tray(&same, nil))
+	}
+	if len(r.calls) != 0 {
+		t.Errorf("unchanged status redrew %v", r.calls)
+	}
+	st2 := *st
+	st2.OffsetSeconds = 0.0009
+	p.apply(model.Tray(&st2, nil))
+	if len(r.calls) != 2 || r.calls[0] != "tooltip" || r.calls[1] != "line Synchronized · +900.0 µs · a (stratum 2)" {
+		// title unchanged; tooltip and status line changed
+		t.Errorf("offset change drew %v", r.calls)
+	}
+	r.calls = nil
+	p.apply(model.Tray(nil, errors.New("gone")))
+	if r.calls[0] != "icon unreachable" {
+		t.Errorf("service gone drew %v", r.calls)
+	}
+}
+
+func TestSingleInstance(t *testing.T) {
+	dir, err := os.MkdirTemp("", "in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "i.sock")
+	in, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go in.Serve(func(r string) { got <- r })
+	if _, err := Listen(path); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second Listen: got %v, want ErrRunning", err)
+	}
+	if err := Send(path, "status"); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r != "status" {
+		t.Errorf("got request %q, want status", r)
+	}
+	in.Close()
+	// A stale socket file is replaced.
+	os.WriteFile(path, nil, 0o600)
+	in2, err := Listen(path)
+	if err != nil {
+		t.Fatalf("Listen over a stale file: %v", err)
+	}
+	in2.Close()
+}
