@@ -37,3 +37,20 @@ if ! go_ok; then
 	exit 1
 fi
 go version
+
+# The tray app (cmd/timesync-gui, make build-gui / test-gui): fyne's GL
+# driver needs the X and GL headers (go vet ./... compiles its cgo file
+# too), the smoke test needs Xvfb, a private D-Bus session bus,
+# ImageMagick's import for screenshots and a Japanese font, and the
+# Windows cross-build needs mingw-w64. Installed only when missing.
+gui_pkgs=""
+for p in pkg-config libgl1-mesa-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
+	xvfb xauth x11-utils imagemagick dbus-x11 fonts-ipafont-gothic gcc-mingw-w64-x86-64; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || gui_pkgs="$gui_pkgs $p"
+done
+if [ -n "$gui_pkgs" ]; then
+	echo "setup: installing (GUI)$gui_pkgs"
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $gui_pkgs >/dev/null
+fi
