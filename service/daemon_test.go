@@ -2,12 +2,15 @@ package service
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/timesync/timesync/service/conflicts"
 	"github.com/timesync/timesync/service/control"
 	"github.com/timesync/timesync/service/control/client"
+	"github.com/timesync/timesync/service/ntpclient"
 )
 
 // startNTP starts test servers serving the given offsets on 127.0.<base>.N.
@@ -188,5 +192,264 @@ func TestDaemonInvalidChangeRejectedWhole(t *testing.T) {
 	ci2, _ := c.Config(context.Background())
 	if ci2.Config.MinSources != wantMin || ci2.Version != wantVersion {
 		t.Errorf("running configuration changed by a rejected change")
+	}
+}
+
+func TestDaemonReasons(t *testing.T) {
+	deny := ntptest.Config{Kiss: "DENY"}
+	tests := []struct {
+		name  string
+		text  func(t *testing.T) string
+		tweak func(*Options)
+		code  string
+		words string
+	}{
+		{"kiss-o'-death", func(t *testing.T) string {
+			return serverLines(startNTPConfigs(t, 44, deny, deny))
+		}, nil, control.ReasonKissOfDeath, "kiss-o'-death"},
+		{"unresolved", func(*testing.T) string { return "server ntp.invalid iburst\n" },
+			func(o *Options) {
+				o.Resolve = func(context.Context, string) ([]netip.Addr, error) { return nil, errors.New("no such host") }
+			}, control.ReasonUnresolved, "ntp.invalid: no such host"},
+		{"no majority", func(t *testing.T) string {
+			return "minsources 2\n" + serverLines(startNTP(t, 45, 0))
+		}, nil, control.ReasonNoMajority, "majority"},
+		{"conflict", func(t *testing.T) string { return "server 127.0.46.1:9 iburst minpoll 3 maxpoll 3\n" },
+			func(o *Options) {
+				o.Conflicts = func(context.Context) []conflicts.Conflict {
+					return []conflicts.Conflict{{Name: "chronyd", PID: 42, Line: "chronyd (pid 42) is running"}}
+				}
+			}, control.ReasonConflict, "another time service"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var tw []func(*Options)
+			if tt.tweak != nil {
+				tw = append(tw, tt.tweak)
+			}
+			_, c, _ := testDaemon(t, tt.text(t), tw...)
+			st := waitStatus(t, c, func(s *control.Status) bool { return s.ReasonCode == tt.code })
+			if !strings.Contains(st.Reason, tt.words) || st.State == "synchronized" {
+				t.Errorf("got %s [%s] %q, want words %q", st.State, st.ReasonCode, st.Reason, tt.words)
+			}
+		})
+	}
+}
+
+func startNTPConfigs(t *testing.T, base int, cfgs ...ntptest.Config) []string {
+	t.Helper()
+	var addrs []string
+	for i, cfg := range cfgs {
+		ip := netip.AddrFrom4([4]byte{127, 0, byte(base), byte(i + 1)})
+		s, err := ntptest.Start(netip.AddrPortFrom(ip, 0).String(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		addrs = append(addrs, s.Addr())
+	}
+	return addrs
+}
+
+// virtualDriver is a clock driver over a virtual clock: time.Now plus
+// the steps made and the frequency corrections integrated, read by the
+// querier, so that a correction really moves what the service measures
+// (as no dry run can).
+type virtualDriver struct {
+	mu    sync.Mutex
+	off   time.Duration // correction applied up to since
+	since time.Time
+	freq  float64
+}
+
+// advance integrates the frequency up to now; v.mu is held.
+func (v *virtualDriver) advance() {
+	now := time.Now()
+	if !v.since.IsZero() {
+		v.off += time.Duration(v.freq * 1e-6 * float64(now.Sub(v.since)))
+	}
+	v.since = now
+}
+
+func (v *virtualDriver) Name() string { return "virtual" }
+func (v *virtualDriver) Frequency() (float64, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.freq, nil
+}
+func (v *virtualDriver) SetFrequency(ppm float64) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.advance()
+	v.freq = ppm
+	return nil
+}
+func (v *virtualDriver) MaxFrequency() float64 { return 83333 }
+func (v *virtualDriver) Step(off time.Duration) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.advance()
+	v.off += off
+	return nil
+}
+
+// offset is how far the virtual clock is ahead of time.Now.
+func (v *virtualDriver) offset() time.Duration {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.advance()
+	return v.off
+}
+
+func (v *virtualDriver) now() time.Time { return time.Now().Add(v.offset()) }
+
+// A jump beyond the panic threshold is held and reported until
+// "sync --confirm" allows it; then the clock is stepped.
+func TestDaemonPanicThenConfirm(t *testing.T) {
+	srv, err := ntptest.Start("127.0.47.1:0", ntptest.Config{Stratum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	vd := &virtualDriver{}
+	_, c, _ := testDaemon(t, "tinker step 0.128 stepout 900 panic 1\n"+serverLines([]string{srv.Addr()}), func(o *Options) {
+		o.DryRun = false
+		o.Privileged = NewPrivileged(vd)
+		o.Querier = ntpclient.Querier{GetSystemTime: vd.now}
+		o.BurstInterval = 500 * time.Millisecond
+	})
+	// A history of a few samples first (the iburst), so that the jump
+	// is told from noise.
+	waitStatus(t, c, func(s *control.Status) bool { return s.Updates >= 3 })
+	srv.SetConfig(ntptest.Config{Stratum: 1, Offset: 5 * time.Second})
+	var st *control.Status
+	if _, err := c.Sync(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); st == nil || st.PendingStepSeconds == nil; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no held step; last status %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if st, err = c.Status(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// (The held estimate is not exactly +5 s: how fast the discipline
+	// lets go of the samples before the jump is its business; this test
+	// is about holding and confirming.)
+	held := *st.PendingStepSeconds
+	if st.ReasonCode != control.ReasonPanic || held < 1 || !strings.Contains(st.Reason, "sync --confirm") {
+		t.Errorf("got [%s] %q pending %+.3f s, want panic with more than +1 s held", st.ReasonCode, st.Reason, held)
+	}
+	if vd.offset() > 500*time.Millisecond {
+		t.Fatal("the clock was stepped before the confirmation")
+	}
+	res, err := c.Sync(context.Background(), true)
+	if err != nil || !res.Confirmed {
+		t.Fatalf("confirm: %+v %v", res, err)
+	}
+	waitFor := time.Now().Add(10 * time.Second)
+	for vd.offset() < time.Second && time.Now().Before(waitFor) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if off := vd.offset(); off < time.Second {
+		t.Errorf("virtual clock moved by %v after confirming a held %+.3f s, want a step", off, held)
+	}
+}
+
+// The history has the updates and each source's raw samples.
+func TestDaemonHistory(t *testing.T) {
+	addrs := startNTP(t, 48, 20*time.Millisecond)
+	_, c, _ := testDaemon(t, serverLines(addrs))
+	waitStatus(t, c, func(s *control.Status) bool { return s.Updates > 0 })
+	h, err := c.History(context.Background(), client.HistoryQuery{Range: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.System) == 0 || len(h.Sources[addrs[0]]) == 0 {
+		t.Fatalf("history %+v lacks updates or samples", h)
+	}
+	if p := h.Sources[addrs[0]][0]; math.Abs(p.OffsetSeconds-0.02) > 0.005 || p.DelaySeconds <= 0 {
+		t.Errorf("first sample %+v, want offset 0.020 and a delay", p)
+	}
+}
+
+// Watchers get an event when something changes and none otherwise; 100
+// clients watching and querying leave no goroutine behind.
+func TestDaemonWatchAndGoroutinesFlat(t *testing.T) {
+	addrs := startNTP(t, 49, 0, 0)
+	d, c, _ := testDaemon(t, serverLines(addrs))
+	waitStatus(t, c, func(s *control.Status) bool { return s.Updates > 0 })
+	time.Sleep(300 * time.Millisecond) // the iburst ends
+	runtime.GC()
+	g0 := runtime.NumGoroutine()
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	configEvents := make(chan struct{}, 1000)
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := client.New(d.SocketAddr())
+			defer cl.Close()
+			if i%2 == 0 {
+				n := 0
+				err := cl.Watch(ctx, func(e control.Event) error {
+					if e.Kind == control.EventConfig {
+						if n++; n > 1 {
+							configEvents <- struct{}{}
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					errs <- err
+				}
+				return
+			}
+			for ctx.Err() == nil {
+				if _, err := cl.Status(ctx); err != nil && ctx.Err() == nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := c.SetRestrict(context.Background(), config.Restrict{Default: true, NoQuery: true}); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := len(configEvents); n != 50 {
+		t.Errorf("%d watchers saw the configuration change, want 50 (one each)", n)
+	}
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	var g1 int
+	for {
+		runtime.GC()
+		if g1 = runtime.NumGoroutine(); g1 <= g0+2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+	t.Logf("goroutines %d → %d, heap in use %d → %d kB", g0, g1, ms0.HeapInuse/1024, ms1.HeapInuse/1024)
+	if g1 > g0+2 {
+		t.Errorf("goroutines %d → %d after the clients left", g0, g1)
+	}
+	if ms1.HeapInuse > ms0.HeapInuse+8<<20 {
+		t.Errorf("heap in use grew %d → %d kB", ms0.HeapInuse/1024, ms1.HeapInuse/1024)
 	}
 }

@@ -122,6 +122,8 @@ func whyNot(st control.Status, ls loop.Status, running bool, configured int, unr
 		}
 	}
 	switch {
+	case count[engine.StateSelected] == 0 && count[engine.StateCandidate] > 0 && (count[engine.StateFalseticker] > 0 || st.Updates == 0 || st.State != string(loop.StateSyncing)):
+		return control.ReasonNoMajority, "holding: too few sources agree to make a majority" + candidateWhy(st.Sources) + strings.TrimSuffix("; "+strings.Join(rejected, "; "), "; ")
 	case st.State == string(loop.StateSyncing):
 		return control.ReasonSyncing, ls.Reason
 	case n > 0 && !answered:
@@ -138,4 +140,15 @@ func whyNot(st control.Status, ls loop.Status, running bool, configured int, unr
 		return control.ReasonErrorBound, ls.Reason
 	}
 	return control.ReasonUnsyncedMisc, ls.Reason + unres
+}
+
+// candidateWhy is the first reason given for a candidate not being
+// used, in parentheses, or "".
+func candidateWhy(srcs []control.Source) string {
+	for _, s := range srcs {
+		if s.State == string(engine.StateCandidate) && s.Reason != "" {
+			return " (" + s.Reason + ")"
+		}
+	}
+	return ""
 }
