@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/timesync/timesync/service/control"
 	"github.com/timesync/timesync/service/control/client"
 	"github.com/timesync/timesync/service/ntpclient"
+	"github.com/timesync/timesync/service/wake"
 )
 
 // startNTP starts test servers serving the given offsets on 127.0.<base>.N.
@@ -451,5 +453,32 @@ func TestDaemonWatchAndGoroutinesFlat(t *testing.T) {
 	}
 	if ms1.HeapInuse > ms0.HeapInuse+8<<20 {
 		t.Errorf("heap in use grew %d → %d kB", ms0.HeapInuse/1024, ms1.HeapInuse/1024)
+	}
+}
+
+// A wall-clock jump behind the service's back brings a burst of
+// measurements and a fresh discipline that may step.
+func TestDaemonWakeBurst(t *testing.T) {
+	srv, err := ntptest.Start("127.0.49.9:0", ntptest.Config{Stratum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	start := time.Now()
+	var jump atomic.Int64
+	read := func() wake.Reading {
+		mono := time.Since(start)
+		return wake.Reading{Wall: start.Add(mono + time.Duration(jump.Load())), Mono: mono, Boot: mono}
+	}
+	_, c, _ := testDaemon(t, serverLines([]string{srv.Addr()}), func(o *Options) {
+		o.WakeRead, o.WakeInterval = read, 20*time.Millisecond
+	})
+	waitStatus(t, c, func(s *control.Status) bool { return s.Updates > 0 && s.Sources[0].Samples >= 4 })
+	time.Sleep(300 * time.Millisecond) // the iburst is over; the next poll is 8 s away
+	before := srv.Requests()
+	jump.Store(int64(time.Second))
+	st := waitStatus(t, c, func(*control.Status) bool { return srv.Requests() >= before+4 })
+	if st.Sources[0].Samples > 4 {
+		t.Errorf("%d samples kept across the jump, want a fresh history", st.Sources[0].Samples)
 	}
 }
