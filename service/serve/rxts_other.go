@@ -15,3 +15,6 @@ const oobLen = 0
 func enableRxTimestamps(*net.UDPConn) bool { return false }
 
 func parseRxTimestamp([]byte) (time.Time, bool) { return time.Time{}, false }
+
+// readLoop serves one socket until it is closed.
+func (s *Server) readLoop(sk *socket) { s.read(sk) }

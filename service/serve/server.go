@@ -407,13 +407,14 @@ func (s *Server) open(addr string) (*socket, error) {
 		sk.wg.Add(1)
 		go func() {
 			defer sk.wg.Done()
-			s.read(sk)
+			s.readLoop(sk)
 		}()
 	}
 	return sk, nil
 }
 
-// read serves one socket until it is closed.
+// read serves one socket until it is closed, one datagram at a time
+// (readLoop on Linux reads in batches).
 func (s *Server) read(sk *socket) {
 	buf := make([]byte, bufLen)
 	oob := make([]byte, oobLen)
