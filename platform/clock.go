@@ -333,11 +333,36 @@ func (c *Clock) EndSlew() error {
 	return c.applyLocked(c.opt.Timers.Now())
 }
 
+// Correcting a late end of slew (endSlew).
+const (
+	// minOvershoot is the smallest overshoot corrected.
+	minOvershoot = time.Microsecond
+	// overshootPPM is the rate at which an overshoot is taken back: slow
+	// enough that the timer of that correction being late by as much
+	// again leaves only a few µs.
+	overshootPPM = 500
+)
+
+// endSlew ends the slew in progress when its timer fires. A timer fires
+// late (by milliseconds on a busy or virtual machine), and every
+// millisecond late at 83,333 ppm moves the clock 83 µs too far: that
+// overshoot, known exactly from the Timers' clock, is taken back by a
+// slow slew, as chrony's generic layer carries it over in its offset
+// register.
 func (c *Clock) endSlew() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.opt.Timers.Now()
+	over := time.Duration(float64(now.Sub(c.slewEnd)) * c.slewPerTimerSecond(c.basePPM, c.slewPPM))
 	c.slewPPM, c.slewStop, c.slewLeft = 0, nil, 0
-	if err := c.applyLocked(c.opt.Timers.Now()); err != nil {
+	if over.Abs() >= minOvershoot {
+		back := time.Duration(math.Abs(float64(over)) / (overshootPPM * 1e-6))
+		if _, err := c.slewLocked(now, -over, max(back, time.Second)); err == nil {
+			c.log.Debug("slew ended late; taking the overshoot back", "overshoot_seconds", over.Seconds())
+			return
+		}
+	}
+	if err := c.applyLocked(now); err != nil {
 		c.log.Error("ending slew", "err", err)
 	}
 }

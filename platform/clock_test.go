@@ -476,3 +476,44 @@ func (s silentTimers) Now() time.Time                                  { return 
 func (s silentTimers) AfterFunc(d time.Duration, f func()) func() bool { return s.ft.AfterFunc(d, f) }
 
 func ptr[T any](v T) *T { return &v }
+
+// A slew whose timer fires late has run too long; the overshoot, known
+// from the Timers' clock, is taken back by a slow slew, so the clock lands
+// where it was meant to (within what the second timer's lateness costs at
+// 500 ppm).
+func TestLateSlewEndIsTakenBack(t *testing.T) {
+	for name, tb := range map[string]TimeBase{"oscillator timers": TimeBaseOscillator, "corrected timers": TimeBaseCorrected} {
+		t.Run(name, func(t *testing.T) {
+			c, d, ft, _ := newTestClock(t, 83333.333, ClockOptions{TimeBase: tb})
+			lateTimers := &lateTimers{fakeTimers: ft, late: 10 * time.Millisecond}
+			c.opt.Timers = lateTimers
+			if _, err := c.Slew(100*time.Millisecond, 0); err != nil {
+				t.Fatal(err)
+			}
+			ft.Advance(10 * time.Second)
+			d.sync()
+			// The first timer was 10 ms late (≈ 0.8 ms too far); the
+			// correction's timer too, at 500 ppm: 5 µs.
+			if !near(d.moved, 0.1, 10e-6) {
+				t.Errorf("moved %.6f s, want 0.100000 ± 0.000010 s", d.moved)
+			}
+			if lateTimers.fired < 2 {
+				t.Errorf("%d timers fired, want the slew's and its correction's", lateTimers.fired)
+			}
+			if got, _ := c.AppliedAt(ft.Now()); !near(got, d.moved, 1e-12) {
+				t.Errorf("AppliedAt %.12f s, want what the driver did, %.12f s", got, d.moved)
+			}
+		})
+	}
+}
+
+// lateTimers fires every timer late by late.
+type lateTimers struct {
+	*fakeTimers
+	late  time.Duration
+	fired int
+}
+
+func (l *lateTimers) AfterFunc(d time.Duration, f func()) func() bool {
+	return l.fakeTimers.AfterFunc(d+l.late, func() { l.fired++; f() })
+}
