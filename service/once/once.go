@@ -459,7 +459,14 @@ func (r *round) judge() *Result {
 		res.Why = sel.Why
 		return res
 	}
-	res.Offset = sel.Offset.Seconds()
+	// The selected sources are combined by the service's own rule.
+	var ests []engine.Estimate
+	for k, i := range candIdx {
+		if sel.States[k] == engine.StateSelected {
+			ests = append(ests, engine.SampleEstimate(candSample[k], srcs[i].Filter().Jitter(now)))
+		}
+	}
+	res.Offset = engine.Combine(ests).Offset.Seconds()
 	res.Delay = candSample[sel.Best].Delay.Seconds()
 	switch {
 	case opt.StepThreshold > 0 && math.Abs(res.Offset) > opt.StepThreshold.Seconds():
