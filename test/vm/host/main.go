@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.module, "module", "", "the kernel's e1000.ko")
 	fs.StringVar(&o.busybox, "busybox", "", "static busybox (Debian's busybox-static)")
 	fs.StringVar(&o.qemu, "qemu", "qemu-system-x86_64", "qemu binary")
-	fs.StringVar(&o.checks, "checks", "step,freq,sync,slew,unpriv", "checks of the main boot, in order (the era check has its own boot); freq runs before slew because the kernel takes seconds to settle its rate after a slew")
+	fs.StringVar(&o.checks, "checks", "step,freq,sync,pslew,slew,unpriv", "checks of the main boot, in order (the era check has its own boot); freq runs before the slews (pslew, slew) because the kernel takes seconds to settle its rate after a slew")
 	fs.BoolVar(&o.era, "era", true, "also boot the guest just before the 2036 NTP era rollover and run the era check")
 	fs.DurationVar(&o.timeout, "timeout", 300*time.Second, "hard limit for one boot")
 	fs.StringVar(&o.memory, "m", "256M", "guest memory")
