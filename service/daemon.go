@@ -113,6 +113,8 @@ type Daemon struct {
 
 	refreshMu sync.Mutex // serialises status snapshots for events
 
+	serving serving // NTP server and metrics endpoint (serving.go)
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -287,6 +289,7 @@ func (d *Daemon) Stop(ctx context.Context) error {
 	if lp != nil {
 		lp.Stop()
 	}
+	d.stopServing()
 	d.wg.Wait()
 	if cerr := d.priv.Close(); cerr != nil && err == nil {
 		err = cerr
@@ -386,6 +389,7 @@ func (d *Daemon) publishConfig() {
 // minsources and the tinker thresholds.
 func (d *Daemon) apply(cfg *config.Config) {
 	cfg = cfg.Effective()
+	d.applyServing(cfg)
 	want, unresolved := d.resolve(cfg)
 
 	d.mu.Lock()
@@ -604,6 +608,7 @@ func (d *Daemon) refresh() {
 	d.refreshMu.Lock()
 	defer d.refreshMu.Unlock()
 	st := d.Status()
+	d.syncServing(st)
 	d.mu.Lock()
 	newUpdate := st.Updates > d.updates
 	if st.Updates < d.updates { // a new loop
@@ -629,6 +634,7 @@ func (d *Daemon) refresh() {
 // changes.
 func statusKey(st control.Status) string {
 	st.RootDistanceSeconds = 0
+	st.Server = nil // counters move with every packet served
 	st.Sources = slices.Clone(st.Sources)
 	for i := range st.Sources {
 		st.Sources[i].LastSampleSeconds = nil

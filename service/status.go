@@ -77,6 +77,7 @@ func (d *Daemon) Status() control.Status {
 	} else {
 		st.FrequencyPPM = d.clk.Frequency()
 	}
+	st.Server = d.serverStatus()
 	st.ReasonCode, st.Reason = whyNot(st, ls, lp != nil, configured, unresolved, len(cs) > 0)
 	return st
 }

@@ -126,6 +126,11 @@ func printStatus(w io.Writer, st *control.Status, now time.Time) {
 		line("Held step", "%+.6f s: confirm with 'timesync sync --confirm'", *st.PendingStepSeconds)
 	}
 	line("Updates", "%d", st.Updates)
+	if sv := st.Server; sv != nil {
+		line("Serving", "%s", strings.Join(sv.Listen, ", "))
+		line("Requests", "%d answered, %d dropped by rule, %d rate-limited (%d KoD sent), %d malformed, %d refused",
+			sv.Answered, sv.DroppedByRule, sv.RateLimited, sv.KoDSent, sv.Malformed, sv.Refused)
+	}
 	for _, wn := range st.Warnings {
 		line("Warning", "%s", wn)
 	}

@@ -50,6 +50,31 @@ type Status struct {
 	// another time service running.
 	Warnings []string `json:"warnings,omitempty"`
 	Sources  []Source `json:"sources"`
+	// Server is the time server's account; absent when time is not
+	// served (no listen line).
+	Server *ServerStatus `json:"server,omitempty"`
+}
+
+// ServerStatus is what the time server did with the packets it received
+// since the service started. Each packet counts once among Answered,
+// DroppedByRule, RateLimited, Malformed and Refused; KoDSent counts the
+// RATE kiss-o'-death replies sent to rate-limited clients.
+type ServerStatus struct {
+	// Listen lists the addresses served ("ADDRESS:PORT").
+	Listen []string `json:"listen"`
+	// Answered: client requests answered with the time.
+	Answered uint64 `json:"answered"`
+	// DroppedByRule: packets dropped by an ignore or noserve rule.
+	DroppedByRule uint64 `json:"dropped_by_rule"`
+	// RateLimited: requests over a limited rule's rate.
+	RateLimited uint64 `json:"rate_limited"`
+	// KoDSent: RATE kiss-o'-death replies sent.
+	KoDSent uint64 `json:"kod_sent"`
+	// Malformed: datagrams that are not well-formed NTP packets.
+	Malformed uint64 `json:"malformed"`
+	// Refused: ntpq/ntpdc queries, symmetric, server and broadcast
+	// packets (only client requests are served).
+	Refused uint64 `json:"refused"`
 }
 
 // Reason codes of Status.ReasonCode.
