@@ -26,7 +26,7 @@ import (
 )
 
 // startNTP starts test servers serving the given offsets on 127.0.<base>.N.
-func startNTP(t *testing.T, base int, offsets ...time.Duration) []string {
+func startNTP(t testing.TB, base int, offsets ...time.Duration) []string {
 	t.Helper()
 	var addrs []string
 	for i, off := range offsets {
@@ -43,7 +43,7 @@ func startNTP(t *testing.T, base int, offsets ...time.Duration) []string {
 
 // testDaemon runs a dry-run daemon on a config naming addrs, with a null
 // driver, no conflict scan and no wake watch.
-func testDaemon(t *testing.T, text string, tweak ...func(*Options)) (*Daemon, *client.Client, string) {
+func testDaemon(t testing.TB, text string, tweak ...func(*Options)) (*Daemon, *client.Client, string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "timesync.conf")
@@ -81,7 +81,7 @@ func testDaemon(t *testing.T, text string, tweak ...func(*Options)) (*Daemon, *c
 }
 
 // waitStatus polls the status until ok or 10 s.
-func waitStatus(t *testing.T, c *client.Client, ok func(*control.Status) bool) *control.Status {
+func waitStatus(t testing.TB, c *client.Client, ok func(*control.Status) bool) *control.Status {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -480,5 +480,18 @@ func TestDaemonWakeBurst(t *testing.T) {
 	st := waitStatus(t, c, func(*control.Status) bool { return srv.Requests() >= before+4 })
 	if st.Sources[0].Samples > 4 {
 		t.Errorf("%d samples kept across the jump, want a fresh history", st.Sources[0].Samples)
+	}
+}
+
+// BenchmarkDaemonRefresh is the work done after every exchange: a status
+// snapshot, the history and the event check (nothing changed: no event).
+func BenchmarkDaemonRefresh(b *testing.B) {
+	addrs := startNTP(b, 60, 0, 0, 0)
+	d, c, _ := testDaemon(b, serverLines(addrs))
+	waitStatus(b, c, func(s *control.Status) bool { return s.Updates > 0 })
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		d.refresh()
 	}
 }

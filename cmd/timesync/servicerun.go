@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -51,6 +52,14 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 	}
 	if *configPath == "" {
 		*configPath = systemConfigPath()
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// The service's work is a few packets a minute and the odd API
+		// request: one P is plenty, and it spares the scheduler's idle
+		// threads spinning at every wake-up (idle CPU about a third to a
+		// half lower here: 12.5–16 against 18–27 ms a minute, 3 servers
+		// at minpoll 4, three paired one-minute rounds).
+		runtime.GOMAXPROCS(1)
 	}
 	level := slog.LevelInfo
 	if *verbose {
