@@ -35,6 +35,10 @@ type plan struct {
 	// eraExpect makes the harness tell the guest the offset to expect
 	// (timesync.era_expect_s) from rtcBase and serverStart.
 	eraExpect bool
+	// serverArgs are extra ntptestd flags (e.g. -rate-ppm).
+	serverArgs []string
+	// timeout, when longer than -timeout, is this boot's hard limit.
+	timeout time.Duration
 }
 
 // eraPlan boots the guest 45 s before the NTP era rollover against a server
@@ -92,6 +96,7 @@ func (b boot) run(ctx context.Context) (bootResult, error) {
 	if !b.serverStart.IsZero() {
 		srvArgs = append(srvArgs, "-start", b.serverStart.Format(time.RFC3339Nano))
 	}
+	srvArgs = append(srvArgs, b.serverArgs...)
 	srv, err := startServer(b.ntptestd, srvArgs)
 	if err != nil {
 		return res, err

@@ -46,6 +46,7 @@ type options struct {
 	params                  string
 	timesyncBin             string
 	kernelArgs              string
+	service                 time.Duration
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -58,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.qemu, "qemu", "qemu-system-x86_64", "qemu binary")
 	fs.StringVar(&o.checks, "checks", "step,freq,sync,pslew,slew,unpriv", "checks of the main boot, in order (the era check has its own boot); freq runs before the slews (pslew, slew) because the kernel takes seconds to settle its rate after a slew")
 	fs.BoolVar(&o.era, "era", true, "also boot the guest just before the 2036 NTP era rollover and run the era check")
+	fs.DurationVar(&o.service, "service", 4*time.Minute, "also boot the guest to run the service this long against a +50 ppm server (0: skip)")
 	fs.DurationVar(&o.timeout, "timeout", 300*time.Second, "hard limit for one boot")
 	fs.StringVar(&o.memory, "m", "256M", "guest memory")
 	fs.StringVar(&o.logDir, "logdir", "", "directory for the guest console logs (default: a temporary directory)")
@@ -131,7 +133,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var outcomes []outcome
 	for _, p := range plans {
 		b := boot{plan: p, qemu: o.qemu, kernel: o.kernel, initrd: initrd, ntptestd: bins.ntptestd,
-			memory: o.memory, timeout: o.timeout, kernelArgs: o.kernelArgs, logPath: filepath.Join(o.logDir, p.name+"-console.log")}
+			memory: o.memory, timeout: max(o.timeout, p.timeout), kernelArgs: o.kernelArgs, logPath: filepath.Join(o.logDir, p.name+"-console.log")}
 		if o.verbose {
 			b.echo = stderr
 		}
@@ -147,6 +149,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	fmt.Fprintf(stdout, "VM test results (%.0f s; guest kernel %s):\n", time.Since(start).Seconds(), filepath.Base(o.kernel))
 	passed, failed := printSummary(stdout, outcomes)
+	printServiceLines(stdout, outcomes)
 	if failed > 0 {
 		fmt.Fprintf(stdout, "vm: guest console logs in %s\n", o.logDir)
 	} else if autoLogs {
@@ -185,8 +188,11 @@ func (o options) plans() ([]plan, error) {
 	if o.era {
 		out = append(out, eraPlan())
 	}
+	if o.service > 0 {
+		out = append(out, servicePlan(o.service))
+	}
 	if len(out) == 0 {
-		return nil, errors.New("nothing to do: no checks and -era=false")
+		return nil, errors.New("nothing to do: no checks, -era=false and -service=0")
 	}
 	return out, nil
 }

@@ -1,0 +1,334 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/timesync/timesync/test/vm/vmtest"
+)
+
+// The service check runs `timesync service run` (for real, not --dry-run)
+// for several minutes against a server whose clock runs fast (the host's
+// ntptestd -rate-ppm, passed as timesync.service_rate_ppm) and starts
+// 100 ms ahead of the guest clock, and measures independently of the
+// service how well it holds the guest clock to that server: fresh beevik/ntp
+// measurements every few seconds (lowest delay of a few queries), and the
+// guest clock's rate against CLOCK_MONOTONIC_RAW at the end.
+func init() { checks["service"] = (*guest).checkService }
+
+// Limits of the service check.
+const (
+	serviceStartOffset = 100 * time.Millisecond // server ahead of the guest clock at start
+	serviceConverged   = time.Millisecond       // |offset| below this is "good"
+	serviceHold        = 60 * time.Second       // it must stay good at least this long, to the end
+	// serviceMaxFreqErr bounds the guest clock's rate against the server
+	// over the final two minutes, in ppm. It includes the phase corrections
+	// the service is still making (0.3 ms over two minutes is 2.5 ppm), and
+	// the measurement is only good to about ±1.5 ppm under TCG on a busy
+	// host; 5 ppm is a tenth of the +50 ppm to be learned.
+	serviceMaxFreqErr = 5.0
+	serviceStopWithin = 2 * time.Second // SIGTERM to exit
+)
+
+// offsetSample is one independent measurement while the service runs.
+type offsetSample struct {
+	at     time.Duration // since the service started
+	offset time.Duration // server minus guest
+	delay  time.Duration
+	raw    int64 // CLOCK_MONOTONIC_RAW (ns) right after the measurement
+	phase  int64 // CLOCK_REALTIME minus raw (ns) then
+}
+
+func (g *guest) checkService() vmtest.Result {
+	dur, err := g.params.Duration("service_duration", 4*time.Minute)
+	if err != nil {
+		return fail("service", err)
+	}
+	every, err := g.params.Duration("service_sample", 2*time.Second)
+	if err != nil {
+		return fail("service", err)
+	}
+	ratePPM, err := g.params.Float("service_rate_ppm", math.NaN())
+	if err != nil || math.IsNaN(ratePPM) {
+		return fail("service", fmt.Errorf("no server rate: timesync.service_rate_ppm missing (%v)", err))
+	}
+
+	// Start from a known state: on the server, then 100 ms behind it.
+	m, err := settle(g.server, time.Millisecond)
+	if err != nil {
+		return fail("service", err)
+	}
+	if err := shiftClock(m.offset - serviceStartOffset); err != nil {
+		return fail("service", err)
+	}
+	start, err := measureOffset(g.server, 8)
+	if err != nil {
+		return fail("service", err)
+	}
+	logf("service: guest clock %+.3f ms off the server (+%v wanted); server runs %+g ppm", ms(start.offset), serviceStartOffset, ratePPM)
+
+	dir := "/tmp/timesync-service"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fail("service", err)
+	}
+	conf := filepath.Join(dir, "timesync.conf")
+	socket := filepath.Join(dir, "control.sock")
+	text := fmt.Sprintf("# VM test: the service against the host's test server\nserver %s iburst minpoll 4 maxpoll 4\ndriftfile %s\n",
+		g.server, filepath.Join(dir, "timesync.drift"))
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		return fail("service", err)
+	}
+	logPath := filepath.Join(dir, "service.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return fail("service", err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(g.timesync, "service", "run", "--config", conf, "--socket", socket)
+	cmd.Stdout, cmd.Stderr, cmd.Dir = logFile, logFile, dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/tmp"}
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return fail("service", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	}()
+	logTail := func() string { b, _ := os.ReadFile(logPath); return lastLines(string(b), 15) }
+
+	var samples []offsetSample
+	nextLog := 30 * time.Second
+	for time.Since(t0) < dur {
+		select {
+		case err := <-exited:
+			return fail("service", fmt.Errorf("the service exited after %.1f s: %v; its log:\n%s", time.Since(t0).Seconds(), err, logTail()))
+		default:
+		}
+		if m, err := measureOffset(g.server, 5); err == nil {
+			p := readPair(5)
+			samples = append(samples, offsetSample{at: time.Since(t0), offset: m.offset, delay: m.delay, raw: p.raw, phase: p.phaseNS()})
+		}
+		if el := time.Since(t0); el >= nextLog && len(samples) > 0 {
+			s := samples[len(samples)-1]
+			logf("service: %3.0f s: offset %+.3f ms (delay %.2f ms)", el.Seconds(), ms(s.offset), ms(s.delay))
+			nextLog += 30 * time.Second
+		}
+		time.Sleep(every)
+	}
+	k, kerr := readKernel()
+	status := serviceStatus(g.timesync, socket)
+
+	// SIGTERM: it must stop within 2 s and remove its socket.
+	stopAt := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	var stopErr error
+	select {
+	case err := <-exited:
+		stopErr = err
+	case <-time.After(10 * time.Second):
+		return fail("service", fmt.Errorf("still running 10 s after SIGTERM; its log:\n%s", logTail()))
+	}
+	stopTook := time.Since(stopAt)
+
+	for _, x := range samples {
+		logf("service: sample %6.1f s offset %+8.3f ms delay %.2f ms", x.at.Seconds(), ms(x.offset), ms(x.delay))
+	}
+	all := len(samples)
+	samples = dropSlow(samples)
+	conv, ok := convergedAt(samples, serviceConverged)
+	final := finalOffset(samples, 30*time.Second)
+	fr := frequencyError(samples, dur/2)
+	freqErr, freqSE := fr.errPPM, fr.errSE
+	figures := map[string]float64{
+		"samples":           float64(len(samples)),
+		"final_offset_ms":   ms(final),
+		"freq_error_ppm":    freqErr,
+		"freq_error_se":     freqSE,
+		"clock_rate_ppm":    fr.clockPPM,
+		"server_vs_raw_ppm": fr.serverPPM,
+		"samples_slow":      float64(all - len(samples)),
+		"server_rate_ppm":   ratePPM,
+		"start_offset_ms":   ms(start.offset),
+		"stop_s":            stopTook.Seconds(),
+		"max_abs_offset_ms": ms(maxAbs(samples)),
+	}
+	if ok {
+		figures["converged_s"] = conv.Seconds()
+	}
+	if kerr == nil {
+		figures["kernel_freq_ppm"] = k.freqPPM(1_000_000 / userHZ())
+	}
+	convText := "never converged"
+	if ok {
+		convText = fmt.Sprintf("converged (|offset| < %v) after %.0f s", serviceConverged, conv.Seconds())
+	}
+	summary := fmt.Sprintf("%s; final offset %+.3f ms; frequency error %+.3f ppm (±%.3f) against the server's %+g ppm "+
+		"(server %+.2f ppm, guest clock %+.2f ppm vs CLOCK_MONOTONIC_RAW); max |offset| %.1f ms; %d samples (%d slow dropped) over %.0f s; stopped in %.2f s",
+		convText, ms(final), freqErr, freqSE, ratePPM, fr.serverPPM, fr.clockPPM, ms(maxAbs(samples)), len(samples), all-len(samples), dur.Seconds(), stopTook.Seconds())
+	if status != "" {
+		logf("service: its own status at the end: %s", status)
+	}
+
+	var problems []string
+	switch {
+	case !ok:
+		problems = append(problems, fmt.Sprintf("|offset| never stayed below %v to the end", serviceConverged))
+	case dur-conv < serviceHold:
+		problems = append(problems, fmt.Sprintf("converged only %.0f s before the end (want %v held)", (dur-conv).Seconds(), serviceHold))
+	}
+	if math.Abs(freqErr) > serviceMaxFreqErr {
+		problems = append(problems, fmt.Sprintf("frequency error %+.3f ppm beyond ±%g", freqErr, serviceMaxFreqErr))
+	}
+	if stopTook > serviceStopWithin {
+		problems = append(problems, fmt.Sprintf("took %.2f s to stop after SIGTERM (limit %v)", stopTook.Seconds(), serviceStopWithin))
+	}
+	var exitErr *exec.ExitError
+	if stopErr != nil && !errors.As(stopErr, &exitErr) {
+		problems = append(problems, fmt.Sprintf("wait: %v", stopErr))
+	} else if stopErr != nil {
+		problems = append(problems, fmt.Sprintf("exited with %v after SIGTERM", stopErr))
+	}
+	if _, err := os.Stat(socket); err == nil {
+		problems = append(problems, "control socket left behind after SIGTERM")
+	}
+	r := vmtest.Result{OK: len(problems) == 0, Summary: summary, Figures: figures}
+	if !r.OK {
+		r.Error = strings.Join(problems, "; ") + "; service log tail:\n" + logTail()
+	}
+	return r
+}
+
+// convergedAt is the first sample time from which every later sample has
+// |offset| < limit; ok is false if the last one does not.
+func convergedAt(s []offsetSample, limit time.Duration) (time.Duration, bool) {
+	if len(s) == 0 || s[len(s)-1].offset.Abs() >= limit {
+		return 0, false
+	}
+	i := len(s) - 1
+	for i > 0 && s[i-1].offset.Abs() < limit {
+		i--
+	}
+	return s[i].at, true
+}
+
+// finalOffset is the median offset of the samples in the last window.
+func finalOffset(s []offsetSample, window time.Duration) time.Duration {
+	if len(s) == 0 {
+		return 0
+	}
+	end := s[len(s)-1].at
+	var offs []time.Duration
+	for _, x := range s {
+		if x.at >= end-window {
+			offs = append(offs, x.offset)
+		}
+	}
+	sort.Slice(offs, func(i, j int) bool { return offs[i] < offs[j] })
+	return offs[len(offs)/2]
+}
+
+// freqResult is the frequency error left after the service's correction,
+// measured against CLOCK_MONOTONIC_RAW, which nothing adjusts.
+type freqResult struct {
+	serverPPM float64 // the server's rate vs raw, fitted over the whole run
+	clockPPM  float64 // the guest clock's rate vs raw over the final window
+	errPPM    float64 // clockPPM − serverPPM: positive = guest clock runs fast
+	errSE     float64 // standard error of errPPM
+}
+
+// frequencyError fits the server's time (guest clock + offset) against the
+// raw clock over every sample, which the service's own corrections do not
+// disturb, and the guest clock against the raw clock over the final window
+// (their phases are read to within microseconds, so that fit is exact for
+// our purpose); the difference is how fast the disciplined clock still
+// drifts from the server.
+func frequencyError(s []offsetSample, window time.Duration) freqResult {
+	if len(s) < 3 {
+		return freqResult{errPPM: math.NaN(), errSE: math.Inf(1)}
+	}
+	var server, clock []pair
+	end := s[len(s)-1].at
+	for _, x := range s {
+		server = append(server, pair{raw: x.raw, real: x.raw + x.phase + int64(x.offset)})
+		if x.at >= end-window {
+			clock = append(clock, pair{raw: x.raw, real: x.raw + x.phase})
+		}
+	}
+	var r freqResult
+	var seServer, seClock float64
+	r.serverPPM, seServer = fitRate(server)
+	r.clockPPM, seClock = fitRate(clock)
+	r.errPPM = r.clockPPM - r.serverPPM
+	r.errSE = math.Hypot(seServer, seClock)
+	return r
+}
+
+// dropSlow removes samples whose round trip took more than twice the median:
+// under TCG one query now and then waits for the emulator, and its offset is
+// then only good to half that delay.
+func dropSlow(s []offsetSample) []offsetSample {
+	if len(s) == 0 {
+		return s
+	}
+	d := make([]time.Duration, len(s))
+	for i, x := range s {
+		d[i] = x.delay
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	limit := 2 * d[len(d)/2]
+	var out []offsetSample
+	for _, x := range s {
+		if x.delay <= limit {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func maxAbs(s []offsetSample) time.Duration {
+	var m time.Duration
+	for _, x := range s {
+		m = max(m, x.offset.Abs())
+	}
+	return m
+}
+
+// serviceStatus asks the running service for its status (best effort).
+func serviceStatus(bin, socket string) string {
+	run, err := runTimesync(bin, nil, 5*time.Second, "status", "--json", "--socket", socket)
+	if err != nil || run.exitCode != 0 {
+		return ""
+	}
+	var st struct {
+		State     string  `json:"state"`
+		Offset    float64 `json:"offset_seconds"`
+		Frequency float64 `json:"frequency_ppm"`
+	}
+	if json.Unmarshal([]byte(run.stdout), &st) != nil {
+		return oneLine(run.stdout)
+	}
+	return fmt.Sprintf("state %s, offset %+.6f s, frequency %+.3f ppm", st.State, st.Offset, st.Frequency)
+}
+
+func lastLines(s string, n int) string {
+	l := nonEmptyLines(s)
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}

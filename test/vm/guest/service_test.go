@@ -1,0 +1,78 @@
+//go:build linux
+
+package main
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func samplesOf(offsetsMS ...float64) []offsetSample {
+	s := make([]offsetSample, len(offsetsMS))
+	for i, o := range offsetsMS {
+		s[i] = offsetSample{at: time.Duration(i) * 10 * time.Second, offset: time.Duration(o * 1e6)}
+	}
+	return s
+}
+
+func TestConvergedAt(t *testing.T) {
+	tests := []struct {
+		name   string
+		s      []offsetSample
+		want   time.Duration
+		wantOK bool
+	}{
+		{"never", samplesOf(100, 50, 2), 0, false},
+		{"from the third", samplesOf(100, 5, 0.5, -0.4, 0.9), 20 * time.Second, true},
+		{"left again and came back", samplesOf(0.5, 2, 0.5, 0.1), 20 * time.Second, true},
+		{"at the limit is not good", samplesOf(0.2, 1.0), 0, false},
+		{"all good", samplesOf(0.1, 0.2), 0, true},
+		{"empty", nil, 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := convergedAt(tt.s, time.Millisecond)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("%s: got %v, %v; want %v, %v", tt.name, got, ok, tt.want, tt.wantOK)
+		}
+	}
+}
+
+func TestFinalOffset(t *testing.T) {
+	// Last 30 s: samples at 30..60 s → 5, 0.3, -0.1, 0.2 → median (upper) 0.3.
+	s := samplesOf(100, 50, 10, 5, 0.3, -0.1, 0.2)
+	if got, want := finalOffset(s, 30*time.Second), 300*time.Microsecond; got != want {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestFrequencyError(t *testing.T) {
+	// Raw clock: one sample every 10 s. The server runs +60 ppm against
+	// it; the guest clock +59.5 ppm in the last 40 s (and wildly off
+	// before, which must not matter), so the error is −0.5 ppm.
+	var s []offsetSample
+	for i := 0; i <= 10; i++ {
+		raw := int64(i) * 10e9
+		server := int64(float64(raw) * 60e-6)
+		clockRate := 59.5e-6
+		if i < 6 {
+			clockRate = 10e-6
+		}
+		phase := int64(float64(raw) * clockRate)
+		if i >= 6 { // continuous at i = 6
+			phase = int64(60e9*10e-6) + int64(float64(raw-60e9)*clockRate)
+		}
+		s = append(s, offsetSample{at: time.Duration(raw), raw: raw, phase: phase, offset: time.Duration(server - phase)})
+	}
+	r := frequencyError(s, 40*time.Second)
+	if math.Abs(r.serverPPM-60) > 1e-6 || math.Abs(r.clockPPM-59.5) > 1e-6 || math.Abs(r.errPPM+0.5) > 1e-6 {
+		t.Errorf("got %+v, want server 60, clock 59.5, error -0.5 ppm", r)
+	}
+}
+
+func TestDropSlow(t *testing.T) {
+	s := []offsetSample{{delay: 1e6}, {delay: 1.2e6}, {delay: 0.9e6}, {delay: 5e6}, {delay: 2e6}}
+	if got := dropSlow(s); len(got) != 4 || got[3].delay != 2e6 {
+		t.Errorf("got %+v, want only the 5 ms one dropped (limit: 2 × the 1.2 ms median)", got)
+	}
+}
