@@ -75,10 +75,13 @@ type Clock struct {
 	corrPPM float64       // correction set through the driver
 	nextSec time.Duration // next whole second: observe, then wander
 	steps   int
-	// observe, if set, is called at every whole true second with x and
+	// observe, if set, is called for every whole true second with x and
 	// the frequency error (ppm) in force from then on (after the second's
-	// wander step).
-	observe func(sec int64, x, freqPPM float64)
+	// wander step and whatever was done at that instant).
+	observe   func(sec int64, x, freqPPM float64)
+	pending   bool          // a whole second awaits observation
+	pendingAt time.Duration // which
+	pendingX  float64       // x then
 }
 
 // NewClock attaches a simulated clock to s: from now on it integrates up
@@ -112,23 +115,39 @@ func (c *Clock) monoNow() float64 {
 
 func (c *Clock) monoRate() float64 { return 1 + c.excess() }
 
-// advanceTo integrates x up to true time t, stepping the wander and then
-// observing at each whole second crossed (including t itself).
+// advanceTo integrates x up to true time t, stepping the wander at each
+// whole second crossed (including t itself). Each whole second is
+// observed with x at that second and the frequency error in force from
+// then on, once time has moved past it: so everything done at that very
+// instant (the frequency a drift file sets while the loop is built, at
+// second 0) is in the frequency observed for it.
 func (c *Clock) advanceTo(t time.Duration) {
+	if c.pending && t > c.pendingAt {
+		c.flush()
+	}
 	for c.nextSec <= t {
 		c.integrate((c.nextSec - c.at).Seconds())
 		c.at = c.nextSec
 		if c.cfg.Wander != 0 {
 			c.osc += c.cfg.Wander * c.rng.NormFloat64()
 		}
-		if c.observe != nil {
-			c.observe(int64(c.at/time.Second), c.x, c.excess()*1e6)
-		}
+		c.pending, c.pendingAt, c.pendingX = true, c.at, c.x
 		c.nextSec += time.Second
+		if t > c.at {
+			c.flush()
+		}
 	}
 	if t > c.at {
 		c.integrate((t - c.at).Seconds())
 		c.at = t
+	}
+}
+
+// flush observes the pending whole second.
+func (c *Clock) flush() {
+	c.pending = false
+	if c.observe != nil {
+		c.observe(int64(c.pendingAt/time.Second), c.pendingX, c.excess()*1e6)
 	}
 }
 

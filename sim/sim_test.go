@@ -430,3 +430,26 @@ func TestSlewLandsOnDisciplinedMonotonic(t *testing.T) {
 		t.Errorf("slewed %.9f s, want 0.100000000 s", got)
 	}
 }
+
+// The trace starts at second 0 even when building the loop already moves
+// the clock's frequency (a drift file), and has one entry per second.
+func TestTraceWithDriftFileStartsAtZero(t *testing.T) {
+	sc := ScenarioA(100 * time.Millisecond)
+	sc.Duration, sc.StatsFrom, sc.Trace = 300*time.Second, 100*time.Second, true
+	sc.DriftFile = DriftFileFor(100, 0.01)
+	res, err := Run(sc, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.X) != 300 || len(res.FreqPPM) != 300 {
+		t.Fatalf("trace of %d/%d seconds, want 300", len(res.X), len(res.FreqPPM))
+	}
+	if res.X[0] != 0.1 {
+		t.Errorf("x at second 0: got %v, want the start offset 0.1", res.X[0])
+	}
+	// The drift file set the correction at once: the frequency error at
+	// second 0 is the residual of a correct file, not 100 ppm.
+	if math.Abs(res.FreqPPM[0]) > 0.01 {
+		t.Errorf("frequency error at second 0: got %v ppm, want ~0 (the file corrects it)", res.FreqPPM[0])
+	}
+}
