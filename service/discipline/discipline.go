@@ -42,9 +42,17 @@
 // Estimate; measurements are the engine's own Samples.
 //
 // The drift file is only the starting state: New sets its frequency, and
-// a new history takes the frequency in force as its slope's prior until
-// it has priorSamples measurements of its own; from then on only the
+// a new history takes the frequency in force as its slope's prior (which
+// also bounds the slopes the bound fit searches) until it has priorSamples
+// measurements of its own or they contradict it; from then on only the
 // measurements count, as in chrony.
+//
+// A measurement that does not fit its source's line is held aside. Held
+// measurements that agree with each other win: heldLimit of them along
+// the present slope mean the source's time (or ours) jumped, heldLimitFree
+// along a slope of their own mean the slope was wrong; either way the
+// history restarts from them. No state can reject consistent measurements
+// for ever.
 //
 // The package is pure: it reads no clock of its own and does no I/O. Time
 // comes in as arguments; the clock is reached through the Clock interface
