@@ -389,7 +389,7 @@ func TestDaemonWatchAndGoroutinesFlat(t *testing.T) {
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
@@ -423,7 +423,9 @@ func TestDaemonWatchAndGoroutinesFlat(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(500 * time.Millisecond)
+	for d.hub.Subscribers() < 50 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if _, err := c.SetRestrict(context.Background(), config.Restrict{Default: true, NoQuery: true}); err != nil {
 		t.Fatal(err)
 	}

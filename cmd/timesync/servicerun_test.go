@@ -274,8 +274,8 @@ func TestServiceRunReportsOffsetAndSources(t *testing.T) {
 		// The raw measurement. (The estimate, offset_seconds, assumes the
 		// dry run's would-be step was made, as the null driver mimics the
 		// real one.)
-		if off := src["last_offset_seconds"].(float64); math.Abs(off-0.25) > 0.005 {
-			t.Errorf("source %d last sample %.6f, want 0.250 ± 0.005", i, off)
+		if off := src["last_offset_seconds"].(float64); math.Abs(off-0.25) > 0.02 {
+			t.Errorf("source %d last sample %.6f, want 0.250 ± 0.02 (one raw sample, whatever the load)", i, off)
 		}
 	}
 	// The human forms.

@@ -298,6 +298,9 @@ const maxEventBytes = 4 << 20
 func (c *Client) Watch(ctx context.Context, f func(control.Event) error) error {
 	resp, err := c.send(ctx, "GET", "/v1/watch", nil)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // the caller ended the watch before it began
+		}
 		return err
 	}
 	defer resp.Body.Close()
