@@ -21,6 +21,7 @@ import (
 	"github.com/timesync/timesync/service/conflicts"
 	"github.com/timesync/timesync/service/control"
 	"github.com/timesync/timesync/service/control/client"
+	"github.com/timesync/timesync/service/discipline/driftfile"
 	"github.com/timesync/timesync/service/ntpclient"
 	"github.com/timesync/timesync/service/wake"
 )
@@ -495,5 +496,48 @@ func BenchmarkDaemonRefresh(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		d.refresh()
+	}
+}
+
+// The drift file is saved at stop (not in a dry run) and restores the
+// frequency at the next start.
+func TestDaemonDriftFileAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	drift := filepath.Join(dir, "timesync.drift")
+	srv, err := ntptest.Start("127.0.49.20:0", ntptest.Config{Stratum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	vd := &virtualDriver{}
+	d, c, _ := testDaemon(t, "driftfile "+drift+"\n"+serverLines([]string{srv.Addr()}), func(o *Options) {
+		o.DryRun = false
+		o.Privileged = NewPrivileged(vd)
+		o.Querier = ntpclient.Querier{GetSystemTime: vd.now}
+	})
+	waitStatus(t, c, func(s *control.Status) bool { return s.Updates > 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := d.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := driftfile.Read(drift)
+	if err != nil {
+		t.Fatalf("no drift file after stop: %v", err)
+	}
+	// A new service (no server answers, so nothing changes the
+	// frequency) starts from the saved one.
+	_, c2, _ := testDaemon(t, "driftfile "+drift+"\nserver 127.0.49.21:9\n")
+	st := waitStatus(t, c2, func(*control.Status) bool { return true })
+	if math.Abs(st.FrequencyPPM-saved.FrequencyPPM) > 1e-6 {
+		t.Errorf("frequency after restart %.6f ppm, want the saved %.6f", st.FrequencyPPM, saved.FrequencyPPM)
+	}
+	// A dry run never writes it.
+	os.Remove(drift)
+	d3, c3, _ := testDaemon(t, "driftfile "+drift+"\n"+serverLines([]string{srv.Addr()}))
+	waitStatus(t, c3, func(s *control.Status) bool { return s.Updates > 0 })
+	d3.Stop(ctx)
+	if _, err := os.Stat(drift); err == nil {
+		t.Error("a dry run wrote the drift file")
 	}
 }

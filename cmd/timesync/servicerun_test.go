@@ -684,3 +684,18 @@ func tail(s string) string {
 }
 
 var _ = io.Discard
+
+// A second service on the same socket refuses to start and leaves the
+// first one serving.
+func TestSecondServiceRefused(t *testing.T) {
+	addrs := startServers(t, 57, ntptest.Config{Stratum: 1})
+	s := startService(t, serverConf(addrs...))
+	r := runCommand(t, false, "service", "run", "--dry-run", "--config", s.config, "--socket", s.socket)
+	if r.code != 1 || !strings.Contains(r.stderr, "already listening") {
+		t.Errorf("second service: exit %d, stderr %q", r.code, tail(r.stderr))
+	}
+	if !s.running() {
+		t.Fatal("the first service died")
+	}
+	statusJSON(t, s.socket, false)
+}
