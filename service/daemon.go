@@ -112,6 +112,7 @@ type Daemon struct {
 	stopped    bool
 
 	refreshMu sync.Mutex // serialises status snapshots for events
+	applyMu   sync.Mutex // serialises apply
 
 	serving serving // NTP server and metrics endpoint (serving.go)
 
@@ -234,10 +235,7 @@ func (d *Daemon) Start() error {
 	}
 	d.ln = ln
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	d.cfgMu.Lock()
-	cfg := d.cfg
-	d.cfgMu.Unlock()
-	d.apply(cfg)
+	d.apply()
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -347,7 +345,7 @@ func (d *Daemon) Modify(fn func(*config.Config) error) (control.ConfigInfo, erro
 	d.cfgMu.Unlock()
 
 	d.log.Info("configuration changed", "version", info.Version)
-	d.apply(next)
+	d.apply()
 	d.publishConfig()
 	d.refresh()
 	return info, nil
@@ -384,11 +382,17 @@ func (d *Daemon) publishConfig() {
 	}
 }
 
-// apply makes the running loop poll what cfg names: the servers and
-// pools (names resolved; those that do not resolve are retried later),
-// minsources and the tinker thresholds.
-func (d *Daemon) apply(cfg *config.Config) {
-	cfg = cfg.Effective()
+// apply makes the running service follow the configuration in force:
+// the loop polls what it names (names resolved; those that do not resolve
+// are retried later), with its minsources and tinker thresholds. Calls
+// are serialised and each reads the latest configuration, so a late
+// retry can never bring back an older one.
+func (d *Daemon) apply() {
+	d.applyMu.Lock()
+	defer d.applyMu.Unlock()
+	d.cfgMu.Lock()
+	cfg := d.cfg.Effective()
+	d.cfgMu.Unlock()
 	d.applyServing(cfg)
 	want, unresolved := d.resolve(cfg)
 
@@ -398,7 +402,7 @@ func (d *Daemon) apply(cfg *config.Config) {
 		return
 	}
 	d.unresolved = unresolved
-	d.scheduleRetry(len(unresolved) > 0, cfg)
+	d.scheduleRetry(len(unresolved) > 0)
 
 	if d.lp != nil && cfg.Tinker != d.tinker {
 		// The discipline takes its thresholds at construction: a new
@@ -556,7 +560,7 @@ func (d *Daemon) resolve(cfg *config.Config) (map[string]target, []string) {
 
 // scheduleRetry arranges for names that did not resolve to be tried
 // again: after 1 min, doubling up to 30 min. Called with d.mu held.
-func (d *Daemon) scheduleRetry(need bool, cfg *config.Config) {
+func (d *Daemon) scheduleRetry(need bool) {
 	if d.retry != nil {
 		d.retry.Stop()
 		d.retry = nil
@@ -567,10 +571,7 @@ func (d *Daemon) scheduleRetry(need bool, cfg *config.Config) {
 	}
 	d.retryDelay = min(max(2*d.retryDelay, time.Minute), 30*time.Minute)
 	d.retry = time.AfterFunc(d.retryDelay, func() {
-		d.cfgMu.Lock()
-		same := d.cfg
-		d.cfgMu.Unlock()
-		d.apply(same)
+		d.apply()
 		d.refresh()
 	})
 }
