@@ -11,6 +11,7 @@ package service
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +26,8 @@ import (
 type serving struct {
 	mu          sync.Mutex
 	srv         *serve.Server // nil until the first listen line
-	listen      []string
+	listen      []string      // the listen lines in force
+	listenErr   error         // why some of them are not served
 	metrics     *metrics.Endpoint
 	metricsAddr string
 	stopped     bool
@@ -47,14 +49,16 @@ func (d *Daemon) applyServing(cfg *config.Config) {
 	}
 	if s.srv != nil {
 		s.srv.SetRules(cfg.Restrict)
-		if !slices.Equal(s.listen, cfg.Listen) {
-			if err := s.srv.Listen(cfg.Listen); err != nil {
-				d.log.Error("cannot serve time on every listen address", "err", err)
-			}
-			s.listen = slices.Clone(cfg.Listen)
+		// Listen keeps the sockets already open, so a socket that
+		// failed (address in use, not yet configured) is tried again
+		// at every change without disturbing the others.
+		s.listenErr = s.srv.Listen(cfg.Listen)
+		if s.listenErr != nil {
+			d.log.Error("cannot serve time on every listen address", "err", s.listenErr)
 		}
+		s.listen = slices.Clone(cfg.Listen)
 	}
-	if cfg.Metrics != s.metricsAddr {
+	if cfg.Metrics != s.metricsAddr || cfg.Metrics != "" && s.metrics == nil {
 		if s.metrics != nil {
 			s.metrics.Close()
 			s.metrics = nil
@@ -143,14 +147,21 @@ func rootDelayDispersion(st control.Status) (delay, disp float64) {
 func (d *Daemon) serverStatus() *control.ServerStatus {
 	s := &d.serving
 	s.mu.Lock()
-	srv, listen := s.srv, slices.Clone(s.listen)
+	srv, listen, lerr := s.srv, slices.Clone(s.listen), s.listenErr
 	s.mu.Unlock()
 	if srv == nil || len(listen) == 0 {
 		return nil
 	}
+	open := srv.Addrs()
+	served := slices.DeleteFunc(listen, func(a string) bool { _, ok := open[a]; return !ok })
 	c := srv.Counters()
+	var errs []string
+	if lerr != nil {
+		errs = strings.Split(lerr.Error(), "\n")
+	}
 	return &control.ServerStatus{
-		Listen:        listen,
+		Listen:        served,
+		Errors:        errs,
 		Answered:      c.Answered,
 		DroppedByRule: c.DroppedByRule,
 		RateLimited:   c.RateLimited,

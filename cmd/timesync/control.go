@@ -128,6 +128,9 @@ func printStatus(w io.Writer, st *control.Status, now time.Time) {
 	line("Updates", "%d", st.Updates)
 	if sv := st.Server; sv != nil {
 		line("Serving", "%s", strings.Join(sv.Listen, ", "))
+		for _, e := range sv.Errors {
+			line("Not serving", "%s", e)
+		}
 		line("Requests", "%d answered, %d dropped by rule, %d rate-limited (%d KoD sent), %d malformed, %d refused",
 			sv.Answered, sv.DroppedByRule, sv.RateLimited, sv.KoDSent, sv.Malformed, sv.Refused)
 	}

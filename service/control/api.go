@@ -62,6 +62,9 @@ type Status struct {
 type ServerStatus struct {
 	// Listen lists the addresses served ("ADDRESS:PORT").
 	Listen []string `json:"listen"`
+	// Errors says why listen addresses that are not served are not
+	// (e.g. the address is in use); retried at every change.
+	Errors []string `json:"errors,omitempty"`
 	// Answered: client requests answered with the time.
 	Answered uint64 `json:"answered"`
 	// DroppedByRule: packets dropped by an ignore or noserve rule.

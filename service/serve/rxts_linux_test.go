@@ -1,0 +1,50 @@
+package serve
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// On Linux the sockets ask for kernel receive timestamps, and the
+// receive time the server uses is the kernel's: taken before the reader
+// got the datagram, here held back by a slow observer of the previous
+// one.
+func TestKernelReceiveTimestamps(t *testing.T) {
+	rxs := make(chan time.Time, 2)
+	n := 0
+	s := New(Options{Readers: 1, Observe: func(_ netip.AddrPort, rx time.Time, _ Verdict) {
+		rxs <- rx
+		if n++; n == 1 {
+			time.Sleep(100 * time.Millisecond) // the second datagram waits in the socket
+		}
+	}})
+	defer s.Close()
+	if err := s.Listen([]string{"127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	kernel := s.sockets["127.0.0.1:0"].kernelRx
+	s.mu.Unlock()
+	if !kernel {
+		t.Fatalf("SO_TIMESTAMPNS not enabled on a Linux UDP socket")
+	}
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(s.Addrs()["127.0.0.1:0"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(request(4, ModeClient, 1))
+	first := <-rxs
+	sent := time.Now()
+	c.Write(request(4, ModeClient, 2))
+	second := <-rxs
+	read := time.Now()
+	// The second datagram was read ≥ 100 ms after it arrived; its
+	// receive time is when it arrived.
+	if second.Before(first) || second.Sub(sent) > 50*time.Millisecond {
+		t.Errorf("receive time %v after sending, read %v after: want the kernel's arrival time, not the read's",
+			second.Sub(sent), read.Sub(sent))
+	}
+}
