@@ -19,8 +19,8 @@
 // and its discipline.Track (the measurement history).
 //
 // A minority never carries the clock: the selected sources must be at
-// least half of the servers that have ever given a valid answer (and not
-// denied us). Otherwise the clock is held, free-running on the frequency
+// least half of the servers that have given a valid answer in the last
+// day (and not denied us). Otherwise the clock is held, free-running on the frequency
 // learned, until a majority agrees again; the status says so. After an
 // outage, the first server to answer thus cannot take the clock alone.
 package loop
@@ -159,8 +159,8 @@ type peer struct {
 	stopped bool      // denied: never polled again
 
 	inflight  bool
-	answered  bool // the first exchange has ended (answer or failure)
-	everValid bool // a valid answer has arrived at some time
+	answered  bool      // the first exchange has ended (answer or failure)
+	lastValid time.Time // when the last valid answer arrived; zero: never
 	seq       uint64
 	sendAt    time.Time
 	steps     uint64
@@ -366,7 +366,7 @@ func (l *Loop) received(p *peer, seq uint64, r *ntp.Response, qerr error) {
 		l.rejected(p, r, err, now)
 		return
 	}
-	p.everValid = true
+	p.lastValid = now
 	if l.opt.Clock.Steps() != p.steps {
 		l.log.Debug("measurement spans a clock step; discarded", "server", p.cfg.Address)
 		return
@@ -545,7 +545,7 @@ func (l *Loop) refreshStates(now time.Time, from *peer) ([]discipline.Estimate, 
 		}
 		return nil, nil
 	}
-	if known := l.known(); 2*len(chosen) < known {
+	if known := l.known(now); 2*len(chosen) < known {
 		why := fmt.Sprintf("only %d of the %d servers that have answered agree now; holding the last frequency until a majority agrees", len(chosen), known)
 		if l.holding != why {
 			l.log.Warn("a minority of the servers cannot carry the clock", "agree", len(chosen), "servers", known)
@@ -562,15 +562,20 @@ func (l *Loop) refreshStates(now time.Time, from *peer) ([]discipline.Estimate, 
 	return chosen, idx[sel.Best]
 }
 
-// known counts the servers a majority is taken of: those that have ever
-// given a valid answer and have not denied us. A server that never
-// answered does not count, so a configuration with dead entries still
-// synchronizes; one that answered before an outage does, so that the
+// majorityMemory is how long a server that stopped answering still
+// counts towards the majority: long enough for any outage of the network,
+// short enough that servers gone for good do not hold the clock for ever.
+const majorityMemory = 24 * time.Hour
+
+// known counts the servers a majority is taken of: those that have given a
+// valid answer within majorityMemory and have not denied us. A server that
+// never answered does not count, so a configuration with dead entries
+// still synchronizes; one that answered before an outage does, so that the
 // first server to answer after it cannot carry the clock alone.
-func (l *Loop) known() int {
+func (l *Loop) known(now time.Time) int {
 	n := 0
 	for _, p := range l.peers {
-		if !p.stopped && p.everValid {
+		if !p.stopped && !p.lastValid.IsZero() && now.Sub(p.lastValid) < majorityMemory {
 			n++
 		}
 	}

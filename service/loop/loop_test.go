@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -273,5 +274,60 @@ func TestBlockingExchanger(t *testing.T) {
 	}
 	if len(q.addrs) != 1 || q.addrs[0] != "x:123" {
 		t.Errorf("queried %v, want [x:123]", q.addrs)
+	}
+}
+
+// silencer drops every request to the addresses in off from true time
+// from on (servers gone for good).
+type silencer struct {
+	next  loop.Exchanger
+	sched *sim.Scheduler
+	off   map[string]bool
+	from  time.Duration
+}
+
+func (s silencer) Exchange(addr string, done func(*ntp.Response, error)) {
+	if s.off[addr] && s.sched.Elapsed() >= s.from {
+		s.sched.AfterFunc(2*time.Second, func() { done(nil, engine.ErrNoReply) })
+		return
+	}
+	s.next.Exchange(addr, done)
+}
+
+// A minority of the servers never carries the clock: when two of three go
+// silent the clock is held, and the status says so; once they have been
+// silent for a day they no longer count, and the one left carries it.
+func TestMinorityHoldsUntilTheOthersAreGone(t *testing.T) {
+	servers := []sim.ServerConfig{{Address: "a:123"}, {Address: "b:123"}, {Address: "c:123"}}
+	r := newRig(t, goodNet, servers, loop.Options{})
+	// Rebuild the loop on an exchanger that silences b and c after 1000 s.
+	opt := loop.Options{Timers: r.sched, Clock: r.pc, Discipline: discipline.DefaultConfig(), Logger: slog.New(slog.DiscardHandler),
+		Exchanger: silencer{next: r.net, sched: r.sched, off: map[string]bool{"b:123": true, "c:123": true}, from: 1000 * time.Second}}
+	opt.Discipline.Logger = opt.Logger
+	for _, sv := range servers {
+		opt.Servers = append(opt.Servers, loop.Server{Address: sv.Address, MinPoll: 6, MaxPoll: 6})
+	}
+	lp, err := loop.New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp.Start()
+	r.sched.Run(1000 * time.Second)
+	if st := lp.Status(); st.State != loop.StateSynchronized {
+		t.Fatalf("with three servers answering: state %s (%s), want synchronized", st.State, st.Reason)
+	}
+	r.sched.Run(1000*time.Second + 2*time.Hour)
+	st := lp.Status()
+	if st.State != loop.StateUnsynchronized || !strings.Contains(st.Reason, "majority") {
+		t.Errorf("with one of three answering: state %s (%q), want unsynchronized, waiting for a majority", st.State, st.Reason)
+	}
+	updates := st.Updates
+	r.sched.Run(1000*time.Second + 2*time.Hour + 10*time.Minute)
+	if got := lp.Status().Updates; got != updates {
+		t.Errorf("the lone server corrected the clock %d times while held", got-updates)
+	}
+	r.sched.Run(1000*time.Second + 25*time.Hour)
+	if st := lp.Status(); st.State != loop.StateSynchronized || st.Reference != "a:123" {
+		t.Errorf("a day after the others went silent: state %s (%s), reference %q; want synchronized to a:123", st.State, st.Reason, st.Reference)
 	}
 }
