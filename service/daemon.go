@@ -49,8 +49,9 @@ type Options struct {
 	SocketPath string
 	// Listener, if set, is used instead of listening on SocketPath.
 	Listener net.Listener
-	// DryRun measures and reports but never changes the clock (the null
-	// driver, as chronyd -x) and writes no drift file.
+	// DryRun measures and reports but never changes the clock: the null
+	// driver steers a virtual clock that the measurements are taken
+	// against (virtualNow), as chronyd -x does; no drift file is written.
 	DryRun bool
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -155,9 +156,6 @@ func New(opt Options) (*Daemon, error) {
 			return n, nil
 		}
 	}
-	if opt.Querier == nil {
-		opt.Querier = ntpclient.Querier{}
-	}
 	if opt.Resolve == nil {
 		opt.Resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
@@ -208,6 +206,13 @@ func New(opt Options) (*Daemon, error) {
 		priv.Close()
 		return nil, fmt.Errorf("cannot use the system clock: %w", err)
 	}
+	if opt.Querier == nil {
+		q := ntpclient.Querier{}
+		if opt.DryRun {
+			q.GetSystemTime = virtualNow(clk)
+		}
+		opt.Querier = q
+	}
 	d := &Daemon{
 		opt:        opt,
 		log:        opt.Logger,
@@ -222,6 +227,22 @@ func New(opt Options) (*Daemon, error) {
 	}
 	d.srv = control.NewServer(control.Options{Backend: d, Hub: d.hub, Logger: opt.Logger, Now: opt.Now})
 	return d, nil
+}
+
+// virtualNow is the clock a dry run measures: the real clock plus every
+// correction the null driver was asked for, as chronyd -x keeps a
+// virtual clock. The real clock is never changed, so without this the
+// measurements would keep showing an offset the discipline believes it
+// has corrected, and the status would make no sense.
+func virtualNow(c *platform.Clock) func() time.Time {
+	return func() time.Time {
+		now := time.Now()
+		applied, ok := c.AppliedAt(now)
+		if !ok {
+			return now
+		}
+		return now.Add(time.Duration(applied * float64(time.Second)))
+	}
 }
 
 // Start listens on the control socket, starts polling and the watches.
