@@ -301,3 +301,27 @@ func TestConfigRulesRoundTrip(t *testing.T) {
 		t.Errorf("default flags %q, want noquery", got)
 	}
 }
+
+// IPv6: a socket on [::1] answers; an IPv6 rule applies to its clients.
+func TestServeIPv6(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	if err := s.Listen([]string{"[::1]:0"}); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	s.SetSync(SyncState{Synchronized: true, Stratum: 3, RefTime: time.Now()})
+	to := s.Addrs()["[::1]:0"]
+	c, err := net.ListenUDP("udp6", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("[::1]:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reply := exchange(t, c, to, request(4, ModeClient, 7), 2*time.Second)
+	if len(reply) != HeaderLen || reply[1] != 3 {
+		t.Fatalf("reply % x, want a 48-byte stratum-3 answer", reply)
+	}
+	s.SetRules(parseRules(t, "default", "::1 noserve"))
+	if reply := exchange(t, c, to, request(4, ModeClient, 8), 200*time.Millisecond); reply != nil {
+		t.Errorf("noserve client [::1] got a reply")
+	}
+}
