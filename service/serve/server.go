@@ -108,6 +108,10 @@ type Options struct {
 	Readers int
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// ListenUDP opens a socket (default net.ListenUDP). It is the seam
+	// for a privileged parent that binds port 123 and hands the socket
+	// to an unprivileged engine (DESIGN.md, process model).
+	ListenUDP func(network string, laddr *net.UDPAddr) (*net.UDPConn, error)
 	// Observe, if set, is told of every packet a socket received: from
 	// whom, when, and what became of it (tests, debugging). It runs on
 	// the packet path and must be quick.
@@ -157,6 +161,9 @@ func New(opt Options) *Server {
 	}
 	if s.opt.KoDPerSecond <= 0 {
 		s.opt.KoDPerSecond = 100
+	}
+	if s.opt.ListenUDP == nil {
+		s.opt.ListenUDP = net.ListenUDP
 	}
 	if s.opt.Readers <= 0 {
 		s.opt.Readers = min(runtime.GOMAXPROCS(0), 4)
@@ -395,7 +402,7 @@ func (s *Server) open(addr string) (*socket, error) {
 	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
 		network = "udp6"
 	}
-	conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(ap))
+	conn, err := s.opt.ListenUDP(network, net.UDPAddrFromAddrPort(ap))
 	if err != nil {
 		return nil, fmt.Errorf("serve: listen %s: %w", addr, err)
 	}

@@ -325,3 +325,19 @@ func TestServeIPv6(t *testing.T) {
 		t.Errorf("noserve client [::1] got a reply")
 	}
 }
+
+// Sockets come from Options.ListenUDP (the privileged parent's seam).
+func TestListenUDPSeam(t *testing.T) {
+	var asked []string
+	s := New(Options{ListenUDP: func(network string, laddr *net.UDPAddr) (*net.UDPConn, error) {
+		asked = append(asked, network+" "+laddr.String())
+		return net.ListenUDP(network, laddr)
+	}})
+	defer s.Close()
+	if err := s.Listen([]string{"127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != 1 || asked[0] != "udp4 127.0.0.1:0" {
+		t.Errorf("ListenUDP asked for %q, want [udp4 127.0.0.1:0]", asked)
+	}
+}
