@@ -1,5 +1,10 @@
 package serve
 
+// server.go: the Server — the request path (Handle: restrict rule, form,
+// mode, noserve, limited, then the reply), our synchronization as the
+// replies announce it, the counters, and the sockets with their readers
+// (Listen keeps, opens and closes sockets to match the listen lines).
+
 import (
 	"errors"
 	"fmt"
