@@ -9,13 +9,13 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build once test unit vet cross test-peers bench bench-once bench-accuracy bench-serve bench-idle test-vm clean
+.PHONY: all build once test unit vet cross test-peers bench bench-once bench-accuracy bench-serve bench-idle test-vm build-gui test-gui cross-gui bench-gui gui-screenshots clean
 
 all: build
 
 ## build: the timesync CLI/service and the developer tools, static (CGO_ENABLED=0)
 build:
-	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ $$($(GO) list ./cmd/... | grep -v '/cmd/timesync-gui$$')
 
 ## once: measure this machine's clock once, changing nothing.
 ##   make once SERVERS="time.example.org 192.0.2.1:123"  (default: the configured or default pool)
@@ -23,7 +23,7 @@ once: build
 	./$(BIN)/timesync --once --dry-run $(foreach s,$(SERVERS),--server $(s))
 
 ## test: everything CI runs — vet, unit and integration tests, cross builds, the VM test
-test: vet unit cross test-peers test-vm
+test: vet unit cross test-peers test-vm test-gui cross-gui
 
 unit:
 	$(GO) test -count=1 ./...
@@ -72,6 +72,31 @@ bench-serve:
 bench-accuracy:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/timesync-sim ./cmd/timesync-sim
 	$(GO) run ./bench/accuracy --sim $(BIN)/timesync-sim $(BENCH_ACCURACY_FLAGS)
+
+## build-gui: bin/timesync-gui, the tray app with its windows (cgo: fyne's GL driver needs the X and
+## GL headers that scripts/setup.sh installs). A CGO_ENABLED=0 build of it has the tray only.
+build-gui:
+	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/timesync-gui ./cmd/timesync-gui
+
+## test-gui: the GUI smoke test — the real timesync-gui under Xvfb with a private dbus-daemon and the
+## test's own StatusNotifierWatcher, against timesync service run --dry-run on loopback ntptestd
+## servers; reads the tray's dbusmenu, clicks it, screenshots the windows into .cache/gui-shots
+test-gui: build build-gui
+	TIMESYNC_GUI_SMOKE_BIN=$(CURDIR)/$(BIN) TIMESYNC_GUI_SHOTS=$(CURDIR)/.cache/gui-shots $(GO) test -count=1 -v ./gui/smoke
+
+## cross-gui: timesync-gui for Windows amd64 (cgo through mingw-w64), bin/windows-amd64/timesync-gui.exe
+cross-gui:
+	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc $(GO) build -ldflags '$(LDFLAGS) -H=windowsgui' -o $(BIN)/windows-amd64/timesync-gui.exe ./cmd/timesync-gui
+
+## bench-gui: idle CPU (every thread's schedstat) and RSS of timesync-gui, tray only and with the status
+## window open, beside the smallest fyne apps (tray only, window + tray, window), 60 s under Xvfb
+bench-gui: build build-gui
+	CGO_ENABLED=1 $(GO) build -o $(BIN)/timesync-gui-minimal ./bench/gui/minimal
+	$(GO) run ./bench/gui -bin $(BIN) $(BENCH_GUI_FLAGS)
+
+## gui-screenshots: the smoke test's screenshots into docs/gui for the README
+gui-screenshots: test-gui
+	mkdir -p docs/gui && cp .cache/gui-shots/*.png docs/gui/
 
 clean:
 	rm -rf $(BIN)

@@ -24,6 +24,7 @@ type Plot struct {
 	rng time.Duration
 	to  time.Time
 	loc *time.Location
+	gen int // counts SetHistory calls (the renderer redraws when it changed)
 }
 
 // NewPlot returns an empty plot that writes times in loc.
@@ -39,6 +40,7 @@ func (p *Plot) SetHistory(h *control.History, rng time.Duration, to time.Time) {
 	if h != nil && !h.To.IsZero() {
 		p.to = h.To
 	}
+	p.gen++
 	p.Refresh()
 }
 
@@ -52,15 +54,38 @@ type plotRenderer struct {
 	p    *Plot
 	objs []fyne.CanvasObject
 	size fyne.Size
+	// The data (lines, markers, grid) is drawn into one raster image:
+	// one texture instead of a canvas object per segment, so a redraw
+	// costs little and the window process stays small.
+	ops    []drawOp
+	raster *canvas.Raster
+	built  fyne.Size
+	gen    int // bumped by SetHistory
+	genAt  int
+}
+
+// drawOp is one primitive of the raster, in canvas units.
+type drawOp struct {
+	kind           byte // 'l' line, 'c' filled circle, 'r' filled rectangle, 'o' rectangle outline
+	x1, y1, x2, y2 float32
+	w              float32 // line width or circle radius
+	c              color.Color
 }
 
 func (r *plotRenderer) Destroy()                     {}
 func (r *plotRenderer) MinSize() fyne.Size           { return r.p.MinSize() }
 func (r *plotRenderer) Objects() []fyne.CanvasObject { return r.objs }
-func (r *plotRenderer) Layout(s fyne.Size)           { r.size = s; r.build() }
+func (r *plotRenderer) Layout(s fyne.Size) {
+	r.size = s
+	if s != r.built || r.genAt != r.p.gen {
+		r.build()
+	}
+}
 func (r *plotRenderer) Refresh() {
-	r.build()
-	canvas.Refresh(r.p)
+	if r.size != r.built || r.genAt != r.p.gen {
+		r.build()
+		canvas.Refresh(r.p)
+	}
 }
 
 // sourceColours mark the sources, in the order of their addresses.
@@ -78,7 +103,16 @@ const (
 
 func (r *plotRenderer) build() {
 	p := r.p
+	r.built, r.genAt = r.size, p.gen
 	r.objs = r.objs[:0]
+	r.ops = r.ops[:0]
+	if r.raster == nil {
+		r.raster = canvas.NewRaster(r.paint)
+	}
+	r.raster.Move(fyne.NewPos(0, 0))
+	r.raster.Resize(r.size)
+	r.objs = append(r.objs, r.raster)
+	defer r.raster.Refresh()
 	w, h := r.size.Width, r.size.Height
 	if w < plotLeft+50 || h < 120 {
 		return
@@ -138,12 +172,8 @@ func (r *plotRenderer) build() {
 	scale, unit := offsetUnit(offs)
 
 	panel := func(y0, ph float32, vals []float64, mul float64, unit, title string) (func(float64) float32, bool) {
-		bg := canvas.NewRectangle(theme.Color(theme.ColorNameInputBackground))
-		bg.Move(fyne.NewPos(plotLeft, y0))
-		bg.Resize(fyne.NewSize(plotW, ph))
-		bg.StrokeColor = grid
-		bg.StrokeWidth = 1
-		r.objs = append(r.objs, bg)
+		r.ops = append(r.ops, drawOp{kind: 'r', x1: plotLeft, y1: y0, x2: plotLeft + plotW, y2: y0 + ph, c: theme.Color(theme.ColorNameInputBackground)},
+			drawOp{kind: 'o', x1: plotLeft, y1: y0, x2: plotLeft + plotW, y2: y0 + ph, w: 1, c: grid})
 		text(title, plotLeft, y0-10, fyne.TextAlignLeading, fg)
 		if len(vals) == 0 {
 			return nil, false
@@ -157,9 +187,7 @@ func (r *plotRenderer) build() {
 		yOf := func(v float64) float32 { return y0 + ph - float32((v*mul-lo)/(hi-lo))*ph }
 		for _, tk := range ticks {
 			y := y0 + ph - float32((tk-lo)/(hi-lo))*ph
-			l := canvas.NewLine(grid)
-			l.Position1, l.Position2 = fyne.NewPos(plotLeft, y), fyne.NewPos(plotLeft+plotW, y)
-			r.objs = append(r.objs, l)
+			r.ops = append(r.ops, drawOp{kind: 'l', x1: plotLeft, y1: y, x2: plotLeft + plotW, y2: y, w: 1, c: grid})
 			text(fmtTick(tk)+" "+unit, plotLeft-4, y, fyne.TextAlignTrailing, fg)
 		}
 		return yOf, true
@@ -175,9 +203,7 @@ func (r *plotRenderer) build() {
 			if y0 == freqY {
 				ph = freqH
 			}
-			l := canvas.NewLine(grid)
-			l.Position1, l.Position2 = fyne.NewPos(x, y0), fyne.NewPos(x, y0+ph)
-			r.objs = append(r.objs, l)
+			r.ops = append(r.ops, drawOp{kind: 'l', x1: x, y1: y0, x2: x, y2: y0 + ph, w: 1, c: grid})
 			text(tk.label, x, y0+ph+plotBottom/2, fyne.TextAlignCenter, fg)
 		}
 	}
@@ -188,11 +214,7 @@ func (r *plotRenderer) build() {
 		for i, n := range srcNames {
 			c := sourceColours[i%len(sourceColours)]
 			for _, pt := range p.h.Sources[n] {
-				m := canvas.NewCircle(c)
-				x, y := xOf(pt.Time), offYOf(pt.OffsetSeconds)
-				m.Move(fyne.NewPos(x-2.5, y-2.5))
-				m.Resize(fyne.NewSize(5, 5))
-				r.objs = append(r.objs, m)
+				r.ops = append(r.ops, drawOp{kind: 'c', x1: xOf(pt.Time), y1: offYOf(pt.OffsetSeconds), w: 2.5, c: c})
 			}
 		}
 		r.polyline(sys, xOf, func(pt control.SystemPoint) float32 { return offYOf(pt.OffsetSeconds) }, line)
@@ -220,27 +242,17 @@ func (r *plotRenderer) build() {
 		t.Move(fyne.NewPos(x, offY-10-ms.Height/2))
 		r.objs = append(r.objs, t)
 		x -= 12
-		sw := canvas.NewCircle(items[i].c)
-		sw.Move(fyne.NewPos(x, offY-10-4))
-		sw.Resize(fyne.NewSize(8, 8))
-		r.objs = append(r.objs, sw)
+		r.ops = append(r.ops, drawOp{kind: 'c', x1: x + 4, y1: offY - 10, w: 4, c: items[i].c})
 		x -= 12
 	}
 }
 
 func (r *plotRenderer) polyline(pts []control.SystemPoint, xOf func(time.Time) float32, yOf func(control.SystemPoint) float32, c color.Color) {
 	for i := 1; i < len(pts); i++ {
-		l := canvas.NewLine(c)
-		l.StrokeWidth = 2
-		l.Position1 = fyne.NewPos(xOf(pts[i-1].Time), yOf(pts[i-1]))
-		l.Position2 = fyne.NewPos(xOf(pts[i].Time), yOf(pts[i]))
-		r.objs = append(r.objs, l)
+		r.ops = append(r.ops, drawOp{kind: 'l', x1: xOf(pts[i-1].Time), y1: yOf(pts[i-1]), x2: xOf(pts[i].Time), y2: yOf(pts[i]), w: 2, c: c})
 	}
 	if len(pts) == 1 {
-		m := canvas.NewCircle(c)
-		m.Move(fyne.NewPos(xOf(pts[0].Time)-3, yOf(pts[0])-3))
-		m.Resize(fyne.NewSize(6, 6))
-		r.objs = append(r.objs, m)
+		r.ops = append(r.ops, drawOp{kind: 'c', x1: xOf(pts[0].Time), y1: yOf(pts[0]), w: 3, c: c})
 	}
 }
 

@@ -48,6 +48,9 @@ type StatusWindow struct {
 	// most every 30 s).
 	histUpdates int
 	histAt      time.Time
+	// relayoutNeeded: something was shown, hidden or resized since the
+	// last layout.
+	relayoutNeeded bool
 }
 
 // Ranges of the plot's range selector.
@@ -193,13 +196,21 @@ func (s *StatusWindow) Update(st *control.Status, err error) {
 		s.icon.Resource = fyne.NewStaticResource(k.String()+".png", assets.TrayIcon(k.String(), false, 48))
 		s.icon.Refresh()
 	}
-	s.line.SetText(model.StatusLine(st, err))
+	if line := model.StatusLine(st, err); line != s.line.Text {
+		s.line.SetText(line)
+		s.relayoutNeeded = true // the line may wrap differently
+	}
 	setOrHide := func(l *widget.Label, t string) {
-		l.SetText(t)
-		if t == "" {
-			l.Hide()
-		} else {
-			l.Show()
+		if l.Text != t {
+			l.SetText(t)
+		}
+		if (t != "") != l.Visible() {
+			s.relayoutNeeded = true
+			if t == "" {
+				l.Hide()
+			} else {
+				l.Show()
+			}
 		}
 	}
 	switch {
@@ -239,10 +250,17 @@ func (s *StatusWindow) Update(st *control.Status, err error) {
 		s.syncNow.Enable()
 	}
 	if st != nil && st.PendingStepSeconds != nil {
-		s.setClock.SetText(L("Set the clock now ({{.Offset}})", map[string]any{"Offset": model.FormatOffset(*st.PendingStepSeconds)}))
-		s.setClock.Show()
-	} else {
+		if t := L("Set the clock now ({{.Offset}})", map[string]any{"Offset": model.FormatOffset(*st.PendingStepSeconds)}); t != s.setClock.Text {
+			s.setClock.SetText(t)
+			s.relayoutNeeded = true
+		}
+		if !s.setClock.Visible() {
+			s.setClock.Show()
+			s.relayoutNeeded = true
+		}
+	} else if s.setClock.Visible() {
 		s.setClock.Hide()
+		s.relayoutNeeded = true
 	}
 	s.setFields(st)
 	s.setSources(st)
@@ -250,14 +268,20 @@ func (s *StatusWindow) Update(st *control.Status, err error) {
 		s.loadHistory()
 	}
 	// Labels shown or hidden change the heights above the plot: lay the
-	// whole window out again (containers relayout on Refresh).
-	if c := s.win.Content(); c != nil {
+	// whole window out again (containers relayout on Refresh) — only
+	// then, so that an ordinary update redraws just the changed texts.
+	if c := s.win.Content(); c != nil && s.relayoutNeeded {
+		s.relayoutNeeded = false
 		c.Refresh()
 	}
 }
 
 func (s *StatusWindow) setFields(st *control.Status) {
-	set := func(k, v string) { s.fields[k].SetText(v) }
+	set := func(k, v string) {
+		if l := s.fields[k]; l.Text != v {
+			l.SetText(v)
+		}
+	}
 	if st == nil {
 		for k := range s.fields {
 			set(k, "–")
@@ -302,19 +326,19 @@ func (s *StatusWindow) setFields(st *control.Status) {
 }
 
 func (s *StatusWindow) setSources(st *control.Status) {
-	var objs []fyne.CanvasObject
-	for _, c := range sourceColumns {
-		if c == "" {
-			objs = append(objs, bold(""))
-			continue
-		}
-		objs = append(objs, bold(L(c)))
-	}
 	var srcs []control.Source
 	if st != nil {
 		srcs = append(srcs, st.Sources...)
 	}
 	sort.SliceStable(srcs, func(i, j int) bool { return stateRank(srcs[i].State) < stateRank(srcs[j].State) })
+	cells := make([]string, 0, (len(srcs)+1)*len(sourceColumns))
+	for _, c := range sourceColumns {
+		if c == "" {
+			cells = append(cells, "")
+		} else {
+			cells = append(cells, L(c))
+		}
+	}
 	for _, src := range srcs {
 		name := src.Address
 		if src.Name != "" {
@@ -331,14 +355,37 @@ func (s *StatusWindow) setSources(st *control.Status) {
 		if src.PollSeconds > 0 {
 			poll = model.FormatAge(src.PollSeconds)
 		}
-		row := []string{model.Tally(src.State), name, fmt.Sprint(src.Stratum), poll, fmt.Sprintf("%03o", src.Reach), last, off,
-			delay, jit}
-		for _, v := range row {
-			objs = append(objs, mono(v))
+		cells = append(cells, model.Tally(src.State), name, fmt.Sprint(src.Stratum), poll, fmt.Sprintf("%03o", src.Reach), last, off, delay, jit)
+	}
+	widths := false
+	// Reuse the labels: only texts that changed are redrawn, and the
+	// table is laid out again only when its rows change in number.
+	if len(s.sources.Objects) != len(cells) {
+		objs := make([]fyne.CanvasObject, len(cells))
+		for i := range cells {
+			if i < len(sourceColumns) {
+				objs[i] = bold("")
+			} else {
+				objs[i] = mono("")
+			}
+		}
+		s.sources.Objects = objs
+		s.relayoutNeeded = true
+	}
+	for i, c := range cells {
+		l := s.sources.Objects[i].(*widget.Label)
+		if l.Text != c {
+			if len([]rune(l.Text)) != len([]rune(c)) {
+				widths = true
+			}
+			l.SetText(c)
 		}
 	}
-	s.sources.Objects = objs
-	s.sources.Refresh()
+	if widths && !s.relayoutNeeded {
+		// Column widths change, the table's height does not: lay out
+		// the table alone.
+		s.sources.Refresh()
+	}
 }
 
 // clockTime writes t as a time of day, with the date when it is not

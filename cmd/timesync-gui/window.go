@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"runtime/debug"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -21,6 +22,9 @@ import (
 // whatever the tray asks for on in ("status", "settings"), follows the
 // service's watch, and returns when its last window closes or in ends.
 func runWindows(c *client.Client, first, notice string, in io.Reader) error {
+	// The window process is idle most of its life: a lower GC target
+	// keeps its heap (fonts, textures' source images) small.
+	debug.SetGCPercent(25)
 	a := app.NewWithID("org.timesync.gui")
 	a.SetIcon(fyne.NewStaticResource("timesync.png", assets.AppIcon(256)))
 	u := gui.New(gui.Deps{App: a, Client: c})

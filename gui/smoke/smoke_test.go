@@ -370,7 +370,7 @@ func TestTrayAndWindows(t *testing.T) {
 			if items[0].enabled {
 				t.Errorf("the status line %q is a clickable item", items[0].label)
 			}
-			if !strings.Contains(items[0].label, "127.0.0.7") || !strings.Contains(items[0].label, "µs") && !strings.Contains(items[0].label, "ms") {
+			if !strings.Contains(items[0].label, "127.0.0.7") || !regexp.MustCompile(`[+-][0-9.]+ (µs|ms|s) `).MatchString(items[0].label) {
 				t.Errorf("status line %q names no reference or offset", items[0].label)
 			}
 			for _, k := range []string{"sync", "status", "settings", "quit"} {
