@@ -6,6 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // On Linux the sockets ask for kernel receive timestamps, and the
@@ -57,4 +60,39 @@ func TestKernelReceiveTimestamps(t *testing.T) {
 		}
 	}
 	t.Errorf("receive time %v after sending, read %v after: want the kernel's arrival time, not the read's", late, read)
+}
+
+// The control-message parser never reads outside what it is given and
+// always ends, whatever the bytes (they come from the kernel, but a
+// parser with pointer casts earns a fuzz target).
+func FuzzParseRxTimestamp(f *testing.F) {
+	good := make([]byte, oobLen)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&good[0]))
+	h.Level, h.Type = unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS
+	h.SetLen(unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))))
+	f.Add(good)
+	f.Add(good[:unix.CmsgLen(0)])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		// Copy into 8-byte aligned memory, as the reader's buffers are.
+		buf := make([]uint64, (len(b)+7)/8)
+		oob := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(buf))), len(buf)*8)[:len(b)]
+		copy(oob, b)
+		parseRxTimestamp(oob)
+	})
+}
+
+func TestParseRxTimestamp(t *testing.T) {
+	oob := make([]byte, oobLen)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	h.Level, h.Type = unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS
+	h.SetLen(unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))))
+	*(*unix.Timespec)(unsafe.Pointer(&oob[unix.CmsgLen(0)])) = unix.Timespec{Sec: 2_000_000_000, Nsec: 123}
+	if got, ok := parseRxTimestamp(oob); !ok || !got.Equal(time.Unix(2_000_000_000, 123)) {
+		t.Errorf("got %v %v, want 2033-05-18T03:33:20.000000123Z", got, ok)
+	}
+	h.Type = unix.SCM_CREDENTIALS
+	if _, ok := parseRxTimestamp(oob); ok {
+		t.Errorf("another control message read as a timestamp")
+	}
 }
