@@ -341,3 +341,36 @@ func TestListenUDPSeam(t *testing.T) {
 		t.Errorf("ListenUDP asked for %q, want [udp4 127.0.0.1:0]", asked)
 	}
 }
+
+// The portable loop (every OS but Linux) answers too: run here on a
+// socket of its own.
+func TestReadSingle(t *testing.T) {
+	s := New(Options{Readers: 1})
+	defer s.Close()
+	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := &socket{conn: conn}
+	sk.wg.Add(1)
+	go func() {
+		defer sk.wg.Done()
+		s.readSingle(sk)
+	}()
+	defer sk.close()
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	to := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	if reply := exchange(t, c, to, request(4, ModeClient, 9), 2*time.Second); len(reply) != HeaderLen {
+		t.Fatalf("no reply from the portable loop")
+	}
+	if reply := exchange(t, c, to, request(4, ModeClient, 9)[:40], 200*time.Millisecond); reply != nil {
+		t.Errorf("reply to a truncated request")
+	}
+	if c := s.Counters(); c.Answered != 1 || c.Malformed != 1 {
+		t.Errorf("counters %+v, want 1 answered, 1 malformed", c)
+	}
+}
