@@ -100,6 +100,16 @@ func waitStatus(t testing.TB, c *client.Client, ok func(*control.Status) bool) *
 	}
 }
 
+// needRoot skips a test that changes settings through the control API:
+// only root (or the control group) may, and the test process is the
+// client.
+func needRoot(t testing.TB) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("changing settings through the control API needs root; run the tests as root")
+	}
+}
+
 func serverLines(addrs []string) string {
 	var b strings.Builder
 	for _, a := range addrs {
@@ -109,6 +119,7 @@ func serverLines(addrs []string) string {
 }
 
 func TestDaemonMeasuresOffsetAndAddsServer(t *testing.T) {
+	needRoot(t)
 	addrs := startNTP(t, 41, 250*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond, 250*time.Millisecond)
 	_, c, cfgPath := testDaemon(t, "# my servers\n"+serverLines(addrs[:3])+"\n# end\n")
 	st := waitStatus(t, c, func(s *control.Status) bool { return s.Updates > 0 })
@@ -170,6 +181,7 @@ func TestDaemonSaysWhy(t *testing.T) {
 }
 
 func TestDaemonInvalidChangeRejectedWhole(t *testing.T) {
+	needRoot(t)
 	addrs := startNTP(t, 43, 0)
 	_, c, cfgPath := testDaemon(t, serverLines(addrs))
 	before, _ := os.ReadFile(cfgPath)
@@ -309,6 +321,7 @@ func (v *virtualDriver) now() time.Time { return time.Now().Add(v.offset()) }
 // A jump beyond the panic threshold is held and reported until
 // "sync --confirm" allows it; then the clock is stepped.
 func TestDaemonPanicThenConfirm(t *testing.T) {
+	needRoot(t)
 	srv, err := ntptest.Start("127.0.47.1:0", ntptest.Config{Stratum: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -381,6 +394,7 @@ func TestDaemonHistory(t *testing.T) {
 // Watchers get an event when something changes and none otherwise; 100
 // clients watching and querying leave no goroutine behind.
 func TestDaemonWatchAndGoroutinesFlat(t *testing.T) {
+	needRoot(t)
 	addrs := startNTP(t, 49, 0, 0)
 	d, c, _ := testDaemon(t, serverLines(addrs))
 	waitStatus(t, c, func(s *control.Status) bool { return s.Updates > 0 })
