@@ -53,6 +53,19 @@ func synced() serve.SyncState {
 		RefTime: time.Now().Add(-time.Minute), RootDelay: 10 * time.Millisecond, RootDispersion: time.Millisecond}
 }
 
+// needChronyd returns the unpacked chronyd, or skips the test saying why
+// (not prepared by make test-peers, missing, not root).
+func needChronyd(t *testing.T) string {
+	t.Helper()
+	const rel = "chrony/usr/sbin/chronyd"
+	if peersDir != "" {
+		if _, err := os.Stat(filepath.Join(peersDir, rel)); err != nil {
+			t.Skipf("chronyd is not available (%v): run `make test-peers`, which unpacks Debian's chrony", err)
+		}
+	}
+	return need(t, rel)
+}
+
 var wrongBy = regexp.MustCompile(`System clock wrong by (-?[0-9.]+) seconds`)
 
 // chronyQ runs chronyd -Q against addr:port and returns its output and
@@ -82,7 +95,7 @@ func chronyQ(t *testing.T, chronyd, addr string, port int, timeout int) (string,
 // chronyd -Q accepts what our server says and measures the offset of
 // this machine's clock from itself: zero, within 1 ms.
 func TestServeChronydGetsTime(t *testing.T) {
-	chronyd := need(t, "chrony/usr/sbin/chronyd")
+	chronyd := needChronyd(t)
 	t.Parallel()
 	s, port := startServer(t, "127.0.81.1", synced(), nil, "default kod limited nomodify notrap nopeer noquery")
 	out, off, ok := chronyQ(t, chronyd, "127.0.81.1", port, 10)
@@ -102,7 +115,7 @@ func TestServeChronydGetsTime(t *testing.T) {
 // Unsynchronized, the server answers leap 3 / stratum 16, and chronyd
 // takes no time from it.
 func TestServeChronydRefusesUnsynchronized(t *testing.T) {
-	chronyd := need(t, "chrony/usr/sbin/chronyd")
+	chronyd := needChronyd(t)
 	t.Parallel()
 	s, port := startServer(t, "127.0.81.2", serve.SyncState{}, nil, "default")
 	out, off, ok := chronyQ(t, chronyd, "127.0.81.2", port, 4)
@@ -116,7 +129,7 @@ func TestServeChronydRefusesUnsynchronized(t *testing.T) {
 
 // "restrict … ignore": chronyd gets nothing at all.
 func TestServeChronydIgnored(t *testing.T) {
-	chronyd := need(t, "chrony/usr/sbin/chronyd")
+	chronyd := needChronyd(t)
 	t.Parallel()
 	s, port := startServer(t, "127.0.81.3", synced(), nil, "default", "127.0.0.0 mask 255.0.0.0 ignore")
 	out, off, ok := chronyQ(t, chronyd, "127.0.81.3", port, 4)
@@ -135,7 +148,7 @@ func TestServeChronydIgnored(t *testing.T) {
 // four poll intervals before its next request), and further excess is
 // silent (the KoD is itself rate-limited).
 func TestServeChronydLimitedKoD(t *testing.T) {
-	chronyd := need(t, "chrony/usr/sbin/chronyd")
+	chronyd := needChronyd(t)
 	t.Parallel()
 	type arrival struct {
 		at time.Time
