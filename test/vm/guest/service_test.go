@@ -38,6 +38,20 @@ func TestConvergedAt(t *testing.T) {
 	}
 }
 
+func TestFirstBelowAndOverTime(t *testing.T) {
+	s := samplesOf(100, 0.5, 2, 1.5, 0.2, 3, 0.1) // every 10 s
+	first, ok := firstBelow(s, time.Millisecond)
+	if !ok || first != 10*time.Second {
+		t.Errorf("firstBelow = %v, %v; want 10s", first, ok)
+	}
+	if got := overTime(s, first, time.Millisecond); got != 30*time.Second {
+		t.Errorf("overTime = %v, want 30s (20-40 s and 50-60 s)", got)
+	}
+	if got := maxAbsSince(s, 35*time.Second); got != 3*time.Millisecond {
+		t.Errorf("maxAbsSince = %v, want 3ms", got)
+	}
+}
+
 func TestFinalOffset(t *testing.T) {
 	// Last 30 s: samples at 30..60 s → 5, 0.3, -0.1, 0.2 → median (upper) 0.3.
 	s := samplesOf(100, 50, 10, 5, 0.3, -0.1, 0.2)
