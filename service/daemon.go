@@ -255,6 +255,9 @@ func (d *Daemon) Start() error {
 	if ln == nil {
 		var err error
 		if ln, err = socket.Listen(d.opt.SocketPath); err != nil {
+			// Nothing was changed; give the clock back (Windows' own
+			// adjustment) before the process exits.
+			d.priv.Close()
 			return err
 		}
 	}
