@@ -45,7 +45,7 @@ func (e *Error) Error() string { return e.Message }
 
 // ErrNotRunning is wrapped by the error of any call when nothing listens
 // at the socket.
-var ErrNotRunning = errors.New("the timesync service is not running")
+var ErrNotRunning = errors.New("cannot reach the timesync service")
 
 // IsNotRunning reports whether err means the service could not be
 // reached at all.
@@ -144,7 +144,7 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if errors.Is(err, socket.ErrNotRunning) {
-			return nil, fmt.Errorf("%w (no service at %s); %s", ErrNotRunning, c.path, Hint)
+			return nil, fmt.Errorf("%w (nothing listens at %s); %s", ErrNotRunning, c.path, Hint)
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s %s: %w", method, path, ctx.Err())
