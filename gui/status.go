@@ -143,7 +143,7 @@ func (u *UI) newStatusWindow() *StatusWindow {
 		bold(L("Sources")), s.sources, widget.NewSeparator(),
 		container.NewHBox(bold(L("Offset and frequency")), s.rangeSel))
 	s.win.SetContent(container.NewBorder(top, nil, nil, nil, s.plot))
-	s.win.Resize(fyne.NewSize(900, 760))
+	s.win.Resize(fyne.NewSize(860, 720))
 	s.Update(nil, fmt.Errorf("not asked yet"))
 	return s
 }
@@ -197,8 +197,11 @@ func (s *StatusWindow) Update(st *control.Status, err error) {
 		s.icon.Refresh()
 	}
 	if line := model.StatusLine(st, err); line != s.line.Text {
+		h := s.line.MinSize().Height
 		s.line.SetText(line)
-		s.relayoutNeeded = true // the line may wrap differently
+		if s.line.MinSize().Height != h {
+			s.relayoutNeeded = true // it wraps differently
+		}
 	}
 	setOrHide := func(l *widget.Label, t string) {
 		if l.Text != t {

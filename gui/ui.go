@@ -168,8 +168,12 @@ func bold(s string) *widget.Label {
 	return widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 }
 
+// mono is a value's label. It uses the regular face, not fyne's
+// monospace one: every text style fyne uses loads its own copy of the
+// emoji and fallback fonts (about 8 MB each), and the window process
+// is meant to stay small.
 func mono(s string) *widget.Label {
-	return widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	return widget.NewLabel(s)
 }
 
 var _ = theme.Padding

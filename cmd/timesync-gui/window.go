@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
@@ -41,6 +42,9 @@ func runWindows(c *client.Client, first, notice string, in io.Reader) error {
 	defer cancel()
 	a.Lifecycle().SetOnStarted(func() {
 		show(first)
+		// Hand the start-up garbage (font parsing, first layout) back to
+		// the OS now rather than when the scavenger gets to it.
+		time.AfterFunc(5*time.Second, debug.FreeOSMemory)
 		go model.Follow(ctx, c, nil, func(up model.Update) { fyne.Do(func() { u.Apply(up) }) })
 		go func() {
 			sc := bufio.NewScanner(in)
