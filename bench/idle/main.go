@@ -44,6 +44,7 @@ const (
 
 type options struct {
 	duration time.Duration
+	rounds   int
 	warmup   time.Duration
 	servers  int
 	base     string
@@ -64,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench-idle", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.DurationVar(&o.duration, "duration", 2*time.Minute, "measured window, after the warm-up")
+	fs.IntVar(&o.rounds, "rounds", 1, "measured windows, one after another (each -duration long)")
 	fs.DurationVar(&o.warmup, "warmup", 20*time.Second, "time both run before the window opens (start-up, first burst)")
 	fs.IntVar(&o.servers, "servers", 3, "number of test servers, on consecutive loopback addresses")
 	fs.StringVar(&o.base, "base", "127.0.0.41", "first server address (loopback; chrony wants one IP per source)")
@@ -79,8 +81,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if o.duration <= 0 || o.warmup < 0 || o.servers < 1 {
-		fmt.Fprintln(stderr, "bench-idle: -duration must be positive, -warmup not negative, -servers at least 1")
+	if o.duration <= 0 || o.warmup < 0 || o.servers < 1 || o.rounds < 1 {
+		fmt.Fprintln(stderr, "bench-idle: -duration must be positive, -warmup not negative, -servers and -rounds at least 1")
 		return 2
 	}
 	res, err := bench(o, stderr)
@@ -97,12 +99,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // usage is what one process used.
 type usage struct {
-	cpuStart, cpuEnd time.Duration // on-CPU time since it started, at the window's ends
-	rss, hwm         int64         // bytes, at the end
-	threads          int
+	marks   []time.Duration // on-CPU time since it started, at each window's ends
+	rss     int64           // VmRSS in bytes, at the end
+	hwm     int64           // VmHWM in bytes, at the end
+	threads int
 }
 
-func (u usage) cpu() time.Duration { return u.cpuEnd - u.cpuStart }
+// cpu is the on-CPU time over every window.
+func (u usage) cpu() time.Duration { return u.marks[len(u.marks)-1] - u.marks[0] }
+
+// window is the on-CPU time over window i.
+func (u usage) window(i int) time.Duration { return u.marks[i+1] - u.marks[i] }
 
 type results struct {
 	timesync, chronyd usage
@@ -218,23 +225,33 @@ func bench(o options, progress io.Writer) (res results, err error) {
 	if err := alive(); err != nil {
 		return res, err
 	}
-	if res.timesync.cpuStart, err = cpuTime(ts.Process.Pid); err != nil {
-		return res, err
-	}
-	if res.chronyd.cpuStart, err = cpuTime(cr.Process.Pid); err != nil {
-		return res, err
-	}
-	time.Sleep(o.duration)
-	if err := alive(); err != nil {
-		return res, err
-	}
-	for _, p := range []struct {
+	procs := []struct {
 		pid int
 		u   *usage
-	}{{ts.Process.Pid, &res.timesync}, {cr.Process.Pid, &res.chronyd}} {
-		if p.u.cpuEnd, err = cpuTime(p.pid); err != nil {
+	}{{ts.Process.Pid, &res.timesync}, {cr.Process.Pid, &res.chronyd}}
+	mark := func() error {
+		for _, p := range procs {
+			c, err := cpuTime(p.pid)
+			if err != nil {
+				return err
+			}
+			p.u.marks = append(p.u.marks, c)
+		}
+		return nil
+	}
+	if err := mark(); err != nil {
+		return res, err
+	}
+	for r := 0; r < o.rounds; r++ {
+		time.Sleep(o.duration)
+		if err := alive(); err != nil {
 			return res, err
 		}
+		if err := mark(); err != nil {
+			return res, err
+		}
+	}
+	for _, p := range procs {
 		if p.u.rss, p.u.hwm, p.u.threads, err = memory(p.pid); err != nil {
 			return res, err
 		}
@@ -388,9 +405,17 @@ func parseRequests(log string) int {
 // report prints the table and the verdict; it returns whether every
 // target was met.
 func report(w io.Writer, o options, r results) bool {
-	perMin := func(d time.Duration) float64 { return d.Seconds() * 1e3 / o.duration.Minutes() }
-	fmt.Fprintf(w, "idle service vs chronyd -x: %d loopback servers, minpoll 4 maxpoll 4, window %v after %v warm-up\n",
-		o.servers, o.duration, o.warmup)
+	total := time.Duration(o.rounds) * o.duration
+	perMin := func(d time.Duration) float64 { return d.Seconds() * 1e3 / total.Minutes() }
+	fmt.Fprintf(w, "idle service vs chronyd -x: %d loopback servers, minpoll 4 maxpoll 4, %d window(s) of %v after %v warm-up\n",
+		o.servers, o.rounds, o.duration, o.warmup)
+	if o.rounds > 1 {
+		for i := 0; i < o.rounds; i++ {
+			a, b := r.timesync.window(i), r.chronyd.window(i)
+			fmt.Fprintf(w, "window %d: timesync %.2f ms/min, chronyd %.2f ms/min, ratio %.2f×\n", i+1,
+				a.Seconds()*1e3/o.duration.Minutes(), b.Seconds()*1e3/o.duration.Minutes(), a.Seconds()/b.Seconds())
+		}
+	}
 	fmt.Fprintf(w, "%-10s %12s %14s %10s %10s %8s\n", "", "CPU", "CPU/min", "VmRSS", "VmHWM", "threads")
 	for _, row := range []struct {
 		name string
