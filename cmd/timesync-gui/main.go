@@ -41,6 +41,7 @@ func run(args []string, stderr io.Writer) int {
 	socket := fs.String("socket", "", "the service's control socket (default $TIMESYNC_SOCKET, else the system's)")
 	window := fs.String("window", "", "internal: run the window process, showing this window first (status, settings)")
 	notice := fs.String("notice", "", "internal: a notice for the top of the status window")
+	fed := fs.Bool("fed", false, "internal: the tray hands the service's updates on standard input (no watch of its own)")
 	putConfig := fs.String("put-config", "", "internal: send the configuration in this JSON file to the service (run elevated)")
 	dark := fs.Bool("dark-panel", false, "use the icons drawn for a dark panel")
 	instance := fs.String("instance", "", "single-instance socket (default $XDG_RUNTIME_DIR/timesync-gui.sock)")
@@ -60,7 +61,7 @@ func run(args []string, stderr io.Writer) int {
 		}
 		return 0
 	case *window != "":
-		if err := runWindows(c, *window, *notice, os.Stdin); err != nil {
+		if err := runWindows(c, *window, *notice, *fed, blockingStdin()); err != nil {
 			fmt.Fprintln(stderr, "timesync-gui:", err)
 			return 1
 		}
@@ -106,7 +107,7 @@ func run(args []string, stderr io.Writer) int {
 		if first == "" {
 			first = "status"
 		}
-		if err := runWindows(c, first, why, strings.NewReader("")); err != nil {
+		if err := runWindows(c, first, why, false, strings.NewReader("")); err != nil {
 			fmt.Fprintln(stderr, "timesync-gui:", err)
 			return 1
 		}
@@ -118,7 +119,7 @@ func run(args []string, stderr io.Writer) int {
 		exe = os.Args[0]
 	}
 	wp := &tray.WindowProcess{Log: log, Command: func() *exec.Cmd {
-		a := []string{"--window", "status"}
+		a := []string{"--window", "status", "--fed"}
 		if *socket != "" {
 			a = append(a, "--socket", *socket)
 		}
@@ -139,7 +140,8 @@ func run(args []string, stderr io.Writer) int {
 				wp.Open(first)
 			}
 		},
-		OnQuit: wp.Close,
+		OnQuit:   wp.Close,
+		OnUpdate: wp.Update,
 	})
 	return 0
 }

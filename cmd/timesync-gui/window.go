@@ -20,9 +20,11 @@ import (
 )
 
 // runWindows is the window process: a fyne app that shows first, then
-// whatever the tray asks for on in ("status", "settings"), follows the
-// service's watch, and returns when its last window closes or in ends.
-func runWindows(c *client.Client, first, notice string, in io.Reader) error {
+// whatever the tray asks for on in ("status", "settings"), and returns
+// when its last window closes or in ends. With fed, the service's
+// updates come from the tray on in ("update {json}"); else it follows
+// the service's watch itself.
+func runWindows(c *client.Client, first, notice string, fed bool, in io.Reader) error {
 	// The window process is idle most of its life: a lower GC target
 	// keeps its heap (fonts, textures' source images) small.
 	debug.SetGCPercent(25)
@@ -45,11 +47,20 @@ func runWindows(c *client.Client, first, notice string, in io.Reader) error {
 		// Hand the start-up garbage (font parsing, first layout) back to
 		// the OS now rather than when the scavenger gets to it.
 		time.AfterFunc(5*time.Second, debug.FreeOSMemory)
-		go model.Follow(ctx, c, nil, func(up model.Update) { fyne.Do(func() { u.Apply(up) }) })
+		if !fed {
+			go model.Follow(ctx, c, nil, func(up model.Update) { fyne.Do(func() { u.Apply(up) }) })
+		}
 		go func() {
 			sc := bufio.NewScanner(in)
+			sc.Buffer(make([]byte, 64<<10), 8<<20) // an update carries the whole status and configuration
 			for sc.Scan() {
 				req := strings.TrimSpace(sc.Text())
+				if rest, ok := strings.CutPrefix(req, "update "); ok {
+					if up, err := model.DecodeUpdate([]byte(rest)); err == nil {
+						fyne.Do(func() { u.Apply(up) })
+					}
+					continue
+				}
 				if req == "" {
 					continue
 				}

@@ -167,3 +167,22 @@ func TestFollowReconnects(t *testing.T) {
 	api2.Close()
 	wg.Wait()
 }
+
+func TestWireUpdate(t *testing.T) {
+	for _, u := range []Update{{Status: synced(0.0004)}, {Err: errors.New("the service is gone")}, {Status: synced(1), Config: &control.ConfigInfo{Path: "/etc/timesync/timesync.conf", Version: 3}}} {
+		b, err := EncodeUpdate(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeUpdate(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if Tray(got.Status, got.Err) != Tray(u.Status, u.Err) || (got.Config == nil) != (u.Config == nil) {
+			t.Errorf("%s: decoded to a different update %+v", b, got)
+		}
+		if u.Config != nil && got.Config.Version != 3 {
+			t.Errorf("config version %d, want 3", got.Config.Version)
+		}
+	}
+}

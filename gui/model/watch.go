@@ -78,3 +78,8 @@ func Backoff(n int) time.Duration {
 	d := time.Second << min(n-1, 5)
 	return min(d, 30*time.Second)
 }
+
+type (
+	controlStatus = control.Status
+	controlConfig = control.ConfigInfo
+)

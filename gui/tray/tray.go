@@ -32,7 +32,10 @@ type Options struct {
 	OnReady func()
 	// OnQuit is called when the tray is quitting (end the window process).
 	OnQuit func()
-	Log    *slog.Logger
+	// OnUpdate is called with every update of the watch (to hand on to
+	// the window process).
+	OnUpdate func(model.Update)
+	Log      *slog.Logger
 }
 
 // Tray is the running tray.
@@ -80,6 +83,9 @@ func (t *Tray) ready() {
 	go t.clicks(ctx)
 	go model.Follow(ctx, t.opt.Client, nil, func(up model.Update) {
 		t.apply(model.Tray(up.Status, up.Err))
+		if t.opt.OnUpdate != nil {
+			t.opt.OnUpdate(up)
+		}
 		if t.opt.Notify != nil {
 			for _, n := range t.notifier.Observe(up.Status, up.Err, model.WallNow()) {
 				t.opt.Notify(n.Title, n.Body)

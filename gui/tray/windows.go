@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+
+	"github.com/timesync/timesync/gui/model"
 )
 
 // WindowProcess starts the window process (the same binary with
@@ -18,9 +20,27 @@ type WindowProcess struct {
 	Command func() *exec.Cmd
 	Log     *slog.Logger
 
-	mu    sync.Mutex
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	latest []byte // the last update, as the window process reads it
+}
+
+// Update hands the latest state of the service to the window process
+// (now, if it runs, and when it starts).
+func (w *WindowProcess) Update(up model.Update) {
+	b, err := model.EncodeUpdate(up)
+	if err != nil {
+		return
+	}
+	line := append([]byte("update "), b...)
+	line = append(line, '\n')
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.latest = line
+	if w.stdin != nil {
+		w.stdin.Write(line)
+	}
 }
 
 // Open shows which ("status" or "settings"), starting the process when
@@ -45,6 +65,9 @@ func (w *WindowProcess) Open(which string) {
 		return
 	}
 	w.cmd, w.stdin = cmd, in
+	if w.latest != nil {
+		in.Write(w.latest)
+	}
 	fmt.Fprintln(in, which)
 	go func() {
 		cmd.Wait()
