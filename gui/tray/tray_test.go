@@ -2,8 +2,11 @@ package tray
 
 import (
 	"errors"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,4 +85,42 @@ func TestSingleInstance(t *testing.T) {
 		t.Fatalf("Listen over a stale file: %v", err)
 	}
 	in2.Close()
+}
+
+// TestWindowProcessGetsRequestsAndUpdates: the window process is
+// started on the first request, gets the latest update first, then
+// requests and updates in order on its standard input, and ends when
+// the tray closes its input.
+func TestWindowProcessGetsRequestsAndUpdates(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "stdin")
+	wp := &WindowProcess{Log: slog.Default(), Command: func() *exec.Cmd { return exec.Command("sh", "-c", "cat > "+out) }}
+	wp.Update(model.Update{Err: errors.New("gone")}) // before any window: kept
+	wp.Open("status")
+	pid := wp.Running()
+	if pid == 0 {
+		t.Fatal("no window process after Open")
+	}
+	wp.Open("settings")
+	if wp.Running() != pid {
+		t.Error("a second request started a second process")
+	}
+	wp.Update(model.Update{Status: &control.Status{State: "synchronized"}})
+	wp.Close()
+	for i := 0; wp.Running() != 0 && i < 500; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if wp.Running() != 0 {
+		t.Fatal("the window process outlived its input")
+	}
+	b, _ := os.ReadFile(out)
+	got := strings.Split(strings.TrimSpace(string(b)), "\n")
+	want := []string{`update {"err":"gone"}`, "status", "settings", `update {"status":{"state":"synchronized"`}
+	if len(got) != 4 {
+		t.Fatalf("got lines %q", got)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("line %d: got %q, want %q…", i, got[i], want[i])
+		}
+	}
 }

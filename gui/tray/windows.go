@@ -1,12 +1,12 @@
 package tray
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"sync"
+	"time"
 
 	"github.com/timesync/timesync/gui/model"
 )
@@ -22,7 +22,7 @@ type WindowProcess struct {
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	stdin  io.WriteCloser
+	stdin  *os.File
 	latest []byte // the last update, as the window process reads it
 }
 
@@ -38,9 +38,18 @@ func (w *WindowProcess) Update(up model.Update) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.latest = line
-	if w.stdin != nil {
-		w.stdin.Write(line)
+	w.send(line)
+}
+
+// send writes a line to the window process, giving up after a second:
+// a window process that does not read must not stall the tray.
+func (w *WindowProcess) send(line []byte) error {
+	if w.stdin == nil {
+		return io.ErrClosedPipe
 	}
+	w.stdin.SetWriteDeadline(time.Now().Add(time.Second))
+	_, err := w.stdin.Write(line)
+	return err
 }
 
 // Open shows which ("status" or "settings"), starting the process when
@@ -49,30 +58,35 @@ func (w *WindowProcess) Open(which string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.stdin != nil {
-		if _, err := fmt.Fprintln(w.stdin, which); err == nil {
+		if err := w.send([]byte(which + "\n")); err == nil {
 			return
 		}
 	}
 	cmd := w.Command()
-	in, err := cmd.StdinPipe()
+	r, in, err := os.Pipe()
 	if err != nil {
 		w.Log.Error("window process", "err", err)
 		return
 	}
+	cmd.Stdin = r
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	r.Close()
+	if err != nil {
+		in.Close()
 		w.Log.Error("starting the window process", "err", err)
 		return
 	}
 	w.cmd, w.stdin = cmd, in
 	if w.latest != nil {
-		in.Write(w.latest)
+		w.send(w.latest)
 	}
-	fmt.Fprintln(in, which)
+	w.send([]byte(which + "\n"))
 	go func() {
 		cmd.Wait()
 		w.mu.Lock()
 		if w.cmd == cmd {
+			w.stdin.Close()
 			w.cmd, w.stdin = nil, nil
 		}
 		w.mu.Unlock()
