@@ -229,6 +229,47 @@ func (e *env) shot(id, name string) {
 	e.t.Logf("screenshot %s (%dx%d)", p, b.Dx(), b.Dy())
 }
 
+// greenIcon counts the green pixels in the top left corner of window id,
+// where the status window shows the state's icon (the synchronized one
+// is a green disc; the others are amber, red or grey).
+func (e *env) greenIcon(id string) int {
+	p := filepath.Join(e.dir, "icon.png")
+	if err := exec.Command("import", "-display", e.display, "-window", id, "-crop", "48x48+0+0", p).Run(); err != nil {
+		return -1
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return -1
+	}
+	n := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bb, _ := img.At(x, y).RGBA()
+			if g>>8 > r>>8+60 && g>>8 > bb>>8+30 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func (e *env) waitIcon(id string, green bool, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if (e.greenIcon(id) >= 100) == green {
+			return true
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	return false
+}
+
 // host plays the tray host: it owns the StatusNotifierWatcher name and
 // takes registrations.
 type host struct {
@@ -405,6 +446,22 @@ func TestTrayAndWindows(t *testing.T) {
 			}
 			time.Sleep(3 * time.Second)
 			e.shot(id, "status-"+lang)
+			if lang == "en" {
+				// The window follows the service through the tray: the
+				// service goes away, the window's icon turns from the
+				// green check to the grey square, and back.
+				if g := e.greenIcon(id); g < 100 {
+					t.Errorf("the synchronized status window shows %d green icon pixels", g)
+				}
+				e.stopService()
+				if !e.waitIcon(id, false, 20*time.Second) {
+					t.Error("the status window did not show the service gone within 20 s")
+				}
+				e.startService()
+				if !e.waitIcon(id, true, 60*time.Second) {
+					t.Error("the status window did not show the service back within 60 s")
+				}
+			}
 			if err := h.click(item, find(items, tx["settings"])); err != nil {
 				t.Fatal(err)
 			}
