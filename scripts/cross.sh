@@ -7,7 +7,12 @@ GO=${GO:-go}
 for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64; do
 	export GOOS=${target%/*} GOARCH=${target#*/} CGO_ENABLED=0
 	# Only packages with files for this OS (platform/linux has none on windows).
-	mapfile -t pkgs < <("$GO" list -e -f '{{if .GoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v '/gui' || true)
+	# The GUI's fyne windows need cgo everywhere, and on macOS so does its
+	# tray (fyne.io/systray uses Cocoa): those are built where they can be
+	# (make cross-gui for Windows; a Mac for macOS).
+	skip='/gui'
+	[ "$GOOS" = darwin ] && skip='/gui|/timesync-gui'
+	mapfile -t pkgs < <("$GO" list -e -f '{{if .GoFiles}}{{.ImportPath}}{{end}}' ./... | grep -Ev "$skip" || true)
 	echo "cross: $target (${#pkgs[@]} packages)"
 	"$GO" build "${pkgs[@]}"
 	"$GO" vet "${pkgs[@]}"
