@@ -653,7 +653,7 @@ func (d *Daemon) refresh() {
 		}
 		d.rec.AddUpdate(at, st.OffsetSeconds, st.FrequencyPPM)
 	}
-	if _, err := d.hub.Publish(control.EventStatus, st, statusKey(st)); err != nil {
+	if _, err := d.hub.PublishLazy(control.EventStatus, func() (any, string) { return st, statusKey(st) }); err != nil {
 		d.log.Error("publishing the status", "err", err)
 	}
 }

@@ -15,8 +15,9 @@ import (
 type Hub struct {
 	mu     sync.Mutex
 	seq    uint64
-	last   map[string]Event  // latest event of each kind
-	keys   map[string]string // fingerprint of the latest of each kind
+	last   map[string]Event                // latest event of each kind
+	keys   map[string]string               // fingerprint of the latest of each kind
+	lazy   map[string]func() (any, string) // newest of a kind not yet marshalled (PublishLazy)
 	subs   map[*sub]struct{}
 	closed bool
 }
@@ -30,7 +31,7 @@ type sub struct {
 
 // NewHub returns an empty hub.
 func NewHub() *Hub {
-	return &Hub{last: map[string]Event{}, keys: map[string]string{}, subs: map[*sub]struct{}{}}
+	return &Hub{last: map[string]Event{}, keys: map[string]string{}, lazy: map[string]func() (any, string){}, subs: map[*sub]struct{}{}}
 }
 
 // Publish sends v (marshalled to JSON) as an event of kind to every
@@ -51,16 +52,64 @@ func (h *Hub) Publish(kind string, v any, key string) (bool, error) {
 	if h.closed {
 		return false, nil
 	}
-	if old, ok := h.keys[kind]; ok && old == key {
+	delete(h.lazy, kind) // this value is newer
+	ev, changed := h.record(kind, data, key)
+	if !changed {
 		return false, nil
 	}
-	h.seq++
-	ev := Event{ID: h.seq, Kind: kind, Data: data}
-	h.keys[kind], h.last[kind] = key, ev
 	for s := range h.subs {
 		s.put(ev)
 	}
 	return true, nil
+}
+
+// record makes data the latest event of kind unless its key is the
+// previous one's. Called with mu held.
+func (h *Hub) record(kind string, data []byte, key string) (Event, bool) {
+	if old, ok := h.keys[kind]; ok && old == key {
+		return Event{}, false
+	}
+	h.seq++
+	ev := Event{ID: h.seq, Kind: kind, Data: data}
+	h.keys[kind], h.last[kind] = key, ev
+	return ev, true
+}
+
+// PublishLazy is Publish for a value that costs something to marshal and
+// fingerprint, published often (the status after every exchange): while
+// nobody watches, only fn is kept — the newest replacing the one before —
+// and it is called when a watcher arrives; with watchers, at once. This
+// keeps an unwatched service from doing that work every poll.
+func (h *Hub) PublishLazy(kind string, fn func() (v any, key string)) (bool, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return false, nil
+	}
+	if len(h.subs) == 0 {
+		h.lazy[kind] = fn
+		h.mu.Unlock()
+		return false, nil
+	}
+	h.mu.Unlock()
+	v, key := fn()
+	return h.Publish(kind, v, key)
+}
+
+// flushLazy turns the kept lazy values into events. Called with mu held.
+func (h *Hub) flushLazy() {
+	for kind, fn := range h.lazy {
+		delete(h.lazy, kind)
+		v, key := fn()
+		data, err := json.Marshal(v)
+		if err != nil {
+			continue // Publish reports such errors; a lazy value was valid when kept
+		}
+		if key == "" {
+			key = string(data)
+		}
+		h.record(kind, data, key)
+	}
 }
 
 // Subscribers reports how many watch streams are open.
@@ -107,6 +156,7 @@ func (h *Hub) subscribe() *sub {
 		close(s.done)
 		return s
 	}
+	h.flushLazy()
 	for _, ev := range h.last {
 		s.put(ev)
 	}

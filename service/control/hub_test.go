@@ -1,0 +1,43 @@
+package control
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// An unwatched lazy value is never marshalled or fingerprinted; the newest
+// one is, once a watcher arrives; with watchers it is published at once.
+func TestPublishLazy(t *testing.T) {
+	h := NewHub()
+	calls := 0
+	val := func(n int) func() (any, string) {
+		return func() (any, string) {
+			calls++
+			return map[string]int{"n": n}, ""
+		}
+	}
+	for n := 1; n <= 3; n++ {
+		if sent, err := h.PublishLazy(EventStatus, val(n)); sent || err != nil {
+			t.Fatalf("no watcher: sent %v err %v, want nothing sent", sent, err)
+		}
+	}
+	if calls != 0 {
+		t.Fatalf("%d marshals with nobody watching, want 0", calls)
+	}
+	s := h.subscribe()
+	evs := s.take()
+	if calls != 1 || len(evs) != 1 {
+		t.Fatalf("after subscribing: %d calls, %d events; want 1 and 1", calls, len(evs))
+	}
+	var got map[string]int
+	if err := json.Unmarshal(evs[0].Data, &got); err != nil || got["n"] != 3 {
+		t.Errorf("event %s, want the newest value (n 3)", evs[0].Data)
+	}
+	if sent, _ := h.PublishLazy(EventStatus, val(4)); !sent || calls != 2 {
+		t.Errorf("with a watcher: sent %v after %d calls, want sent at once", sent, calls)
+	}
+	if sent, _ := h.PublishLazy(EventStatus, val(4)); sent {
+		t.Error("an unchanged value was sent again")
+	}
+	h.unsubscribe(s)
+}
