@@ -263,30 +263,35 @@ type freqResult struct {
 	errSE     float64 // standard error of errPPM
 }
 
-// frequencyError fits the server's time (guest clock + offset) against the
-// raw clock over every sample, which the service's own corrections do not
-// disturb, and the guest clock against the raw clock over the final window
-// (their phases are read to within microseconds, so that fit is exact for
-// our purpose); the difference is how fast the disciplined clock still
-// drifts from the server.
+// frequencyError is how fast the disciplined clock still drifts from the
+// server over the final window: the slope of the measured offset against
+// the raw clock there (server minus guest clock, so its negative is the
+// guest clock's excess rate). Both rates are also fitted on their own for
+// the report: the server's (guest clock + offset) over every sample, which
+// the service's corrections do not disturb, and the guest clock's over the
+// final window. Their difference is not the error: under TCG the raw
+// clock's rate against the host wanders by a few ppm over a run, so a
+// whole-run server rate and a final-window clock rate disagree by that
+// much even when the offset stays flat (seen: 7.7 ppm apart while the
+// offset moved 0.2 ms in two minutes).
 func frequencyError(s []offsetSample, window time.Duration) freqResult {
 	if len(s) < 3 {
 		return freqResult{errPPM: math.NaN(), errSE: math.Inf(1)}
 	}
-	var server, clock []pair
+	var server, clock, drift []pair
 	end := s[len(s)-1].at
 	for _, x := range s {
 		server = append(server, pair{raw: x.raw, real: x.raw + x.phase + int64(x.offset)})
 		if x.at >= end-window {
 			clock = append(clock, pair{raw: x.raw, real: x.raw + x.phase})
+			drift = append(drift, pair{raw: x.raw, real: x.raw + int64(x.offset)})
 		}
 	}
 	var r freqResult
-	var seServer, seClock float64
-	r.serverPPM, seServer = fitRate(server)
-	r.clockPPM, seClock = fitRate(clock)
-	r.errPPM = r.clockPPM - r.serverPPM
-	r.errSE = math.Hypot(seServer, seClock)
+	r.serverPPM, _ = fitRate(server)
+	r.clockPPM, _ = fitRate(clock)
+	slope, se := fitRate(drift)
+	r.errPPM, r.errSE = -slope, se
 	return r
 }
 
