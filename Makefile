@@ -9,13 +9,17 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build once test unit vet cross test-peers bench bench-once bench-accuracy bench-serve bench-idle test-vm build-gui test-gui cross-gui bench-gui gui-screenshots clean
+.PHONY: all build demo once test unit vet cross test-peers bench bench-once bench-accuracy bench-serve bench-idle test-vm build-gui test-gui cross-gui bench-gui gui-screenshots clean
 
 all: build
 
 ## build: the timesync CLI/service and the developer tools, static (CGO_ENABLED=0)
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ $$($(GO) list ./cmd/... | grep -v '/cmd/timesync-gui$$')
+
+## demo: the quick start — loopback test servers, --once --dry-run, the service (--dry-run) and its status
+demo: build
+	BIN=$(BIN) scripts/demo.sh
 
 ## once: measure this machine's clock once, changing nothing.
 ##   make once SERVERS="time.example.org 192.0.2.1:123"  (default: the configured or default pool)
