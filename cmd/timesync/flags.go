@@ -42,6 +42,12 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 			name, reason, _ := strings.Cut(rest, ": ")
 			msg = fmt.Sprintf("--%s %s: %s", name, msg[len("invalid value "):i], reason)
 		}
+	case strings.HasPrefix(msg, "invalid boolean value "):
+		// invalid boolean value "x" for -name: parse error
+		if i := strings.Index(msg, " for -"); i > 0 {
+			name, _, _ := strings.Cut(msg[i+len(" for -"):], ":")
+			msg = fmt.Sprintf("--%s takes no value (or =true / =false), not %s", name, msg[len("invalid boolean value "):i])
+		}
 	}
 	return usagef("%s; see 'timesync help'", msg)
 }

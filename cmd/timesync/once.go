@@ -54,7 +54,7 @@ func runOnce(args []string, stdout, stderr io.Writer) error {
 		return usagef("unexpected argument %q (servers are given with --server); see 'timesync help'", fs.Arg(0))
 	}
 	if f.timeout <= 0 {
-		return usagef("--timeout must be positive, got %v", f.timeout)
+		return usagef("--timeout must be positive, got %v; see 'timesync help'", f.timeout)
 	}
 
 	logLevel := slog.LevelError
@@ -70,7 +70,12 @@ func runOnce(args []string, stdout, stderr io.Writer) error {
 	cfg = cfg.Effective() // ports, maxsources, minsources made explicit
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	servers, err := onceServers(ctx, f.servers, cfg)
+	// Names get at most a part of the time: a resolver that does not
+	// answer must not keep the servers given as addresses from being
+	// asked.
+	rctx, rcancel := context.WithTimeout(ctx, resolveBudget(f.timeout))
+	servers, err := onceServers(rctx, f.servers, cfg)
+	rcancel()
 	if err != nil {
 		return err
 	}
@@ -260,6 +265,12 @@ var lookupNetIP = func(ctx context.Context, host string) ([]netip.Addr, error) {
 	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 }
 
+// resolveBudget is how long name resolution may take within a run of
+// timeout: half of it, at most 2 s.
+func resolveBudget(timeout time.Duration) time.Duration {
+	return min(timeout/2, 2*time.Second)
+}
+
 // resolve returns up to max addresses of host (an IP literal is itself).
 func resolve(ctx context.Context, host string, max int) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
@@ -270,6 +281,9 @@ func resolve(ctx context.Context, host string, max int) ([]netip.Addr, error) {
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
 			return nil, fmt.Errorf("cannot resolve %s: no such host", host)
+		}
+		if ctx.Err() != nil || errors.As(err, &dnsErr) && dnsErr.IsTimeout {
+			return nil, fmt.Errorf("cannot resolve %s: no answer from the resolver in time", host)
 		}
 		if errors.As(err, &dnsErr) && dnsErr.Err != "" {
 			return nil, fmt.Errorf("cannot resolve %s: %s", host, dnsErr.Err)

@@ -295,6 +295,10 @@ func init() {
 		if host == "localhost" {
 			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
 		}
+		if host == "slow.test" { // a resolver that never answers
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
 		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	}
 }
@@ -463,5 +467,22 @@ func TestVersion(t *testing.T) {
 	defer func() { version, commit = "", "" }()
 	if r := runCLI("--version"); !strings.HasPrefix(r.stdout, "timesync 1.2.3 (commit abc1234, go") {
 		t.Errorf("stamped build: %q", r.stdout)
+	}
+}
+
+// A resolver that does not answer costs at most resolveBudget: the servers
+// given as addresses are still asked, and the name is reported unreachable.
+func TestOnceSlowResolverDoesNotSinkTheRun(t *testing.T) {
+	addrs := startServers(t, 53, ntptest.Config{Offset: 20 * time.Millisecond, Stratum: 2})
+	r := runCLI(onceArgs(append(addrs, "slow.test"), "--json", "--timeout", "30s")...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	j := decode(t, r)
+	if s := j.Sources[0]; s.State != "selected" {
+		t.Errorf("server given by address: %s %q, want selected", s.State, *s.Reason)
+	}
+	if s := j.Sources[1]; s.State != "unreachable" || !strings.Contains(*s.Reason, "cannot resolve slow.test: no answer from the resolver in time") {
+		t.Errorf("slow name: %s %q, want unreachable, no answer from the resolver", s.State, *s.Reason)
 	}
 }

@@ -150,6 +150,9 @@ func importData(d Dialect, name string, data []byte) (*Config, []Skipped, error)
 	if garbage(data, im.skipped) {
 		return nil, nil, fmt.Errorf("config: import %s: %w: no line of it is an ntp.conf, chrony.conf or timesyncd.conf directive (is it one of those?)", name, ErrNothingImported)
 	}
+	if d != DialectTimesyncd && !hasDirective(data) { // timesyncd's importer says its own
+		im.note("it has no directives (only comments or nothing): the result names no time source; add a server or pool")
+	}
 	slices.SortStableFunc(im.skipped, func(a, b Skipped) int { return a.Line - b.Line })
 	return im.c, im.skipped, nil
 }
@@ -186,6 +189,19 @@ func garbage(data []byte, skipped []Skipped) bool {
 		}
 	})
 	return directives > 0 && !known
+}
+
+// hasDirective reports whether data has a line that is neither blank, a
+// comment nor a [section] header.
+func hasDirective(data []byte) bool {
+	found := false
+	eachLine(data, func(_ int, line string) {
+		line = strings.TrimSpace(line)
+		if line != "" && line[0] != '#' && line[0] != ';' && line[0] != '[' {
+			found = true
+		}
+	})
+	return found
 }
 
 // Detect tells which format data is in, from the directives it uses and,

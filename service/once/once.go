@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +37,9 @@ const (
 	// requestTimeout bounds one exchange within the burst, so a lost
 	// packet costs a retry rather than the whole server.
 	requestTimeout = 1 * time.Second
+	// minRequestTime: a request with less time than this left in the run
+	// is not sent.
+	minRequestTime = 50 * time.Millisecond
 	// retryInterval is the least time between requests to a server that
 	// has not answered the first burst.
 	retryInterval = 2 * time.Second
@@ -339,7 +343,16 @@ func (r *round) burst(ctx context.Context, i int) {
 		if ctx.Err() != nil {
 			return
 		}
-		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		// A request gets requestTimeout, or what is left of the run; one
+		// with next to nothing left is not sent (nor counted).
+		wait := requestTimeout
+		if dl, ok := ctx.Deadline(); ok {
+			wait = min(wait, time.Until(dl))
+		}
+		if wait < minRequestTime {
+			return
+		}
+		rctx, cancel := context.WithTimeout(ctx, wait)
 		r.mu.Lock()
 		src.Sent()
 		p.sent++
@@ -350,7 +363,7 @@ func (r *round) burst(ctx context.Context, i int) {
 			return // given up on: the coordinator has what it needs
 		}
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			err = fmt.Errorf("%w within %v", engine.ErrNoReply, engine.RoundDuration(requestTimeout))
+			err = fmt.Errorf("%w within %v", engine.ErrNoReply, engine.RoundDuration(wait))
 		}
 		r.mu.Lock()
 		_, err = src.Received(resp, err, engine.ValidateOptions{})
@@ -478,25 +491,25 @@ func (r *round) judge() *Result {
 }
 
 // noSourceReason says in one line why no source could be used: the
-// server's own reason when there is one, else a count per state with the
-// first reason seen for each ("none of the 4 servers gave a usable reply:
-// 1 invalid (…), 1 kod (server not synchronized yet (INIT)), 2
-// unreachable (…)").
+// server's own reason when there is one, else a count per state with its
+// distinct reasons ("none of the 4 servers gave a usable reply: 1 invalid
+// (…), 1 kod (server not synchronized yet (INIT)), 2 unreachable (no reply
+// within 1s; port unreachable …)").
 func noSourceReason(srcs []SourceResult) string {
 	if len(srcs) == 1 {
 		return fmt.Sprintf("%s: %s", srcs[0].Address, srcs[0].Reason)
 	}
 	count := map[engine.State]int{}
-	first := map[engine.State]string{}
+	reasons := map[engine.State][]string{} // distinct, in order of appearance
 	for _, s := range srcs {
 		count[s.State]++
-		if first[s.State] == "" {
-			first[s.State] = s.Reason
+		if s.Reason != "" && !slices.Contains(reasons[s.State], s.Reason) {
+			reasons[s.State] = append(reasons[s.State], s.Reason)
 		}
 	}
 	states := make([]string, 0, len(count))
 	for st, n := range count {
-		states = append(states, fmt.Sprintf("%d %s (%s)", n, st, first[st]))
+		states = append(states, fmt.Sprintf("%d %s (%s)", n, st, strings.Join(reasons[st], "; ")))
 	}
 	sort.Strings(states)
 	return fmt.Sprintf("none of the %d servers gave a usable reply: %s", len(srcs), strings.Join(states, ", "))
