@@ -141,6 +141,7 @@ type Clock struct {
 	slewPPM  float64       // extra rate of the slew in progress (0 = none)
 	slewEnd  time.Time     // when the slew in progress ends
 	slewStop func() bool   // cancels the timer that ends it
+	slewGen  uint64        // counts slews begun or cancelled: a timer of an older one is stale
 	slewLeft time.Duration // offset the slew in progress still has to apply, as of slewFrom
 	slewFrom time.Time
 	steps    uint64    // number of steps made
@@ -317,7 +318,9 @@ func (c *Clock) slewLocked(now time.Time, offset, minDuration time.Duration) (ti
 		_ = c.applyLocked(now)
 		return 0, fmt.Errorf("slew %+.6f s: %w", offset.Seconds(), err)
 	}
-	c.slewStop = c.opt.Timers.AfterFunc(dur, c.endSlew)
+	c.slewGen++
+	gen := c.slewGen
+	c.slewStop = c.opt.Timers.AfterFunc(dur, func() { c.endSlew(gen) })
 	c.log.Debug("slewing clock", "offset_seconds", offset.Seconds(), "duration_seconds", dur.Seconds(), "rate_ppm", c.slewPPM)
 	return dur, nil
 }
@@ -348,10 +351,15 @@ const (
 // millisecond late at 83,333 ppm moves the clock 83 µs too far: that
 // overshoot, known exactly from the Timers' clock, is taken back by a
 // slow slew, as chrony's generic layer carries it over in its offset
-// register.
-func (c *Clock) endSlew() {
+// register. gen is the slew the timer was set for: a timer that fired
+// while a newer slew replaced its own (it could not be stopped any more)
+// does nothing.
+func (c *Clock) endSlew(gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.slewGen {
+		return
+	}
 	now := c.opt.Timers.Now()
 	over := time.Duration(float64(now.Sub(c.slewEnd)) * c.slewPerTimerSecond(c.basePPM, c.slewPPM))
 	c.slewPPM, c.slewStop, c.slewLeft = 0, nil, 0
@@ -370,6 +378,7 @@ func (c *Clock) endSlew() {
 // cancelSlewLocked stops the slew in progress, leaving the part of its
 // offset not yet applied unapplied. The caller applies the new rate.
 func (c *Clock) cancelSlewLocked() {
+	c.slewGen++
 	if c.slewStop != nil {
 		c.slewStop()
 		c.slewStop = nil

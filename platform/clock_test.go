@@ -517,3 +517,29 @@ type lateTimers struct {
 func (l *lateTimers) AfterFunc(d time.Duration, f func()) func() bool {
 	return l.fakeTimers.AfterFunc(d+l.late, func() { l.fired++; f() })
 }
+
+// A timer that fired for a slew just replaced by a newer one (too late to
+// be stopped) must leave the newer slew alone: it ends on its own time.
+func TestStaleEndOfSlewTimerIgnored(t *testing.T) {
+	c, _, ft, _ := newTestClock(t, 83333, ClockOptions{})
+	if _, err := c.Slew(10*time.Millisecond, 0); err != nil {
+		t.Fatal(err)
+	}
+	var stale func()
+	for _, tm := range ft.timers {
+		stale = tm.f
+	}
+	ft.Advance(50 * time.Millisecond)
+	d, err := c.Slew(5*time.Millisecond, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale() // the first slew's timer, firing as the second begins
+	if got := c.SlewRemaining(); got != 5*time.Millisecond {
+		t.Errorf("after the stale timer: %v of the new slew left, want all 5ms", got)
+	}
+	ft.Advance(d)
+	if got := c.SlewRemaining(); got != 0 {
+		t.Errorf("the new slew's own timer did not end it: %v left", got)
+	}
+}
