@@ -383,7 +383,19 @@ func (s *Server) putConfig(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &c, false); err != nil {
 		return err
 	}
+	admin := false
+	if cp, _ := r.Context().Value(peerKey{}).(*connPeer); cp != nil {
+		if p, err := cp.get(); err == nil {
+			admin = p.Admin
+		}
+	}
 	info, err := s.b.Modify(func(old *config.Config) error {
+		// The drift file is a path the privileged service writes, and
+		// the control group decides who may write: a member of the group
+		// who is not an administrator may change neither.
+		if !admin && (c.DriftFile != old.DriftFile || c.ControlGroup != old.ControlGroup) {
+			return errorf(http.StatusForbidden, "permission denied: only root (an administrator) may change the drift file or the control group")
+		}
 		c.KeepLayout(old)
 		*old = *c.Clone()
 		return nil

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/user"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -295,5 +297,47 @@ func TestHubSlowSubscriberGetsLatest(t *testing.T) {
 	h.unsubscribe(s)
 	if h.Subscribers() != 0 {
 		t.Error("subscriber not removed")
+	}
+}
+
+// A member of control-group who is not an administrator may change the
+// servers but not the drift file (a path the privileged service writes)
+// nor the control group itself.
+func TestGroupMemberCannotChangeDriftFileOrGroup(t *testing.T) {
+	g, err := user.LookupGroup("nogroup")
+	if err != nil {
+		t.Skip("no group 'nogroup' on this machine")
+	}
+	gid, _ := strconv.Atoi(g.Gid)
+	b, _, path := serve(t, &Peer{UID: 65534, GID: gid, User: "nobody"})
+	b.group = "nogroup"
+	c := httpClient(path)
+	for _, tc := range []struct {
+		name, body string
+		want       int
+	}{
+		{"servers", `{"servers":[{"address":"192.0.2.2","port":123}]}`, http.StatusOK},
+		{"drift file", `{"servers":[{"address":"192.0.2.1","port":123}],"drift_file":"/etc/shadow"}`, http.StatusForbidden},
+		{"control group", `{"servers":[{"address":"192.0.2.1","port":123}],"control_group":"users"}`, http.StatusForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cur := b.Config().Config
+			var m map[string]any
+			data, _ := json.Marshal(cur)
+			json.Unmarshal(data, &m)
+			var over map[string]any
+			json.Unmarshal([]byte(tc.body), &over)
+			for k, v := range over {
+				m[k] = v
+			}
+			body, _ := json.Marshal(m)
+			code, resp := do(t, c, http.MethodPut, "/v1/config", bytes.NewReader(body))
+			if code != tc.want {
+				t.Errorf("PUT /v1/config changing %s: %d %s, want %d", tc.name, code, resp, tc.want)
+			}
+		})
+	}
+	if got := b.Config().Config.DriftFile; got == "/etc/shadow" {
+		t.Errorf("drift file changed to %s by a non-administrator", got)
 	}
 }
