@@ -54,6 +54,12 @@ func Listen(path string) (net.Listener, error) {
 			c.Close()
 			return nil, fmt.Errorf("control socket %s: %w", path, ErrInUse)
 		}
+		// Only a refused connection proves nobody listens: a timeout or
+		// a full backlog (EAGAIN) may be a busy service, whose socket
+		// must not be taken from it.
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("control socket %s: cannot tell whether a service is listening (%v); remove it by hand if none is", path, err)
+		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("control socket: removing stale %s: %w", path, err)
 		}
