@@ -6,6 +6,7 @@ package service
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/timesync/timesync/service/control"
 	"github.com/timesync/timesync/service/engine"
@@ -29,6 +30,11 @@ func (d *Daemon) Status() control.Status {
 	d.cfgMu.Unlock()
 
 	st := control.Status{State: string(loop.StateUnsynchronized), Stratum: int(engine.MaxStratum), DryRun: d.opt.DryRun, Sources: []control.Source{}}
+	if d.opt.DryRun {
+		if applied, ok := d.clk.AppliedAt(time.Now()); ok { // the time base of virtualNow
+			st.DryRunCorrectionSeconds = &applied
+		}
+	}
 	for _, c := range cs {
 		st.Warnings = append(st.Warnings, c.Line)
 	}

@@ -125,6 +125,9 @@ func printStatus(w io.Writer, st *control.Status, now time.Time) {
 	if st.PendingStepSeconds != nil {
 		line("Held step", "%+.6f s: confirm with 'timesync sync --confirm'", *st.PendingStepSeconds)
 	}
+	if c := st.DryRunCorrectionSeconds; c != nil {
+		line("Would have moved", "%+.6f s so far (dry run: the real clock is about that plus the last offset off)", *c)
+	}
 	line("Updates", "%d", st.Updates)
 	if sv := st.Server; sv != nil {
 		line("Serving", "%s", strings.Join(sv.Listen, ", "))

@@ -46,6 +46,11 @@ type Status struct {
 	Updates int `json:"updates"`
 	// DryRun reports whether the service only measures (--dry-run).
 	DryRun bool `json:"dry_run"`
+	// DryRunCorrectionSeconds, in a dry run, is how far the service would
+	// have moved the clock so far (positive: forward). A dry run steers a
+	// virtual clock, as chronyd -x does, so offset_seconds is that
+	// clock's; the real clock's offset is about this plus offset_seconds.
+	DryRunCorrectionSeconds *float64 `json:"dry_run_correction_seconds,omitempty"`
 	// Warnings are conditions worth a look even when synchronized, e.g.
 	// another time service running.
 	Warnings []string `json:"warnings,omitempty"`
