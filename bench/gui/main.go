@@ -21,13 +21,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/timesync/timesync/bench/internal/procstat"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"bufio"
@@ -73,16 +73,7 @@ func start(cmd *exec.Cmd) error {
 
 func stopAll() {
 	for i := len(started) - 1; i >= 0; i-- {
-		c := started[i]
-		c.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			c.Process.Kill()
-			<-done
-		}
+		procstat.Stop(started[i], 5*time.Second)
 	}
 }
 
@@ -208,7 +199,7 @@ func bench(bin string, dur, settle time.Duration, stdout, progress io.Writer) er
 	cpu0 := map[int]time.Duration{}
 	for _, p := range procs {
 		for _, pid := range p.pids() {
-			cpu0[pid], _ = cpuTime(pid)
+			cpu0[pid], _ = procstat.CPUTime(pid)
 		}
 	}
 	t0 := time.Now()
@@ -229,12 +220,12 @@ func bench(bin string, dur, settle time.Duration, stdout, progress io.Writer) er
 		pids := p.pids()
 		var winRSS int64
 		for i, pid := range pids {
-			c, err := cpuTime(pid)
+			c, err := procstat.CPUTime(pid)
 			if err != nil {
 				return fmt.Errorf("%s: %w", p.name, err)
 			}
 			cpu += c - cpu0[pid]
-			r, _ := rssOf(pid)
+			r, _ := procstat.RSS(pid)
 			rss += r
 			if i > 0 {
 				winRSS += r
@@ -308,41 +299,6 @@ func children(pid int) []int {
 		}
 	}
 	return out
-}
-
-func cpuTime(pid int) (time.Duration, error) {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	if len(tasks) == 0 {
-		return 0, fmt.Errorf("process %d: no schedstat (exited?)", pid)
-	}
-	var sum time.Duration
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b))
-		if len(f) > 0 {
-			ns, _ := strconv.ParseInt(f[0], 10, 64)
-			sum += time.Duration(ns)
-		}
-	}
-	return sum, nil
-}
-
-func rssOf(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			f := strings.Fields(l)
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10, nil
-		}
-	}
-	return 0, errors.New("no VmRSS")
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/timesync/timesync/bench/internal/procstat"
 	"io"
 	"net"
 	"os"
@@ -188,7 +189,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 	if err := ts.Start(); err != nil {
 		return res, err
 	}
-	defer stop(ts)
+	defer procstat.Stop(ts, 5*time.Second)
 
 	// chronyd -x -d.
 	chDir := filepath.Join(tmp, "chrony")
@@ -205,7 +206,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 	if err := cr.Start(); err != nil {
 		return res, fmt.Errorf("chronyd: %w", err)
 	}
-	defer stop(cr)
+	defer procstat.Stop(cr, 5*time.Second)
 
 	fmt.Fprintf(progress, "timesync (pid %d) and chronyd (pid %d) polling %s every 16 s; warm-up %v, window %v\n",
 		ts.Process.Pid, cr.Process.Pid, strings.Join(addrs, " "), o.warmup, o.duration)
@@ -215,7 +216,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 			cmd  *exec.Cmd
 			log  *bytes.Buffer
 		}{{"timesync", ts, &tsLog}, {"chronyd", cr, &chLog}} {
-			if _, err := cpuTime(p.cmd.Process.Pid); err != nil {
+			if _, err := procstat.CPUTime(p.cmd.Process.Pid); err != nil {
 				return fmt.Errorf("%s exited early:\n%s", p.name, p.log.String())
 			}
 		}
@@ -231,7 +232,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 	}{{ts.Process.Pid, &res.timesync}, {cr.Process.Pid, &res.chronyd}}
 	mark := func() error {
 		for _, p := range procs {
-			c, err := cpuTime(p.pid)
+			c, err := procstat.CPUTime(p.pid)
 			if err != nil {
 				return err
 			}
@@ -252,7 +253,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 		}
 	}
 	for _, p := range procs {
-		if p.u.rss, p.u.hwm, p.u.threads, err = memory(p.pid); err != nil {
+		if p.u.rss, p.u.hwm, p.u.threads, err = procstat.Memory(p.pid); err != nil {
 			return res, err
 		}
 	}
@@ -298,88 +299,6 @@ func chronyArgs(conf string, root bool) []string {
 		return append(args, "-u", "root")
 	}
 	return append(args, "-U")
-}
-
-func stop(cmd *exec.Cmd) {
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
-}
-
-// cpuTime sums the first field of /proc/PID/task/*/schedstat: the time
-// every thread of pid has spent on a CPU, in nanoseconds.
-func cpuTime(pid int) (time.Duration, error) {
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	if err != nil || len(tasks) == 0 {
-		return 0, fmt.Errorf("process %d: no schedstat (exited?)", pid)
-	}
-	var sum time.Duration
-	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue // a thread that just ended
-		}
-		ns, err := parseSchedstat(string(b))
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", t, err)
-		}
-		sum += ns
-	}
-	return sum, nil
-}
-
-func parseSchedstat(s string) (time.Duration, error) {
-	f := strings.Fields(s)
-	if len(f) < 1 {
-		return 0, errors.New("empty schedstat")
-	}
-	ns, err := strconv.ParseInt(f[0], 10, 64)
-	return time.Duration(ns), err
-}
-
-// memory reads VmRSS, VmHWM and Threads from /proc/PID/status.
-func memory(pid int) (rss, hwm int64, threads int, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	return parseStatus(string(b))
-}
-
-func parseStatus(s string) (rss, hwm int64, threads int, err error) {
-	found := 0
-	for _, line := range strings.Split(s, "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		n, perr := strconv.ParseInt(f[0], 10, 64)
-		if perr != nil {
-			continue
-		}
-		switch k {
-		case "VmRSS":
-			rss, found = n<<10, found+1 // kB
-		case "VmHWM":
-			hwm, found = n<<10, found+1
-		case "Threads":
-			threads, found = int(n), found+1
-		}
-	}
-	if found != 3 {
-		return 0, 0, 0, errors.New("status lacks VmRSS, VmHWM or Threads")
-	}
-	return rss, hwm, threads, nil
 }
 
 // parseRequests sums ntptestd's "N requests" from its exit lines.

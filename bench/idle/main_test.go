@@ -4,29 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
-
-func TestParseSchedstat(t *testing.T) {
-	got, err := parseSchedstat("123456789 2000 17\n")
-	if err != nil || got != 123456789*time.Nanosecond {
-		t.Errorf("got %v, %v; want 123.456789ms", got, err)
-	}
-	if _, err := parseSchedstat(""); err == nil {
-		t.Error("empty schedstat: want an error")
-	}
-}
-
-func TestParseStatus(t *testing.T) {
-	s := "Name:\tchronyd\nVmPeak:\t   10000 kB\nVmHWM:\t    4096 kB\nVmRSS:\t    3072 kB\nThreads:\t1\n"
-	rss, hwm, threads, err := parseStatus(s)
-	if err != nil || rss != 3072<<10 || hwm != 4096<<10 || threads != 1 {
-		t.Errorf("got rss %d hwm %d threads %d err %v; want 3 MB, 4 MB, 1", rss, hwm, threads, err)
-	}
-	if _, _, _, err := parseStatus("Name:\tx\n"); err == nil {
-		t.Error("status without VmRSS: want an error")
-	}
-}
 
 func TestParseRequests(t *testing.T) {
 	log := "ntptestd: 127.0.0.41:12341: 30 requests, 0 dropped, 30 replies\n" +

@@ -24,9 +24,9 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/timesync/timesync/bench/internal/procstat"
 	"io"
 	"net"
 	"net/netip"
@@ -199,9 +199,9 @@ func bench(o options, progress io.Writer) (*results, error) {
 			order = []*proc{chrony, ours}
 		}
 		for _, p := range order {
-			cpu0, _ := cpuTime(p.cmd.Process.Pid)
+			cpu0, _ := procstat.CPUTime(p.cmd.Process.Pid)
 			n, el := load(p.addr, o)
-			cpu1, _ := cpuTime(p.cmd.Process.Pid)
+			cpu1, _ := procstat.CPUTime(p.cmd.Process.Pid)
 			rate := float64(n) / el.Seconds()
 			perCPU := 0.0
 			if d := (cpu1 - cpu0).Seconds(); d > 0 {
@@ -214,7 +214,7 @@ func bench(o options, progress io.Writer) (*results, error) {
 	}
 	if o.flood > 0 {
 		for _, p := range []*proc{ours, chrony} {
-			before, err := rss(p.cmd.Process.Pid)
+			before, err := procstat.RSS(p.cmd.Process.Pid)
 			if err != nil {
 				return nil, err
 			}
@@ -223,7 +223,7 @@ func bench(o options, progress io.Writer) (*results, error) {
 				return nil, fmt.Errorf("flood of %s: %w", p.name, err)
 			}
 			time.Sleep(500 * time.Millisecond)
-			after, err := rss(p.cmd.Process.Pid)
+			after, err := procstat.RSS(p.cmd.Process.Pid)
 			if err != nil {
 				return nil, err
 			}
@@ -259,15 +259,8 @@ func startOurs(self string, o options) (*proc, error) {
 	}
 	fmt.Fprintf(os.Stderr, "timesync server on %s: %s", addr, line)
 	return &proc{name: "timesync", addr: netip.MustParseAddrPort(addr), cmd: cmd, stop: func() {
-		in.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		in.Close() // our server exits when its standard input closes
+		procstat.Stop(cmd, 5*time.Second)
 	}}, nil
 }
 
@@ -415,38 +408,6 @@ func flood(to netip.AddrPort, n int) (int, int64, error) {
 		c.Close()
 	}
 	return n, answered, nil
-}
-
-// rss returns a process's resident set size in bytes.
-func rss(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmRSS")
-}
-
-// cpuTime returns a process's user + system CPU time.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0, errors.New("short /proc/PID/stat")
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	const clkTck = 100 // USER_HZ on every Linux port
-	return time.Duration(ut+st) * time.Second / clkTck, nil
 }
 
 func median(xs []float64) float64 {
