@@ -298,8 +298,11 @@ const maxEventBytes = 4 << 20
 func (c *Client) Watch(ctx context.Context, f func(control.Event) error) error {
 	resp, err := c.send(ctx, "GET", "/v1/watch", nil)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil // the caller ended the watch before it began
+		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) && deadlinePassed(ctx) {
+			// The caller ended the watch before it began. (The dialer
+			// can fail on the deadline itself a moment before the
+			// context's timer marks it done.)
+			return nil
 		}
 		return err
 	}
@@ -337,4 +340,10 @@ func (c *Client) Watch(ctx context.Context, f func(control.Event) error) error {
 		return fmt.Errorf("watching the timesync service: %w", err)
 	}
 	return fmt.Errorf("the timesync service ended the watch (stopped?)")
+}
+
+// deadlinePassed reports whether ctx has a deadline and it has passed.
+func deadlinePassed(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
