@@ -276,6 +276,10 @@ func TestServiceRunReportsOffsetAndSources(t *testing.T) {
 		st = statusJSON(t, s.socket, false)
 		return st["updates"].(float64) >= 2
 	})
+	// And it says how far it would have moved the real clock.
+	if c, ok := st["dry_run_correction_seconds"].(float64); !ok || math.Abs(c-0.25) > 0.02 {
+		t.Errorf("dry_run_correction_seconds %v, want 0.250 ± 0.02", st["dry_run_correction_seconds"])
+	}
 	srcs := st["sources"].([]any)
 	if len(srcs) != 3 {
 		t.Fatalf("%d sources, want 3", len(srcs))
