@@ -65,7 +65,34 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// Signals are caught before the service starts, so that one sent
+	// while it starts is not lost.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(sigs)
+
+	prg := &program{}
+	svc, err := kservice.New(prg, &kservice.Config{
+		Name: service.SystemName,
+		Option: kservice.KeyValue{
+			// How Run waits on Unix (and interactively on Windows):
+			// for SIGTERM or SIGINT. Under the Windows service control
+			// manager its stop request calls Stop instead.
+			"RunWait": func() { <-sigs },
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("service run: %w", err)
+	}
+	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if runtime.GOOS == "windows" && !kservice.Interactive() {
+		// Under the service control manager standard error goes
+		// nowhere: log to the Event Log source "service install" made.
+		if l, err := svc.Logger(nil); err == nil {
+			handler = newSvcLogHandler(l, level)
+		}
+	}
+	logger := slog.New(handler)
 
 	d, err := service.New(service.Options{
 		ConfigPath:    *configPath,
@@ -79,25 +106,7 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Signals are caught before the service starts, so that one sent
-	// while it starts is not lost.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
-	defer signal.Stop(sigs)
-
-	prg := &program{d: d}
-	svc, err := kservice.New(prg, &kservice.Config{
-		Name: service.SystemName,
-		Option: kservice.KeyValue{
-			// How Run waits on Unix (and interactively on Windows):
-			// for SIGTERM or SIGINT. Under the Windows service control
-			// manager its stop request calls Stop instead.
-			"RunWait": func() { <-sigs },
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("service run: %w", err)
-	}
+	prg.d = d
 	if err := svc.Run(); err != nil {
 		return err
 	}
