@@ -136,6 +136,9 @@ func whyNot(st control.Status, ls loop.Status, running bool, configured int, unr
 	case n > 0 && !answered:
 		return control.ReasonStarting, "waiting for the first replies" + unres
 	case n > 0 && count[engine.StateUnreachable] == n:
+		if refused := reasonsContain(st.Sources, "port unreachable"); refused {
+			return control.ReasonNoReply, "no reply from any server (a refused port: is an NTP server running there?)" + unres
+		}
 		return control.ReasonNoReply, "no reply from any server (is UDP port 123 blocked by a firewall?)" + unres
 	case n > 0 && count[engine.StateKoD] == n:
 		return control.ReasonKissOfDeath, "every server sent a kiss-o'-death: " + strings.Join(rejected, "; ")
@@ -158,4 +161,14 @@ func candidateWhy(srcs []control.Source) string {
 		}
 	}
 	return ""
+}
+
+// reasonsContain reports whether some source's reason contains s.
+func reasonsContain(srcs []control.Source, s string) bool {
+	for _, src := range srcs {
+		if strings.Contains(src.Reason, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -119,9 +119,15 @@ func printStatus(w io.Writer, st *control.Status, now time.Time) {
 	} else {
 		line("Last sync", "never")
 	}
-	line("Last offset", "%+.9f s (± %.9f s; positive: the clock was behind)", st.OffsetSeconds, st.OffsetErrorSeconds)
+	if st.LastSync != nil {
+		line("Last offset", "%+.9f s (± %.9f s; positive: the clock was behind)", st.OffsetSeconds, st.OffsetErrorSeconds)
+	} else {
+		line("Last offset", "–")
+	}
 	line("Frequency", "%+.3f ppm (± %.3f ppm; positive: made faster)", st.FrequencyPPM, st.SkewPPM)
-	line("Root distance", "%.6f s", st.RootDistanceSeconds)
+	if st.LastSync != nil {
+		line("Root distance", "%.6f s", st.RootDistanceSeconds)
+	}
 	if st.PendingStepSeconds != nil {
 		line("Held step", "%+.6f s: confirm with 'timesync sync --confirm'", *st.PendingStepSeconds)
 	}

@@ -155,7 +155,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.log.Debug("control API", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
 	}
-	writeJSON(w, code, ErrorBody{Error: err.Error()})
+	// ErrConflict only picks the status code; its word is no news to
+	// the reader ("conflict: nothing to confirm" reads as the reason code
+	// of that name).
+	writeJSON(w, code, ErrorBody{Error: strings.TrimPrefix(err.Error(), ErrConflict.Error()+": ")})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
