@@ -30,7 +30,6 @@ import (
 	"github.com/timesync/timesync/service/control"
 	"github.com/timesync/timesync/service/control/socket"
 	"github.com/timesync/timesync/service/discipline"
-	"github.com/timesync/timesync/service/discipline/driftfile"
 	"github.com/timesync/timesync/service/engine"
 	"github.com/timesync/timesync/service/loop"
 	"github.com/timesync/timesync/service/ntpclient"
@@ -181,7 +180,11 @@ func New(opt Options) (*Daemon, error) {
 		opt.Now = time.Now
 	}
 
-	cfg, err := config.Load(opt.ConfigPath)
+	load := config.Load
+	if opt.Privileged != nil {
+		load = opt.Privileged.LoadConfig
+	}
+	cfg, err := load(opt.ConfigPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		opt.Logger.Warn("no configuration file; using the defaults (it is written at the first change)", "path", opt.ConfigPath)
@@ -365,6 +368,10 @@ func (d *Daemon) Modify(fn func(*config.Config) error) (control.ConfigInfo, erro
 	}
 	if err := d.priv.SaveConfig(d.opt.ConfigPath, next); err != nil {
 		d.cfgMu.Unlock()
+		if errors.Is(err, fs.ErrPermission) {
+			// The privileged parent refused (privilege separation).
+			return control.ConfigInfo{}, fmt.Errorf("%w: permission denied: nothing was changed: %w", control.ErrForbidden, err)
+		}
 		return control.ConfigInfo{}, fmt.Errorf("nothing was changed: %w", err)
 	}
 	d.cfg = next
@@ -498,7 +505,7 @@ func (d *Daemon) loopOptions(cfg *config.Config, servers []loop.Server) loop.Opt
 	dc.Step, dc.Stepout, dc.Panic = cfg.Tinker.Step, cfg.Tinker.Stepout, cfg.Tinker.Panic
 	dc.Logger = d.log
 	if cfg.DriftFile != "" {
-		if dr, err := driftfile.Read(cfg.DriftFile); err == nil {
+		if dr, err := d.priv.LoadDrift(cfg.DriftFile); err == nil {
 			dc.Drift = &dr
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			d.log.Warn("drift file not used", "err", err)
@@ -682,6 +689,21 @@ func statusKey(st control.Status) string {
 // History implements control.Backend.
 func (d *Daemon) History(from, to time.Time, maxPoints int) control.History {
 	return d.rec.Query(from, to, maxPoints)
+}
+
+// SyncToken implements control.TokenSyncer: where a privileged parent
+// holds the clock, confirming a step needs the token it gave
+// administrators.
+func (d *Daemon) SyncToken(confirm bool, token string) (control.SyncResult, error) {
+	if sc, ok := d.priv.(StepConfirmer); ok && confirm {
+		if err := sc.ConfirmStep(token); err != nil {
+			if errors.Is(err, fs.ErrPermission) {
+				return control.SyncResult{}, fmt.Errorf("%w: permission denied: confirming a step needs the confirmation token that the service's privileged part keeps for root and the control group (timesync sync --confirm reads it): %w", control.ErrForbidden, err)
+			}
+			return control.SyncResult{}, err
+		}
+	}
+	return d.Sync(confirm)
 }
 
 // Sync implements control.Backend.

@@ -1,13 +1,15 @@
 package service
 
 // privileged.go: the one door to everything the service does with
-// privilege. A later change splits the service into a privileged parent
-// and an unprivileged engine (OpenNTPD's model); the engine will then
-// hold a Privileged that sends each call to the parent as a message, and
-// nothing else in the service has to change.
+// privilege. Run as root on Linux and macOS, the service is split into a
+// privileged parent and an unprivileged engine (OpenNTPD's model,
+// service/privsep): the engine's Privileged sends each call to the parent
+// as a message; in one process (Windows, a service not started as root,
+// tests) the calls are made here.
 
 import (
 	"io"
+	"net"
 
 	"github.com/timesync/timesync/platform"
 	"github.com/timesync/timesync/service/config"
@@ -24,8 +26,14 @@ type Privileged interface {
 	// SaveConfig validates c and replaces the file at path atomically,
 	// keeping its comments.
 	SaveConfig(path string, c *config.Config) error
+	// LoadConfig reads the configuration file at path (the engine may
+	// not be able to read it itself).
+	LoadConfig(path string) (*config.Config, error)
 	// SaveDrift replaces the drift file at path atomically.
 	SaveDrift(path string, d discipline.Drift) error
+	// LoadDrift reads the drift file at path; a missing file is an error
+	// satisfying errors.Is(err, fs.ErrNotExist).
+	LoadDrift(path string) (discipline.Drift, error)
 	// Close gives the clock back to the OS (Windows' own adjustment).
 	Close() error
 }
@@ -42,6 +50,10 @@ func (p inProcess) Driver() platform.Driver { return p.d }
 
 func (inProcess) SaveConfig(path string, c *config.Config) error { return config.Save(path, c) }
 
+func (inProcess) LoadConfig(path string) (*config.Config, error) { return config.Load(path) }
+
+func (inProcess) LoadDrift(path string) (discipline.Drift, error) { return driftfile.Read(path) }
+
 func (inProcess) SaveDrift(path string, d discipline.Drift) error {
 	return driftfile.File{Path: path}.Save(d)
 }
@@ -51,4 +63,17 @@ func (p inProcess) Close() error {
 		return c.Close()
 	}
 	return nil
+}
+
+// UDPListener is implemented by a Privileged that binds the NTP server's
+// sockets for the service (the parent binds port 123; serve.Options.ListenUDP).
+type UDPListener interface {
+	ListenUDP(network string, laddr *net.UDPAddr) (*net.UDPConn, error)
+}
+
+// StepConfirmer is implemented by a Privileged whose parent allows a step
+// beyond the panic threshold only with an administrator's confirmation
+// token: ConfirmStep checks the token and keeps it for that step.
+type StepConfirmer interface {
+	ConfirmStep(token string) error
 }

@@ -45,7 +45,11 @@ func (d *Daemon) applyServing(cfg *config.Config) {
 		return
 	}
 	if s.srv == nil && len(cfg.Listen) > 0 {
-		s.srv = serve.New(serve.Options{Logger: d.log})
+		so := serve.Options{Logger: d.log}
+		if l, ok := d.priv.(UDPListener); ok {
+			so.ListenUDP = l.ListenUDP // the privileged parent binds port 123
+		}
+		s.srv = serve.New(so)
 	}
 	if s.srv != nil {
 		s.srv.SetRules(cfg.Restrict)

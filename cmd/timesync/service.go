@@ -21,8 +21,11 @@ const serviceUsage = `Usage:
   timesync service uninstall                 remove that registration
   timesync service start|stop|restart        through the OS's service manager
   timesync service status                    is it running? (exit 0 only if so)
-  timesync service run [--config FILE] [--socket PATH] [--dry-run]
-                                             run in the foreground (what the OS starts)
+  timesync service run [--config FILE] [--socket PATH] [--dry-run] [--user NAME]
+                                             run in the foreground (what the OS starts);
+                                             started as root on Linux or macOS it keeps
+                                             only the clock and runs the rest as NAME
+                                             (default timesync, else nobody)
 `
 
 // The OS's service manager, replaced in tests: nothing a test runs may
@@ -47,6 +50,10 @@ func runService(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "run":
 		return runServiceRun(args[1:], stdout, stderr)
+	case "engine":
+		// Not for users: the unprivileged half of "service run", which
+		// the privileged parent starts with its descriptors.
+		return runServiceEngine(args[1:], stderr)
 	case "install":
 		return runServiceInstall(args[1:], stdout)
 	case "uninstall", "start", "stop", "restart", "status":

@@ -23,6 +23,7 @@ import (
 	"github.com/timesync/timesync/platform/osclock"
 	"github.com/timesync/timesync/service"
 	"github.com/timesync/timesync/service/control"
+	"github.com/timesync/timesync/service/privsep"
 )
 
 // stopTimeout bounds the shutdown after SIGTERM: requests in progress
@@ -44,6 +45,8 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 	socketPath := fs.String("socket", "", "control socket (default $TIMESYNC_SOCKET, else "+control.DefaultSocketPath()+")")
 	dryRun := fs.Bool("dry-run", false, "measure and report only; never change the clock")
 	verbose := fs.Bool("verbose", false, "log every measurement")
+	engineUser := fs.String("user", privsep.DefaultUser, "started as root (Linux, macOS): the user the engine runs as (a name or UID[:GID])")
+	single := fs.Bool("single-process", false, "started as root: do not split off an unprivileged engine (for debugging)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -94,6 +97,23 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(handler)
 
+	if privsepSupported && geteuid() == 0 && !*single {
+		// Started as root: a privileged parent keeps the clock and runs
+		// everything else as an unprivileged engine (service/privsep).
+		pp, err := newPrivsepParent(privsepOptions{
+			configPath: *configPath, socketPath: *socketPath, dryRun: *dryRun, verbose: *verbose,
+			user: *engineUser, logger: logger,
+		})
+		if err != nil {
+			return err
+		}
+		prg.start, prg.stop = pp.Start, pp.Stop
+		if err := svc.Run(); err != nil {
+			return err
+		}
+		return prg.stopErr
+	}
+
 	d, err := service.New(service.Options{
 		ConfigPath:    *configPath,
 		SocketPath:    *socketPath,
@@ -106,27 +126,29 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	prg.d = d
+	prg.start, prg.stop = d.Start, d.Stop
 	if err := svc.Run(); err != nil {
 		return err
 	}
 	return prg.stopErr
 }
 
-// program adapts the daemon to kardianos/service.
+// program adapts the daemon (or the privileged parent) to
+// kardianos/service.
 type program struct {
-	d       *service.Daemon
+	start   func() error
+	stop    func(context.Context) error
 	stopErr error
 }
 
 // Start starts the daemon and returns at once.
-func (p *program) Start(kservice.Service) error { return p.d.Start() }
+func (p *program) Start(kservice.Service) error { return p.start() }
 
 // Stop stops it within stopTimeout (the socket is removed).
 func (p *program) Stop(kservice.Service) error {
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
-	if err := p.d.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := p.stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		p.stopErr = err
 	}
 	return nil

@@ -1,6 +1,9 @@
 package control
 
-import "os"
+import (
+	"os"
+	"path/filepath"
+)
 
 // DefaultSocketPath returns where the service listens and clients
 // connect: $TIMESYNC_SOCKET if set, else this OS's path
@@ -11,4 +14,12 @@ func DefaultSocketPath() string {
 		return p
 	}
 	return osSocketPath
+}
+
+// ConfirmTokenPath is where a service split into a privileged parent and
+// an unprivileged engine keeps the token that confirms a step beyond the
+// panic threshold (readable by root and the control group only), for the
+// control socket at socketPath.
+func ConfirmTokenPath(socketPath string) string {
+	return filepath.Join(filepath.Dir(socketPath), "confirm-token")
 }

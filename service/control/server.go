@@ -48,7 +48,19 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrBadRequest: the request itself is wrong (400).
 	ErrBadRequest = errors.New("bad request")
+	// ErrForbidden: the caller lacks what the change needs (403).
+	ErrForbidden = errors.New("forbidden")
 )
+
+// TokenSyncer is implemented by a Backend whose step confirmations need
+// the confirmation token (privilege separation): the token comes from
+// the request's ConfirmTokenHeader.
+type TokenSyncer interface {
+	SyncToken(confirm bool, token string) (SyncResult, error)
+}
+
+// ConfirmTokenHeader carries the confirmation token with POST /v1/sync.
+const ConfirmTokenHeader = "Timesync-Confirm-Token"
 
 // MaxBodyBytes bounds a request body; larger ones get 413.
 const MaxBodyBytes = 1 << 20
@@ -155,10 +167,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.log.Debug("control API", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
 	}
-	// ErrConflict only picks the status code; its word is no news to
-	// the reader ("conflict: nothing to confirm" reads as the reason code
+	// ErrConflict and ErrForbidden only pick the status code; their
+	// words are no news to the reader ("conflict: nothing to confirm" reads as the reason code
 	// of that name).
-	writeJSON(w, code, ErrorBody{Error: strings.TrimPrefix(err.Error(), ErrConflict.Error()+": ")})
+	msg := strings.TrimPrefix(err.Error(), ErrConflict.Error()+": ")
+	msg = strings.TrimPrefix(msg, ErrForbidden.Error()+": ")
+	writeJSON(w, code, ErrorBody{Error: msg})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
@@ -217,6 +231,8 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, config.ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
 	case errors.Is(err, ErrConflict), errors.Is(err, config.ErrDuplicate), errors.Is(err, config.ErrAmbiguous), errors.As(err, &pe):
 		return http.StatusConflict
 	}
@@ -532,7 +548,13 @@ func (s *Server) postSync(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req, true); err != nil {
 		return err
 	}
-	res, err := s.b.Sync(req.Confirm)
+	var res SyncResult
+	var err error
+	if ts, ok := s.b.(TokenSyncer); ok {
+		res, err = ts.SyncToken(req.Confirm, r.Header.Get(ConfirmTokenHeader))
+	} else {
+		res, err = s.b.Sync(req.Confirm)
+	}
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -103,12 +104,16 @@ func (c *Client) Close() { c.hc.CloseIdleConnections() }
 // do sends a request with body (nil: none) and decodes a 200 answer into
 // out (nil: discarded).
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	return c.doHeader(ctx, method, path, nil, body, out)
+}
+
+func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Header, body, out any) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
 		defer cancel()
 	}
-	resp, err := c.send(ctx, method, path, body)
+	resp, err := c.sendHeader(ctx, method, path, hdr, body)
 	if err != nil {
 		return err
 	}
@@ -126,6 +131,10 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 // send sends a request and returns a 200 response; any other status
 // becomes an *Error.
 func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	return c.sendHeader(ctx, method, path, nil, body)
+}
+
+func (c *Client) sendHeader(ctx context.Context, method, path string, hdr http.Header, body any) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -140,6 +149,9 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -284,7 +296,16 @@ func (c *Client) RemoveRestrict(ctx context.Context, target string) (*control.Re
 // correction held past the panic threshold is allowed first.
 func (c *Client) Sync(ctx context.Context, confirm bool) (*control.SyncResult, error) {
 	var r control.SyncResult
-	return &r, c.do(ctx, "POST", "/v1/sync", control.SyncRequest{Confirm: confirm}, &r)
+	var hdr http.Header
+	if confirm {
+		// Where the service is split in two, its privileged part allows
+		// the step only with the token it keeps for administrators; a
+		// caller who cannot read it is refused with an explanation.
+		if tok, err := os.ReadFile(control.ConfirmTokenPath(c.path)); err == nil {
+			hdr = http.Header{control.ConfirmTokenHeader: {strings.TrimSpace(string(tok))}}
+		}
+	}
+	return &r, c.doHeader(ctx, "POST", "/v1/sync", hdr, control.SyncRequest{Confirm: confirm}, &r)
 }
 
 // maxEventBytes bounds one event's data.

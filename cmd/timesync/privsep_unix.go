@@ -1,0 +1,264 @@
+//go:build unix
+
+package main
+
+// privsep_unix.go: "timesync service run" started as root on Linux and
+// macOS. The process stays as a small privileged parent — the clock
+// driver, the configuration and drift files, the control socket it
+// created, binding port 123 — and runs everything that reads the
+// network or the control API as "timesync service engine", a child under
+// an unprivileged user (service/privsep; its README.md has the message
+// set and the threat model).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"os/user"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/timesync/timesync/platform"
+	"github.com/timesync/timesync/service"
+	"github.com/timesync/timesync/service/config"
+	"github.com/timesync/timesync/service/control"
+	"github.com/timesync/timesync/service/control/socket"
+	"github.com/timesync/timesync/service/privsep"
+)
+
+const privsepSupported = true
+
+type privsepOptions struct {
+	configPath, socketPath string
+	dryRun, verbose        bool
+	user                   string
+	logger                 *slog.Logger
+}
+
+// privsepParent is the parent's life: set-up in newPrivsepParent, the
+// engine's supervision between Start and Stop.
+type privsepParent struct {
+	log    *slog.Logger
+	drv    platform.Driver
+	ln     net.Listener
+	parent *privsep.Parent
+	sup    *privsep.Supervisor
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+// newPrivsepParent does what needs privilege before anything else runs:
+// reads the configuration, opens the clock driver, creates the control
+// socket and the confirmation token, finds the engine's user, then
+// drops every capability the parent no longer needs.
+func newPrivsepParent(o privsepOptions) (*privsepParent, error) {
+	log := o.logger
+	if o.socketPath == "" {
+		o.socketPath = control.DefaultSocketPath()
+	}
+	cfg, err := config.Load(o.configPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		log.Warn("no configuration file; using the defaults (it is written at the first change)", "path", o.configPath)
+		cfg = config.Default()
+	case err != nil:
+		return nil, err
+	}
+	u, fallback, err := privsep.LookupUser(o.user)
+	if err != nil {
+		return nil, err
+	}
+	if fallback != "" {
+		log.Warn(fallback)
+	}
+	newDriver := newClockDriver
+	if o.dryRun {
+		newDriver = newNullDriver
+	}
+	drv, err := newDriver()
+	if err != nil {
+		return nil, fmt.Errorf("cannot use the system clock: %w", err)
+	}
+	p := &privsepParent{log: log, drv: drv}
+	fail := func(err error) (*privsepParent, error) {
+		p.release()
+		return nil, err
+	}
+	ln, err := socket.Listen(o.socketPath)
+	if err != nil {
+		return fail(err)
+	}
+	p.ln = ln
+	lf, err := ln.(*net.UnixListener).File()
+	if err != nil {
+		return fail(fmt.Errorf("control socket: %w", err))
+	}
+	gid := -1
+	if cfg.ControlGroup != "" {
+		if g, err := user.LookupGroup(cfg.ControlGroup); err == nil {
+			if n, err := strconv.Atoi(g.Gid); err == nil {
+				gid = n
+			}
+		} else {
+			log.Warn("control group not found; the confirmation token is for root only", "group", cfg.ControlGroup, "err", err)
+		}
+	}
+	p.parent = &privsep.Parent{
+		Driver:     drv,
+		ConfigPath: o.configPath,
+		Config:     cfg,
+		DryRun:     o.dryRun,
+		TokenPath:  control.ConfirmTokenPath(o.socketPath),
+		TokenGID:   gid,
+		Logger:     log.With("part", "parent"),
+	}
+	if err := p.parent.Init(); err != nil {
+		lf.Close()
+		return fail(err)
+	}
+	switch err := privsep.DropCapabilities(privsep.ParentCapabilities); {
+	case errors.Is(err, privsep.ErrCgo):
+		log.Warn("the parent keeps its capabilities: " + err.Error())
+	case err != nil:
+		log.Warn("the parent keeps its capabilities", "err", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		lf.Close()
+		return fail(err)
+	}
+	args := []string{"service", "engine", "--config", o.configPath, "--socket", o.socketPath}
+	if o.dryRun {
+		args = append(args, "--dry-run")
+	}
+	if o.verbose {
+		args = append(args, "--verbose")
+	}
+	p.sup = &privsep.Supervisor{
+		Parent:   p.parent,
+		Path:     exe,
+		Args:     args,
+		Env:      os.Environ(),
+		User:     u,
+		Listener: lf,
+		Logger:   log.With("part", "parent"),
+	}
+	return p, nil
+}
+
+// Start starts the engine and returns once it was started.
+func (p *privsepParent) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.done = make(chan error, 1)
+	go func() { p.done <- p.sup.Run(ctx) }()
+	mode := "disciplining the clock"
+	if p.parent.DryRun {
+		mode = "dry run: measuring only, the clock is never changed"
+	}
+	p.log.Info("timesync service started with privilege separation", "user", p.sup.User.Name, "config", p.parent.ConfigPath, "socket", p.ln.Addr().String(), "mode", mode)
+	return nil
+}
+
+// Stop stops the engine (SIGTERM, then SIGKILL), removes the socket and
+// the token and gives the clock back.
+func (p *privsepParent) Stop(context.Context) error {
+	p.cancel()
+	err := <-p.done
+	p.release()
+	p.log.Info("timesync service stopped")
+	return err
+}
+
+func (p *privsepParent) release() {
+	p.once.Do(func() {
+		if p.ln != nil {
+			p.ln.Close() // removes the socket file
+		}
+		if p.parent != nil {
+			p.parent.RemoveToken()
+		}
+		if c, ok := p.drv.(io.Closer); ok {
+			c.Close()
+		}
+	})
+}
+
+// runServiceEngine is "timesync service engine", started only by the
+// privileged parent: the service itself, unprivileged, over the
+// descriptors the parent passed.
+func runServiceEngine(args []string, stderr io.Writer) error {
+	fs := newFlagSet("timesync service engine")
+	configPath := fs.String("config", "", "configuration file (the parent's)")
+	socketPath := fs.String("socket", "", "control socket (the parent's)")
+	dryRun := fs.Bool("dry-run", false, "measure and report only")
+	verbose := fs.Bool("verbose", false, "log every measurement")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := privsep.Lockdown(); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("part", "engine")
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(sigs)
+	conn, ln, err := privsep.EngineFiles()
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	lost := make(chan error, 1)
+	remote, err := privsep.Dial(conn, func(err error) {
+		select {
+		case lost <- err:
+		default:
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	d, err := service.New(service.Options{
+		ConfigPath: *configPath,
+		SocketPath: *socketPath,
+		Listener:   ln,
+		DryRun:     *dryRun,
+		Logger:     log,
+		Privileged: remote,
+		Resolve:    lookupNetIP,
+	})
+	if err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	if err := d.Start(); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	log.Info("engine running", "uid", os.Getuid(), "driver", remote.Hello().Driver)
+	select {
+	case <-sigs:
+	case err := <-lost:
+		log.Error("stopping: " + err.Error())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := d.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}

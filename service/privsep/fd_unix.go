@@ -1,0 +1,92 @@
+//go:build unix
+
+package privsep
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+const syscallNoFollow = syscall.O_NOFOLLOW
+
+// writeFrameFD writes one frame with f's descriptor attached.
+func writeFrameFD(c *net.UnixConn, body []byte, f *os.File) error {
+	if len(body) > MaxFrame {
+		return ErrTooLarge
+	}
+	buf := make([]byte, 4+len(body))
+	binary.BigEndian.PutUint32(buf, uint32(len(body)))
+	copy(buf[4:], body)
+	n, _, err := c.WriteMsgUnix(buf, syscall.UnixRights(int(f.Fd())), nil)
+	if err == nil && n < len(buf) {
+		_, err = c.Write(buf[n:])
+	}
+	return err
+}
+
+// readFrameFDs reads one frame and any descriptors sent with it (which
+// the caller owns from then on).
+func readFrameFDs(c *net.UnixConn) ([]byte, []*os.File, error) {
+	var files []*os.File
+	fail := func(err error) ([]byte, []*os.File, error) {
+		for _, f := range files {
+			f.Close()
+		}
+		return nil, nil, err
+	}
+	buf := make([]byte, 0, 4096)
+	oob := make([]byte, syscall.CmsgSpace(4*4))
+	need := 4
+	for len(buf) < need {
+		chunk := make([]byte, min(need-len(buf), 64<<10))
+		n, oobn, _, _, err := c.ReadMsgUnix(chunk, oob)
+		if oobn > 0 {
+			fs, perr := parseRights(oob[:oobn])
+			files = append(files, fs...)
+			if perr != nil {
+				return fail(perr)
+			}
+		}
+		if n == 0 && err == nil {
+			err = io.EOF
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(buf) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return fail(err)
+		}
+		buf = append(buf, chunk[:n]...)
+		if need == 4 && len(buf) >= 4 {
+			size := binary.BigEndian.Uint32(buf[:4])
+			if size > MaxFrame {
+				return fail(ErrTooLarge)
+			}
+			need = 4 + int(size)
+		}
+	}
+	return buf[4:need], files, nil
+}
+
+func parseRights(oob []byte) ([]*os.File, error) {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	var files []*os.File
+	for _, m := range msgs {
+		fds, err := syscall.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			syscall.CloseOnExec(fd)
+			files = append(files, os.NewFile(uintptr(fd), "privsep-fd"))
+		}
+	}
+	return files, nil
+}

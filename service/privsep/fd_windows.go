@@ -1,0 +1,20 @@
+package privsep
+
+import (
+	"errors"
+	"net"
+	"os"
+)
+
+// Privilege separation is for Linux and macOS; on Windows the service
+// runs in one process (see README.md).
+
+const syscallNoFollow = 0
+
+func writeFrameFD(*net.UnixConn, []byte, *os.File) error {
+	return errors.New("privsep: no descriptor passing on Windows")
+}
+
+func readFrameFDs(*net.UnixConn) ([]byte, []*os.File, error) {
+	return nil, nil, errors.New("privsep: no descriptor passing on Windows")
+}

@@ -1,0 +1,495 @@
+package privsep
+
+// parent.go: the privileged side. It holds the clock driver, the
+// configuration and drift file paths and the confirmation token, and
+// answers the engine's requests after checking each one. It never reads
+// the network and never parses anything but these frames and, before
+// saving it, the configuration text.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/timesync/timesync/platform"
+	"github.com/timesync/timesync/service/config"
+	"github.com/timesync/timesync/service/discipline"
+	"github.com/timesync/timesync/service/discipline/driftfile"
+)
+
+// NTPPort is the only port below 1024 the parent binds for the engine.
+const NTPPort = 123
+
+// maxKernelError bounds set_sync_status's error estimates (Linux's
+// NTP_PHASE_LIMIT-derived maximum is 16 s).
+const maxKernelError = 16 * time.Second
+
+// Parent answers the engine. Set the exported fields, call Init, then
+// Serve each engine connection in turn.
+type Parent struct {
+	// Driver changes the clock (the null driver for a dry run).
+	Driver platform.Driver
+	// ConfigPath is the configuration file; Config what it held at start
+	// (config.Default() when it was missing).
+	ConfigPath string
+	Config     *config.Config
+	// DryRun: the drift file is never written (as in-process).
+	DryRun bool
+	// TokenPath is where the confirmation token is written for
+	// administrators (mode 0640, group TokenGID when ≥ 0); "" means no
+	// token: steps beyond the panic threshold are always refused.
+	TokenPath string
+	TokenGID  int
+	// Logger receives every refusal (default slog.Default()).
+	Logger *slog.Logger
+	// ListenUDP binds a socket for the engine (default net.ListenUDP).
+	ListenUDP func(network string, laddr *net.UDPAddr) (*net.UDPConn, error)
+
+	mu       sync.Mutex
+	cfg      *config.Config
+	token    string
+	stepped  bool // a step was made: no more unlimited first step
+	requests uint64
+	refused  uint64
+}
+
+// Init writes the first confirmation token.
+func (p *Parent) Init() error {
+	if p.Logger == nil {
+		p.Logger = slog.Default()
+	}
+	if p.ListenUDP == nil {
+		p.ListenUDP = net.ListenUDP
+	}
+	if p.Config == nil {
+		p.Config = config.Default()
+	}
+	p.cfg = p.Config
+	if p.TokenPath != "" {
+		return p.rotateToken()
+	}
+	return nil
+}
+
+// Counts reports how many requests were answered and how many refused.
+func (p *Parent) Counts() (requests, refused uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.requests, p.refused
+}
+
+// RemoveToken removes the token file (at exit).
+func (p *Parent) RemoveToken() {
+	if p.TokenPath != "" {
+		os.Remove(p.TokenPath)
+	}
+}
+
+// rotateToken makes a new token and writes it where administrators (and
+// the control group) can read it. Called with p.mu held or before Serve.
+func (p *Parent) rotateToken() error {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	tok := hex.EncodeToString(b[:])
+	mode := fs.FileMode(0o600)
+	if p.TokenGID >= 0 {
+		mode = 0o640
+	}
+	// Rewritten in place so that its owner, group and mode stay what
+	// they were set to at start (the parent may no longer hold
+	// CAP_CHOWN); a reader catching it half-written gets a mismatch
+	// and tries again.
+	f, err := os.OpenFile(p.TokenPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscallNoFollow, mode)
+	if err != nil {
+		return fmt.Errorf("confirmation token: %w", err)
+	}
+	if p.TokenGID >= 0 {
+		if err := f.Chown(0, p.TokenGID); err != nil && !errors.Is(err, fs.ErrPermission) {
+			f.Close()
+			return fmt.Errorf("confirmation token: %w", err)
+		}
+	}
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return fmt.Errorf("confirmation token: %w", err)
+	}
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("confirmation token: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("confirmation token: %w", err)
+	}
+	p.token = tok
+	return nil
+}
+
+// tokenOK reports whether tok is the current token (constant time).
+func (p *Parent) tokenOK(tok string) bool {
+	return p.token != "" && len(tok) == len(p.token) && subtle.ConstantTimeCompare([]byte(tok), []byte(p.token)) == 1
+}
+
+// Serve answers requests on conn until it is closed or fails.
+func (p *Parent) Serve(conn *net.UnixConn) error {
+	for {
+		body, err := readFrame(conn)
+		var rep Reply
+		var fd *os.File
+		switch {
+		case errors.Is(err, ErrTooLarge):
+			rep = p.refuse(Request{}, CodeTooLarge, fmt.Sprintf("a frame larger than %d bytes", MaxFrame))
+		case err != nil:
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+				return nil
+			}
+			return err
+		default:
+			rep, fd = p.Handle(body)
+		}
+		out, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		if fd != nil {
+			err = writeFrameFD(conn, out, fd)
+			fd.Close()
+		} else {
+			err = writeFrame(conn, out)
+		}
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+				return nil // the engine is gone
+			}
+			return err
+		}
+	}
+}
+
+// Handle answers one request frame. A returned file is sent with the
+// reply (and then closed by the caller).
+func (p *Parent) Handle(body []byte) (Reply, *os.File) {
+	var req Request
+	if len(body) == 0 {
+		return p.refuse(req, CodeMalformed, "an empty frame"), nil
+	}
+	if err := decodeStrict(body, &req); err != nil {
+		return p.refuse(req, CodeMalformed, "not a request: "+err.Error()), nil
+	}
+	if req.V != Version {
+		return p.refuse(req, CodeVersion, fmt.Sprintf("protocol version %d; this parent speaks %d", req.V, Version)), nil
+	}
+	p.mu.Lock()
+	p.requests++
+	p.mu.Unlock()
+	res, fd, err := p.do(req)
+	if err != nil {
+		var r *RefusedError
+		if errors.As(err, &r) {
+			return p.refuse(req, r.Code, r.Msg), nil
+		}
+		return p.refuse(req, CodeFailed, err.Error()), nil
+	}
+	rep := Reply{ID: req.ID, OK: true}
+	if res != nil {
+		b, err := json.Marshal(res)
+		if err != nil {
+			return p.refuse(req, CodeFailed, err.Error()), nil
+		}
+		rep.Result = b
+	}
+	return rep, fd
+}
+
+func (p *Parent) refuse(req Request, code, msg string) Reply {
+	p.mu.Lock()
+	p.refused++
+	p.mu.Unlock()
+	op := req.Op
+	if len(op) > 32 {
+		op = op[:32] + "…"
+	}
+	level := slog.LevelWarn
+	if code == CodeNotExist {
+		level = slog.LevelDebug // no drift file yet: an answer, not a refusal
+	}
+	p.Logger.Log(context.Background(), level, "privileged parent refused a request from the engine", "op", op, "id", req.ID, "code", code, "why", msg)
+	return Reply{ID: req.ID, Error: msg, Code: code}
+}
+
+func refusedf(code, format string, a ...any) error {
+	return &RefusedError{Code: code, Msg: fmt.Sprintf(format, a...)}
+}
+
+// args decodes req's arguments strictly into v.
+func args(req Request, v any) error {
+	if err := decodeStrict(req.Args, v); err != nil {
+		return refusedf(CodeMalformed, "arguments of %s: %v", req.Op, err)
+	}
+	return nil
+}
+
+func (p *Parent) do(req Request) (any, *os.File, error) {
+	switch req.Op {
+	case OpHello:
+		if err := args(req, &struct{}{}); err != nil {
+			return nil, nil, err
+		}
+		_, sync := p.Driver.(platform.SyncStatusReporter)
+		return Hello{Version: Version, Driver: p.Driver.Name(), MaxFrequency: p.Driver.MaxFrequency(),
+			SyncStatus: sync, DryRun: p.DryRun, ConfigPath: p.ConfigPath, ConfirmTokens: p.TokenPath != ""}, nil, nil
+
+	case OpFrequency:
+		if err := args(req, &struct{}{}); err != nil {
+			return nil, nil, err
+		}
+		ppm, err := p.Driver.Frequency()
+		if err != nil {
+			return nil, nil, err
+		}
+		return FrequencyResult{PPM: ppm}, nil, nil
+
+	case OpSetFrequency:
+		var a FrequencyArgs
+		if err := args(req, &a); err != nil {
+			return nil, nil, err
+		}
+		if max := p.Driver.MaxFrequency(); math.IsNaN(a.PPM) || math.Abs(a.PPM) > max {
+			return nil, nil, refusedf(CodeRange, "frequency %v ppm is beyond ±%v ppm", a.PPM, max)
+		}
+		return nil, nil, driverErr(p.Driver.SetFrequency(a.PPM))
+
+	case OpStep:
+		var a StepArgs
+		if err := args(req, &a); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, p.step(a)
+
+	case OpSetSyncStatus:
+		var a SyncStatusArgs
+		if err := args(req, &a); err != nil {
+			return nil, nil, err
+		}
+		if a.MaxErrorNS < 0 || a.EstErrorNS < 0 || a.MaxErrorNS > int64(maxKernelError) || a.EstErrorNS > int64(maxKernelError) {
+			return nil, nil, refusedf(CodeRange, "error estimates %v and %v must lie within 0 and %v", time.Duration(a.MaxErrorNS), time.Duration(a.EstErrorNS), maxKernelError)
+		}
+		r, ok := p.Driver.(platform.SyncStatusReporter)
+		if !ok {
+			return nil, nil, refusedf(CodeUnsupported, "the %s driver cannot report a sync status", p.Driver.Name())
+		}
+		return nil, nil, driverErr(r.SetSyncStatus(a.Synced, time.Duration(a.MaxErrorNS), time.Duration(a.EstErrorNS)))
+
+	case OpLoadDrift:
+		if err := args(req, &struct{}{}); err != nil {
+			return nil, nil, err
+		}
+		path := p.driftPath()
+		if path == "" {
+			return nil, nil, refusedf(CodeNotExist, "no drift file is configured")
+		}
+		d, err := driftfile.Read(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, refusedf(CodeNotExist, "%v", err)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return DriftArgs{FrequencyPPM: d.FrequencyPPM, SkewPPM: d.SkewPPM}, nil, nil
+
+	case OpSaveDrift:
+		var a DriftArgs
+		if err := args(req, &a); err != nil {
+			return nil, nil, err
+		}
+		if p.DryRun {
+			return nil, nil, refusedf(CodePermission, "a dry run never writes the drift file")
+		}
+		path := p.driftPath()
+		if path == "" {
+			return nil, nil, refusedf(CodePermission, "no drift file is configured")
+		}
+		max := p.Driver.MaxFrequency()
+		if !finite(a.FrequencyPPM) || !finite(a.SkewPPM) || math.Abs(a.FrequencyPPM) > max || a.SkewPPM < 0 || a.SkewPPM > max {
+			return nil, nil, refusedf(CodeRange, "drift %v ppm (skew %v ppm) is beyond ±%v ppm", a.FrequencyPPM, a.SkewPPM, max)
+		}
+		return nil, nil, driftfile.File{Path: path}.Save(discipline.Drift{FrequencyPPM: a.FrequencyPPM, SkewPPM: a.SkewPPM})
+
+	case OpLoadConfig:
+		if err := args(req, &struct{}{}); err != nil {
+			return nil, nil, err
+		}
+		p.mu.Lock()
+		text := string(p.cfg.Format())
+		p.mu.Unlock()
+		return ConfigText{Text: text}, nil, nil
+
+	case OpSaveConfig:
+		var a ConfigText
+		if err := args(req, &a); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, p.saveConfig(a.Text)
+
+	case OpCheckToken:
+		var a TokenArgs
+		if err := args(req, &a); err != nil {
+			return nil, nil, err
+		}
+		p.mu.Lock()
+		ok := p.tokenOK(a.Token)
+		p.mu.Unlock()
+		if !ok {
+			return nil, nil, refusedf(CodePermission, "wrong or missing confirmation token (it is in %s, readable by root and the control group)", p.TokenPath)
+		}
+		return nil, nil, nil
+
+	case OpListenUDP:
+		var a ListenArgs
+		if err := args(req, &a); err != nil {
+			return nil, nil, err
+		}
+		f, err := p.listen(a)
+		return nil, f, err
+	}
+	return nil, nil, refusedf(CodeUnknown, "no such operation %q", req.Op)
+}
+
+// step checks a step against the panic threshold in force: a larger one
+// needs the current confirmation token (which is then replaced), except
+// the first step since the parent started (ntpd -g: a machine whose RTC
+// lost the time must not wait for an administrator).
+func (p *Parent) step(a StepArgs) error {
+	off := time.Duration(a.OffsetNS)
+	abs := off
+	if abs < 0 {
+		abs = -abs
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	panicAt := p.cfg.Effective().Tinker.Panic
+	confirmed := false
+	if panicAt > 0 && (abs > panicAt || abs < 0) && p.stepped {
+		if !p.tokenOK(a.Token) {
+			return refusedf(CodePermission, "a step of %v is beyond the panic threshold of %v and carries no valid confirmation token", off, panicAt)
+		}
+		confirmed = true
+	}
+	if err := driverErr(p.Driver.Step(off)); err != nil {
+		return err
+	}
+	p.stepped = true
+	if confirmed {
+		p.Logger.Warn("stepped the clock beyond the panic threshold, as confirmed by an administrator", "offset", off)
+		if err := p.rotateToken(); err != nil {
+			p.Logger.Error("replacing the confirmation token", "err", err)
+			p.token = "" // never accepted twice
+		}
+	}
+	return nil
+}
+
+// saveConfig parses text again, refuses what only a root edit of the
+// file may change, and saves it atomically.
+func (p *Parent) saveConfig(text string) error {
+	if len(text) > MaxConfigText {
+		return refusedf(CodeTooLarge, "a configuration of %d bytes (at most %d)", len(text), MaxConfigText)
+	}
+	c, err := config.Parse(p.ConfigPath, strings.NewReader(text))
+	if err != nil {
+		return refusedf(CodeInvalid, "%v", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.DriftFile != p.cfg.DriftFile {
+		return refusedf(CodePermission, "the drift file can be changed only by editing %s as root and restarting the service", p.ConfigPath)
+	}
+	if c.ControlGroup != p.cfg.ControlGroup {
+		return refusedf(CodePermission, "the control group can be changed only by editing %s as root and restarting the service", p.ConfigPath)
+	}
+	if err := config.Save(p.ConfigPath, c); err != nil {
+		return err
+	}
+	p.cfg = c
+	return nil
+}
+
+// listen binds a UDP socket named by a listen line of the configuration
+// in force. Ports below 1024 other than NTP's are never bound.
+func (p *Parent) listen(a ListenArgs) (*os.File, error) {
+	if a.Network != "udp4" && a.Network != "udp6" && a.Network != "udp" {
+		return nil, refusedf(CodeRange, "network %q (want udp4 or udp6)", a.Network)
+	}
+	ap, err := netip.ParseAddrPort(a.Address)
+	if err != nil {
+		return nil, refusedf(CodeMalformed, "address %q: %v", a.Address, err)
+	}
+	if ap.Port() < 1024 && ap.Port() != NTPPort {
+		return nil, refusedf(CodePermission, "port %d: only NTP's port %d is bound below 1024", ap.Port(), NTPPort)
+	}
+	p.mu.Lock()
+	listen := p.cfg.Effective().Listen
+	p.mu.Unlock()
+	if !slices.ContainsFunc(listen, func(l string) bool { return sameListen(l, ap) }) {
+		return nil, refusedf(CodePermission, "%s is not a listen address of the configuration", ap)
+	}
+	c, err := p.ListenUDP(a.Network, net.UDPAddrFromAddrPort(ap))
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	f, err := c.File()
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// sameListen reports whether the listen line l names ap.
+func sameListen(l string, ap netip.AddrPort) bool {
+	lp, err := netip.ParseAddrPort(l)
+	if err != nil {
+		return false
+	}
+	return lp.Port() == ap.Port() && lp.Addr().Unmap() == ap.Addr().Unmap() && lp.Addr().Zone() == ap.Addr().Zone()
+}
+
+func (p *Parent) driftPath() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg.DriftFile
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// driverErr keeps a driver's refusal recognisable across the socket.
+func driverErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, platform.ErrOutOfRange):
+		return refusedf(CodeRange, "%v", err)
+	case errors.Is(err, platform.ErrPermission):
+		return refusedf(CodePermission, "%v", err)
+	case errors.Is(err, platform.ErrUnsupported):
+		return refusedf(CodeUnsupported, "%v", err)
+	}
+	return err
+}

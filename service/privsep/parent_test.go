@@ -1,0 +1,413 @@
+//go:build unix
+
+package privsep
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/timesync/timesync/platform"
+	"github.com/timesync/timesync/service/config"
+	"github.com/timesync/timesync/service/discipline"
+)
+
+// logBuf collects what the parent logs.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type fixture struct {
+	p       *Parent
+	drv     *platform.Null
+	log     *logBuf
+	dir     string
+	cfgPath string
+	conn    *net.UnixConn // the engine's end, for raw frames
+	port    int           // the listen line's
+	served  chan error
+}
+
+const testConfig = `# the test's configuration
+server 127.0.0.11:12300 iburst
+tinker panic 10
+listen 127.0.0.1:%PORT%
+driftfile %DIR%/drift
+`
+
+// newFixture starts a Parent serving one end of a socketpair.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "timesync.conf")
+	port := freeUDPPort(t)
+	text := strings.NewReplacer("%DIR%", dir, "%PORT%", strconv.Itoa(port)).Replace(testConfig)
+	if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{port: port, drv: platform.NewNull(0), log: &logBuf{}, dir: dir, cfgPath: cfgPath, served: make(chan error, 1)}
+	f.p = &Parent{
+		Driver: f.drv, ConfigPath: cfgPath, Config: cfg,
+		TokenPath: filepath.Join(dir, "confirm-token"), TokenGID: -1,
+		Logger: slog.New(slog.NewTextHandler(f.log, nil)),
+	}
+	if err := f.p.Init(); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := fileConn(t, fds[0])
+	f.conn = fileConn(t, fds[1])
+	go func() { f.served <- f.p.Serve(mine) }()
+	t.Cleanup(func() {
+		f.conn.Close()
+		select {
+		case err := <-f.served:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Serve did not return after the engine's end closed")
+		}
+	})
+	return f
+}
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+func fileConn(t *testing.T, fd int) *net.UnixConn {
+	t.Helper()
+	f := os.NewFile(uintptr(fd), "sp")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.(*net.UnixConn)
+}
+
+// raw sends one frame's bytes and reads the reply.
+func (f *fixture) raw(t *testing.T, frame []byte) Reply {
+	t.Helper()
+	if _, err := f.conn.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	body, files, err := readFrameFDs(f.conn)
+	if err != nil {
+		t.Fatalf("no reply: %v", err)
+	}
+	closeAll(files)
+	var r Reply
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("reply %q: %v", body, err)
+	}
+	return r
+}
+
+func frame(body string) []byte {
+	b := make([]byte, 4+len(body))
+	binary.BigEndian.PutUint32(b, uint32(len(body)))
+	copy(b[4:], body)
+	return b
+}
+
+func (f *fixture) remote(t *testing.T) *Remote {
+	t.Helper()
+	r, err := Dial(f.conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (f *fixture) token(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(f.p.TokenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestParentRefusesBadMessages: malformed, oversized, out-of-range and
+// unknown messages are each refused with their code and logged; the
+// clock and the files are untouched; the parent goes on answering.
+func TestParentRefusesBadMessages(t *testing.T) {
+	f := newFixture(t)
+	before, _ := os.ReadFile(f.cfgPath)
+	huge := make([]byte, 4)
+	binary.BigEndian.PutUint32(huge, MaxFrame+1)
+	huge = append(huge, bytes.Repeat([]byte{'x'}, MaxFrame+1)...)
+	bigText, _ := json.Marshal(Request{V: 1, ID: 9, Op: OpSaveConfig, Args: mustJSON(ConfigText{Text: strings.Repeat("# pad\n", MaxConfigText/6+1)})})
+	cases := []struct {
+		name  string
+		frame []byte
+		code  string
+	}{
+		{"not JSON", frame("\x00\x01garbage"), CodeMalformed},
+		{"empty frame", frame(""), CodeMalformed},
+		{"JSON but not an object", frame(`[1,2,3]`), CodeMalformed},
+		{"unknown field", frame(`{"v":1,"id":1,"op":"frequency","evil":true}`), CodeMalformed},
+		{"trailing data", frame(`{"v":1,"id":1,"op":"frequency"}{"v":1}`), CodeMalformed},
+		{"wrong version", frame(`{"v":2,"id":1,"op":"set_frequency","args":{"ppm":1}}`), CodeVersion},
+		{"unknown op", frame(`{"v":1,"id":1,"op":"exec","args":{"cmd":"/bin/sh"}}`), CodeUnknown},
+		{"unknown argument", frame(`{"v":1,"id":1,"op":"set_frequency","args":{"ppm":1,"force":true}}`), CodeMalformed},
+		{"argument of the wrong type", frame(`{"v":1,"id":1,"op":"set_frequency","args":{"ppm":"fast"}}`), CodeMalformed},
+		{"oversized frame", huge, CodeTooLarge},
+		{"config text too large", frame(string(bigText)), CodeTooLarge},
+		{"frequency out of range", frame(`{"v":1,"id":1,"op":"set_frequency","args":{"ppm":1e5}}`), CodeRange},
+		{"negative frequency out of range", frame(`{"v":1,"id":1,"op":"set_frequency","args":{"ppm":-1e9}}`), CodeRange},
+		{"sync status error negative", frame(`{"v":1,"id":1,"op":"set_sync_status","args":{"synced":true,"max_error_ns":-1,"est_error_ns":0}}`), CodeRange},
+		{"sync status error beyond 16 s", frame(`{"v":1,"id":1,"op":"set_sync_status","args":{"synced":true,"max_error_ns":17000000000,"est_error_ns":0}}`), CodeRange},
+		{"drift out of range", frame(`{"v":1,"id":1,"op":"save_drift","args":{"frequency_ppm":1e6,"skew_ppm":0}}`), CodeRange},
+		{"negative skew", frame(`{"v":1,"id":1,"op":"save_drift","args":{"frequency_ppm":1,"skew_ppm":-1}}`), CodeRange},
+		{"invalid config", frame(`{"v":1,"id":1,"op":"save_config","args":{"text":"server\nbogus directive\n"}}`), CodeInvalid},
+		{"config moving the drift file", frame(`{"v":1,"id":1,"op":"save_config","args":{"text":"driftfile /etc/shadow\n"}}`), CodePermission},
+		{"config changing the control group", frame(`{"v":1,"id":1,"op":"save_config","args":{"text":"driftfile ` + f.dir + `/drift\ncontrol-group wheel\n"}}`), CodePermission},
+		{"listen on a port not configured", frame(`{"v":1,"id":1,"op":"listen_udp","args":{"network":"udp4","address":"127.0.0.1:4444"}}`), CodePermission},
+		{"listen on a privileged port other than 123", frame(`{"v":1,"id":1,"op":"listen_udp","args":{"network":"udp4","address":"127.0.0.1:53"}}`), CodePermission},
+		{"listen on tcp", frame(`{"v":1,"id":1,"op":"listen_udp","args":{"network":"tcp","address":"127.0.0.1:0"}}`), CodeRange},
+		{"wrong token", frame(`{"v":1,"id":1,"op":"check_token","args":{"token":"0000"}}`), CodePermission},
+	}
+	for _, c := range cases {
+		r := f.raw(t, c.frame)
+		if r.OK || r.Code != c.code {
+			t.Errorf("%s: reply %+v, want refused with code %q", c.name, r, c.code)
+		}
+		if r.Error == "" {
+			t.Errorf("%s: refused without a reason", c.name)
+		}
+	}
+	// A first step beyond the panic threshold is allowed (ntpd -g), so
+	// the clock's first step is made here; the next beyond it is refused.
+	if r := f.raw(t, frame(`{"v":1,"id":2,"op":"step","args":{"offset_ns":20000000000}}`)); !r.OK {
+		t.Fatalf("first step refused: %+v", r)
+	}
+	for _, off := range []string{"11000000000", "-11000000000", "-9223372036854775808"} {
+		if r := f.raw(t, frame(`{"v":1,"id":3,"op":"step","args":{"offset_ns":`+off+`}}`)); r.OK || r.Code != CodePermission {
+			t.Errorf("step %s ns without a token: %+v, want refused (permission)", off, r)
+		}
+	}
+	if r := f.raw(t, frame(`{"v":1,"id":3,"op":"step","args":{"offset_ns":11000000000,"token":"not-it"}}`)); r.OK || r.Code != CodePermission {
+		t.Errorf("step with a wrong token: %+v, want refused", r)
+	}
+	// Nothing but the first step reached the clock or the files.
+	if got := f.drv.Actions(); len(got) != 1 || got[0].Kind != platform.ActionStep || got[0].Offset != 20*time.Second {
+		t.Errorf("driver actions %v, want only the first step", got)
+	}
+	after, _ := os.ReadFile(f.cfgPath)
+	if !bytes.Equal(before, after) {
+		t.Errorf("configuration changed:\n%s", after)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "drift")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("drift file written: %v", err)
+	}
+	// Each refusal was logged, and the parent still answers.
+	if n := strings.Count(f.log.String(), "refused a request"); n != len(cases)+4 {
+		t.Errorf("%d refusals logged, want %d:\n%s", n, len(cases)+4, f.log.String())
+	}
+	if r := f.raw(t, frame(`{"v":1,"id":7,"op":"frequency"}`)); !r.OK || r.ID != 7 {
+		t.Errorf("after the refusals, frequency: %+v", r)
+	}
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TestRemoteRoundTrip: the engine's Privileged over a real socketpair.
+func TestRemoteRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	r := f.remote(t)
+	if h := r.Hello(); h.Driver != "null" || h.MaxFrequency != platform.DefaultMaxFrequencyPPM || !h.SyncStatus || h.ConfigPath != f.cfgPath {
+		t.Errorf("hello %+v", h)
+	}
+	drv := r.Driver()
+	if err := drv.SetFrequency(12.5); err != nil {
+		t.Fatal(err)
+	}
+	if ppm, err := drv.Frequency(); err != nil || ppm != 12.5 {
+		t.Errorf("Frequency() = %v, %v; want 12.5", ppm, err)
+	}
+	if err := drv.SetFrequency(1e5); !errors.Is(err, platform.ErrOutOfRange) {
+		t.Errorf("SetFrequency(1e5) = %v, want ErrOutOfRange", err)
+	}
+	if err := drv.(platform.SyncStatusReporter).SetSyncStatus(true, time.Millisecond, time.Microsecond); err != nil {
+		t.Error(err)
+	}
+	if _, err := r.LoadDrift(""); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadDrift with no file = %v, want ErrNotExist", err)
+	}
+	if err := r.SaveDrift("/somewhere/else", discipline.Drift{FrequencyPPM: 3.25, SkewPPM: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := r.LoadDrift(""); err != nil || d.FrequencyPPM != 3.25 {
+		t.Errorf("LoadDrift = %+v, %v", d, err)
+	}
+	// The path the engine names is ignored: the parent's own is written.
+	if _, err := os.Stat("/somewhere/else"); err == nil {
+		t.Error("the engine chose where the drift file went")
+	}
+
+	c, err := r.LoadConfig(f.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddServer(config.Server{Address: "127.0.0.12", Port: 12300}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SaveConfig(f.cfgPath, c); err != nil {
+		t.Fatal(err)
+	}
+	saved, _ := os.ReadFile(f.cfgPath)
+	if !strings.Contains(string(saved), "server 127.0.0.12:12300") || !strings.Contains(string(saved), "# the test's configuration") {
+		t.Errorf("saved configuration lost the change or its comment:\n%s", saved)
+	}
+	if err := r.SaveConfig("/etc/passwd", c); err == nil {
+		t.Error("SaveConfig to another path succeeded")
+	}
+
+	// listen_udp hands over a bound socket for a configured listen line.
+	u, err := r.ListenUDP("udp4", net.UDPAddrFromAddrPort(mustAddrPort("127.0.0.1:"+strconv.Itoa(f.port))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if la := u.LocalAddr().(*net.UDPAddr); !la.IP.IsLoopback() || la.Port != f.port {
+		t.Errorf("socket bound to %v", la)
+	}
+	u.Close()
+	if _, err := r.ListenUDP("udp4", net.UDPAddrFromAddrPort(mustAddrPort("127.0.0.1:4444"))); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("ListenUDP on an unconfigured port = %v, want a permission error", err)
+	}
+
+	// Steps: the first of any size, then within the panic threshold (10 s),
+	// beyond it only with the token, which then changes.
+	if err := drv.Step(30 * time.Second); err != nil {
+		t.Fatalf("first step: %v", err)
+	}
+	if err := drv.Step(2 * time.Second); err != nil {
+		t.Fatalf("step within panic: %v", err)
+	}
+	if err := drv.Step(-20 * time.Second); !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("step beyond panic without confirmation = %v, want permission error", err)
+	}
+	if err := r.ConfirmStep("wrong"); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("ConfirmStep(wrong) = %v", err)
+	}
+	tok := f.token(t)
+	if err := r.ConfirmStep(tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := drv.Step(-20 * time.Second); err != nil {
+		t.Fatalf("confirmed step: %v", err)
+	}
+	if tok2 := f.token(t); tok2 == tok || tok2 == "" {
+		t.Error("the token did not change after it allowed a step")
+	}
+	if err := drv.Step(-20 * time.Second); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("a second step with the used token = %v, want refused", err)
+	}
+	if st, _ := os.Stat(f.p.TokenPath); st.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode %v, want 0600", st.Mode().Perm())
+	}
+	want := []time.Duration{30 * time.Second, 2 * time.Second, -20 * time.Second}
+	if got := f.drv.Steps(); !equalDurations(got, want) {
+		t.Errorf("steps %v, want %v", got, want)
+	}
+}
+
+func equalDurations(a, b []time.Duration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestRemoteLost: the engine learns once that the parent went away.
+func TestRemoteLost(t *testing.T) {
+	f := newFixture(t)
+	lost := make(chan error, 2)
+	r, err := Dial(f.conn, func(err error) { lost <- err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.conn.CloseRead()
+	if err := r.Driver().SetFrequency(1); err == nil {
+		t.Fatal("a call after the connection broke succeeded")
+	}
+	select {
+	case err := <-lost:
+		if !strings.Contains(err.Error(), "lost the privileged parent") {
+			t.Errorf("lost with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("lost was not called")
+	}
+}
+
+func TestLookupUser(t *testing.T) {
+	u, _, err := LookupUser("65534:65533")
+	if err != nil || u.UID != 65534 || u.GID != 65533 {
+		t.Errorf("LookupUser(65534:65533) = %+v, %v", u, err)
+	}
+	if _, _, err := LookupUser("0"); err == nil {
+		t.Error("LookupUser(0) accepted root")
+	}
+	if _, _, err := LookupUser("root"); err == nil {
+		t.Error("LookupUser(root) accepted root")
+	}
+	if _, _, err := LookupUser("no-such-user-here"); err == nil {
+		t.Error("an unknown user was accepted")
+	}
+}
+
+func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }

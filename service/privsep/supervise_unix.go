@@ -1,0 +1,286 @@
+//go:build unix
+
+package privsep
+
+// supervise_unix.go: the parent runs the engine as a child process under
+// its own user, answers it, and starts it again when it dies.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Engine descriptors: the engine finds its end of the socketpair and the
+// control socket's listener here.
+const (
+	EngineConnFD     = 3
+	EngineListenerFD = 4
+)
+
+// User is who the engine runs as.
+type User struct {
+	Name     string
+	UID, GID uint32
+}
+
+// LookupUser finds the engine's user: a name, or "UID[:GID]". When the
+// default user does not exist it falls back to nobody, and says so in
+// fallback.
+func LookupUser(name string) (u User, fallback string, err error) {
+	if name == "" {
+		name = DefaultUser
+	}
+	if uid, gid, ok := strings.Cut(name, ":"); ok || isNumber(name) {
+		if !ok {
+			gid = uid
+		}
+		un, err1 := strconv.ParseUint(uid, 10, 32)
+		gn, err2 := strconv.ParseUint(gid, 10, 32)
+		if err1 != nil || err2 != nil {
+			return User{}, "", fmt.Errorf("engine user %q: want a name or UID[:GID]", name)
+		}
+		u = User{Name: name, UID: uint32(un), GID: uint32(gn)}
+	} else {
+		pw, err := user.Lookup(name)
+		if err != nil && name == DefaultUser {
+			pw, err = user.Lookup("nobody")
+			if err == nil {
+				fallback = fmt.Sprintf("there is no user %q (the installers create it); the engine runs as nobody, which other daemons may share", DefaultUser)
+			}
+		}
+		if err != nil {
+			return User{}, "", fmt.Errorf("engine user %q: %w", name, err)
+		}
+		un, err1 := strconv.ParseUint(pw.Uid, 10, 32)
+		gn, err2 := strconv.ParseUint(pw.Gid, 10, 32)
+		if err1 != nil || err2 != nil {
+			return User{}, "", fmt.Errorf("engine user %q has a non-numeric id", pw.Username)
+		}
+		u = User{Name: pw.Username, UID: uint32(un), GID: uint32(gn)}
+	}
+	if u.UID == 0 || u.GID == 0 {
+		return User{}, "", fmt.Errorf("engine user %q is root: the engine must run unprivileged", name)
+	}
+	return u, fallback, nil
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 32)
+	return err == nil
+}
+
+// Supervisor runs the engine and restarts it.
+type Supervisor struct {
+	Parent *Parent
+	// Path and Args start the engine (Args without the program name);
+	// Env is its environment.
+	Path string
+	Args []string
+	Env  []string
+	User User
+	// Listener is the control socket, handed to each engine as
+	// EngineListenerFD.
+	Listener *os.File
+	// Stderr receives the engine's log (default os.Stderr).
+	Stderr io.Writer
+	Logger *slog.Logger
+	// MinBackoff and MaxBackoff space restarts (default 1 s and 30 s);
+	// an engine that ran StableAfter (default 1 min) starts again after
+	// MinBackoff.
+	MinBackoff, MaxBackoff, StableAfter time.Duration
+	// StopTimeout is how long the engine has to stop after SIGTERM
+	// (default 1.5 s) before it is killed.
+	StopTimeout time.Duration
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	starts  int
+	started chan struct{} // closed at the first start
+}
+
+// PID reports the running engine's process id (0 if none).
+func (s *Supervisor) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// Starts reports how many times the engine was started.
+func (s *Supervisor) Starts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.starts
+}
+
+// Run starts the engine and keeps it running until ctx is done; then it
+// stops it (SIGTERM, then SIGKILL after StopTimeout) and returns. It
+// returns early only if the first start fails.
+func (s *Supervisor) Run(ctx context.Context) error {
+	if s.Stderr == nil {
+		s.Stderr = os.Stderr
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.MinBackoff <= 0 {
+		s.MinBackoff = time.Second
+	}
+	if s.MaxBackoff <= 0 {
+		s.MaxBackoff = 30 * time.Second
+	}
+	if s.StableAfter <= 0 {
+		s.StableAfter = time.Minute
+	}
+	if s.StopTimeout <= 0 {
+		s.StopTimeout = 1500 * time.Millisecond
+	}
+	backoff := s.MinBackoff
+	first := true
+	for {
+		began := time.Now()
+		done, err := s.start()
+		if err != nil {
+			if first {
+				return err
+			}
+			s.Logger.Error("cannot start the engine", "err", err)
+		} else {
+			first = false
+			select {
+			case err := <-done:
+				s.Logger.Error("the engine exited; the clock keeps its last frequency until it is back", "err", exitText(err), "restart_in", backoff.String())
+			case <-ctx.Done():
+				s.stop(done)
+				return nil
+			}
+		}
+		if time.Since(began) >= s.StableAfter {
+			backoff = s.MinBackoff
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil
+		}
+		backoff = min(2*backoff, s.MaxBackoff)
+	}
+}
+
+func exitText(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// start starts one engine and serves it; done receives its exit.
+func (s *Supervisor) start() (<-chan error, error) {
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	mine := os.NewFile(uintptr(fds[0]), "privsep-parent")
+	theirs := os.NewFile(uintptr(fds[1]), "privsep-engine")
+	defer theirs.Close()
+	fc, err := net.FileConn(mine)
+	mine.Close()
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	conn := fc.(*net.UnixConn)
+
+	cmd := exec.Command(s.Path, s.Args...)
+	cmd.Env = s.Env
+	cmd.Stdout = s.Stderr
+	cmd.Stderr = s.Stderr
+	cmd.ExtraFiles = []*os.File{theirs, s.Listener} // EngineConnFD, EngineListenerFD
+	cmd.SysProcAttr = engineAttr(s.User)
+	if err := cmd.Start(); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("starting the engine as %s: %w", s.User.Name, err)
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.starts++
+	s.mu.Unlock()
+	s.Logger.Info("engine started", "pid", cmd.Process.Pid, "user", s.User.Name, "uid", s.User.UID)
+
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := s.Parent.Serve(conn); err != nil {
+			s.Logger.Error("talking to the engine", "err", err)
+		}
+	}()
+	done := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		conn.Close()
+		<-served
+		done <- err
+	}()
+	return done, nil
+}
+
+// stop ends the running engine.
+func (s *Supervisor) stop(done <-chan error) {
+	s.mu.Lock()
+	p := s.cmd.Process
+	s.mu.Unlock()
+	p.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(s.StopTimeout):
+		s.Logger.Warn("the engine did not stop in time; killing it")
+		p.Kill()
+		<-done
+	}
+}
+
+// EngineFiles returns the engine's end of the socketpair and the control
+// socket's listener, as the supervisor passed them.
+func EngineFiles() (*net.UnixConn, net.Listener, error) {
+	cf := os.NewFile(EngineConnFD, "privsep-engine")
+	lf := os.NewFile(EngineListenerFD, "control-listener")
+	if cf == nil || lf == nil {
+		return nil, nil, errors.New("the engine's descriptors are missing (it is started by 'timesync service run' only)")
+	}
+	c, err := net.FileConn(cf)
+	cf.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("the engine's connection to the parent: %w", err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, nil, errors.New("descriptor 3 is not a Unix socket")
+	}
+	ln, err := net.FileListener(lf)
+	lf.Close()
+	if err != nil {
+		uc.Close()
+		return nil, nil, fmt.Errorf("the control socket: %w", err)
+	}
+	return uc, ln, nil
+}
