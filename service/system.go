@@ -154,11 +154,14 @@ func (noProgram) Stop(kservice.Service) error  { return nil }
 
 // systemdUnit is timesync.service, hardened as chrony's upstream
 // examples/chronyd.service is. Decisions:
-//   - The service runs as root (the clock needs CAP_SYS_TIME) but keeps only
-//     CAP_SYS_TIME and CAP_NET_BIND_SERVICE in its bounding set. The second is
-//     always there because serving (a "listen" line on port 123) can be
-//     turned on through the control API without reinstalling the unit; it
-//     allows nothing but binding ports below 1024.
+//   - The service starts as root and splits itself (service/privsep): a
+//     parent that keeps only the clock, and the engine, which reads the
+//     network, run as the "timesync" user with no capabilities at all. The
+//     bounding set is what the parent keeps: CAP_SYS_TIME (the clock),
+//     CAP_NET_BIND_SERVICE (binding port 123 for the engine: serving can be
+//     turned on through the control API without reinstalling the unit),
+//     CAP_SETUID and CAP_SETGID (starting the engine under its user, again
+//     if it dies) and CAP_KILL (stopping it: it runs as another user).
 //   - No ProtectClock (it would forbid the very thing the service is for)
 //     and no ProtectProc=invisible: conflict detection reads /proc/PID/comm
 //     of other services' processes, which run under their own users.
@@ -192,7 +195,7 @@ ConfigurationDirectory=timesync
 ReadWritePaths=/etc/timesync
 UMask=0022
 
-CapabilityBoundingSet=CAP_SYS_TIME CAP_NET_BIND_SERVICE
+CapabilityBoundingSet=CAP_SYS_TIME CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID CAP_KILL
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes

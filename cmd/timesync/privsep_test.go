@@ -1,0 +1,252 @@
+//go:build linux
+
+package main
+
+// Privilege separation with real processes: "timesync service run"
+// started as root (the tests run as root; otherwise they skip).
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/timesync/timesync/internal/ntptest"
+	"github.com/timesync/timesync/service/control"
+)
+
+// procStatus reads /proc/PID/status into a map.
+func procStatus(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("process %d: %v", pid, err)
+	}
+	m := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+// childOf returns the pid of parent's child other than not (0 if none).
+func childOf(parent, not int) int {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == not {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces.
+		s := string(b)
+		rest := s[strings.LastIndexByte(s, ')')+2:]
+		f := strings.Fields(rest)
+		if len(f) > 1 && f[1] == strconv.Itoa(parent) {
+			return pid
+		}
+	}
+	return 0
+}
+
+func waitChild(t *testing.T, parent, not int) int {
+	t.Helper()
+	var pid int
+	waitFor(t, "the engine process", func() bool { pid = childOf(parent, not); return pid != 0 })
+	return pid
+}
+
+// socketInodes returns the inodes of the sockets process pid holds.
+func socketInodes(t *testing.T, pid int) map[string]bool {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]bool{}
+	for _, e := range ents {
+		l, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			in[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	return in
+}
+
+// udpInode returns the inode of the UDP socket bound to 127.0.0.1:port.
+func udpInode(t *testing.T, port int) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("0100007F:%04X", port)
+	for _, l := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(l)
+		if len(f) > 9 && f[1] == want {
+			return f[9]
+		}
+	}
+	return ""
+}
+
+func TestPrivsepEngineRunsUnprivileged(t *testing.T) {
+	needRoot(t)
+	cfg := ntptest.Config{Offset: 500 * time.Millisecond, Stratum: 1}
+	var servers []*ntptest.Server
+	var addrs []string
+	for i := range 3 {
+		srv, err := ntptest.Start(netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 57, byte(i + 1)}), 0).String(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		servers = append(servers, srv)
+		addrs = append(addrs, srv.Addr())
+	}
+	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	s := startService(t, serverConf(addrs...)+fmt.Sprintf("tinker panic 2\nlisten 127.0.0.1:%d\n", port))
+	if !strings.Contains(s.log.String(), "privilege separation") {
+		t.Fatalf("started as root without privilege separation:\n%s", s.log.String())
+	}
+	parent := s.cmd.Process.Pid
+	engine := waitChild(t, parent, 0)
+
+	// The engine: not root, no capabilities, no new privileges, seccomp.
+	es := procStatus(t, engine)
+	for _, id := range append(strings.Fields(es["Uid"]), strings.Fields(es["Gid"])...) {
+		if id == "0" {
+			t.Errorf("engine runs with a root id: Uid %s Gid %s", es["Uid"], es["Gid"])
+		}
+	}
+	for _, k := range []string{"CapEff", "CapPrm", "CapInh", "CapAmb"} {
+		if es[k] != "0000000000000000" {
+			t.Errorf("engine %s = %s, want none", k, es[k])
+		}
+	}
+	if es["NoNewPrivs"] != "1" || es["Seccomp"] != "2" {
+		t.Errorf("engine NoNewPrivs %s Seccomp %s, want 1 and 2 (filter)", es["NoNewPrivs"], es["Seccomp"])
+	}
+	// The parent keeps KILL, SETGID, SETUID, NET_BIND_SERVICE and SYS_TIME.
+	ps := procStatus(t, parent)
+	if testCgo {
+		t.Logf("cgo build: the parent cannot drop its capabilities (CapEff %s); make unit tests a CGO_ENABLED=0 build", ps["CapEff"])
+	} else if ps["CapEff"] != "00000000020004e0" || ps["CapBnd"] != "00000000020004e0" {
+		t.Errorf("parent CapEff %s CapBnd %s, want 00000000020004e0 (kill, setgid, setuid, net_bind_service, sys_time)", ps["CapEff"], ps["CapBnd"])
+	}
+
+	// The NTP server's socket is the engine's, not the parent's.
+	var inode string
+	waitFor(t, "the NTP socket", func() bool { inode = udpInode(t, port); return inode != "" })
+	if !socketInodes(t, engine)[inode] {
+		t.Errorf("the engine does not hold the NTP socket (inode %s)", inode)
+	}
+	if socketInodes(t, parent)[inode] {
+		t.Errorf("the parent still holds the NTP socket (inode %s)", inode)
+	}
+
+	// Status for anyone; changes for root, through the engine.
+	waitFor(t, "the first clock update", func() bool { return statusJSON(t, s.socket, true)["last_sync"] != nil })
+	if r := runCommand(t, false, "servers", "add", "127.0.57.9:12300", "--socket", s.socket); r.code != 0 {
+		t.Fatalf("servers add as root: exit %d %s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(s.config); !strings.Contains(string(b), "server 127.0.57.9:12300") {
+		t.Errorf("the parent did not save the change:\n%s", b)
+	}
+	// Changing where the drift file goes needs a root edit of the file.
+	if r := runCommand(t, false, "servers", "remove", "127.0.57.9:12300", "--socket", s.socket); r.code != 0 {
+		t.Fatalf("servers remove: exit %d %s", r.code, r.stderr)
+	}
+
+	// A step beyond the panic threshold (2 s) waits for an administrator,
+	// and the parent allows it only with the confirmation token.
+	for _, srv := range servers {
+		srv.SetConfig(ntptest.Config{Offset: 5500 * time.Millisecond, Stratum: 1})
+	}
+	var st map[string]any
+	waitFor(t, "the held correction", func() bool {
+		runCommand(t, false, "sync", "--socket", s.socket)
+		st = statusJSON(t, s.socket, false)
+		return st["pending_step_seconds"] != nil
+	})
+	req, _ := http.NewRequest("POST", "http://timesync/v1/sync", strings.NewReader(`{"confirm": true}`))
+	resp, err := rawHTTP(s.socket).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eb control.ErrorBody
+	json.NewDecoder(resp.Body).Decode(&eb)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(eb.Error, "confirmation token") {
+		t.Errorf("confirm without the token: %d %q, want 403 naming the token", resp.StatusCode, eb.Error)
+	}
+	tokPath := control.ConfirmTokenPath(s.socket)
+	tok1, err := os.ReadFile(tokPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(tokPath); fi.Mode().Perm() != 0o600 {
+		t.Errorf("token mode %v, want 0600 (no control group)", fi.Mode().Perm())
+	}
+	if r := runCommand(t, true, "sync", "--confirm", "--socket", s.socket); r.code == 0 {
+		t.Errorf("sync --confirm as uid 65534 succeeded")
+	}
+	if r := runCommand(t, false, "sync", "--confirm", "--socket", s.socket); r.code != 0 {
+		t.Fatalf("sync --confirm as root: exit %d %s", r.code, r.stderr)
+	}
+	waitFor(t, "the confirmed step", func() bool {
+		st = statusJSON(t, s.socket, false)
+		// Beyond the panic threshold past the first 0.5 s step (the
+		// discipline corrects what its filter made of the jump; the
+		// rest follows its ordinary course).
+		c, ok := st["dry_run_correction_seconds"].(float64)
+		return ok && c > 0.5+2
+	})
+	if tok2, _ := os.ReadFile(tokPath); bytes.Equal(tok1, tok2) {
+		t.Error("the token did not change after it allowed a step")
+	}
+
+	// kill -9 of the engine: the parent starts another within seconds.
+	syscall.Kill(engine, syscall.SIGKILL)
+	start := time.Now()
+	engine2 := waitChild(t, parent, engine)
+	waitFor(t, "status from the new engine", func() bool {
+		r := runCommand(t, true, "status", "--json", "--socket", s.socket)
+		return r.code == 0
+	})
+	t.Logf("engine %d killed; engine %d answering after %v", engine, engine2, time.Since(start).Round(10*time.Millisecond))
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the engine came back after %v, want within a few seconds", took)
+	}
+	if u := procStatus(t, engine2)["Uid"]; strings.HasPrefix(u, "0") {
+		t.Errorf("restarted engine Uid %s", u)
+	}
+
+	// kill -9 of the parent: the engine does not outlive it.
+	syscall.Kill(parent, syscall.SIGKILL)
+	<-s.done
+	s.done <- nil
+	waitFor(t, "the engine to exit with its parent", func() bool {
+		return syscall.Kill(engine2, 0) == syscall.ESRCH
+	})
+}
