@@ -20,6 +20,9 @@ func engineAttr(u User) *syscall.SysProcAttr {
 // ParentCapabilities: capabilities are Linux's.
 var ParentCapabilities []int
 
+// ErrNoSeccomp is Linux's.
+var ErrNoSeccomp = errors.New("no seccomp on this OS")
+
 // ErrCgo is Linux's.
 var ErrCgo = errors.New("no capabilities on this OS")
 

@@ -107,6 +107,10 @@ func DropCapabilities(keep []int) error {
 	return nil
 }
 
+// ErrNoSeccomp: the kernel has no seccomp; the engine runs without its
+// filter (a warning, not a reason to stop).
+var ErrNoSeccomp = errors.New("this kernel has no seccomp: the engine runs without its system call filter")
+
 // engineDenied are system calls the engine never makes: setting the
 // clock, and what would help an attacker who took it over reach further
 // (debugging other processes, mounting, loading modules, rebooting,
@@ -121,26 +125,29 @@ var engineDenied = []string{
 	"unshare", "setns", "acct", "quotactl", "iopl", "ioperm",
 }
 
-// Lockdown sets no_new_privs and installs the engine's seccomp filter on
-// every thread (TSYNC). It refuses to run as root.
+// Lockdown makes the engine not dumpable, sets no_new_privs and installs
+// its seccomp filter on every thread (TSYNC). It refuses to run as root;
+// ErrNoSeccomp is a warning.
 func Lockdown() error {
 	if os.Geteuid() == 0 || os.Getuid() == 0 {
 		return errors.New("the engine must not run as root")
-	}
-	if !seccomp.Supported() {
-		return errors.New("seccomp is not supported by this kernel")
-	}
-	names := make([]string, 0, len(engineDenied))
-	for _, n := range engineDenied {
-		if _, ok := syscallNumber(n); ok {
-			names = append(names, n)
-		}
 	}
 	// Not dumpable: other processes of the same user can neither trace
 	// the engine nor read its memory (a property of the process, not of
 	// a thread).
 	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prSetDumpable, 0, 0); e != 0 {
 		return fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", e)
+	}
+	if !seccomp.Supported() {
+		// Still no capabilities and another user; only the filter (and
+		// no_new_privs on every thread, which comes with it) is missing.
+		return ErrNoSeccomp
+	}
+	names := make([]string, 0, len(engineDenied))
+	for _, n := range engineDenied {
+		if _, ok := syscallNumber(n); ok {
+			names = append(names, n)
+		}
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

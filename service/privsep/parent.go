@@ -63,6 +63,7 @@ type Parent struct {
 
 	mu       sync.Mutex
 	cfg      *config.Config
+	panicAt  time.Duration // the step limit: only ever tightened at run time (0: none)
 	token    string
 	stepped  bool // a step was made: no more unlimited first step
 	requests uint64
@@ -81,6 +82,7 @@ func (p *Parent) Init() error {
 		p.Config = config.Default()
 	}
 	p.cfg = p.Config
+	p.panicAt = p.Config.Effective().Tinker.Panic
 	if p.TokenPath != "" {
 		return p.rotateToken()
 	}
@@ -372,7 +374,8 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 	return nil, nil, refusedf(CodeUnknown, "no such operation %q", req.Op)
 }
 
-// step checks a step against the panic threshold in force: a larger one
+// step checks a step against the panic threshold (as read from the file
+// at start, or tighter if a saved configuration lowered it): a larger one
 // needs the current confirmation token (which is then replaced), except
 // the first step since the parent started (ntpd -g: a machine whose RTC
 // lost the time must not wait for an administrator).
@@ -384,7 +387,7 @@ func (p *Parent) step(a StepArgs) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	panicAt := p.cfg.Effective().Tinker.Panic
+	panicAt := p.panicAt
 	confirmed := false
 	if panicAt > 0 && (abs > panicAt || abs < 0) && p.stepped {
 		if !p.tokenOK(a.Token) {
@@ -428,6 +431,12 @@ func (p *Parent) saveConfig(text string) error {
 		return err
 	}
 	p.cfg = c
+	// The engine may tighten the step limit, never loosen it: a higher
+	// panic threshold (or none) saved through it takes effect when the
+	// parent next reads the file, at its restart.
+	if np := c.Effective().Tinker.Panic; np > 0 && (p.panicAt == 0 || np < p.panicAt) {
+		p.panicAt = np
+	}
 	return nil
 }
 

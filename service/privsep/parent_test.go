@@ -354,6 +354,24 @@ func TestRemoteRoundTrip(t *testing.T) {
 	if st, _ := os.Stat(f.p.TokenPath); st.Mode().Perm() != 0o600 {
 		t.Errorf("token file mode %v, want 0600", st.Mode().Perm())
 	}
+	// A configuration lifting the panic threshold is saved, but the
+	// parent's limit stays until it reads the file again (its restart);
+	// one lowering it applies at once.
+	c, _ = r.LoadConfig(f.cfgPath)
+	c.Tinker.Panic = 0
+	if err := r.SaveConfig(f.cfgPath, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := drv.Step(20 * time.Second); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("step of 20 s after 'tinker panic 0' was saved = %v, want refused", err)
+	}
+	c.Tinker.Panic = time.Second
+	if err := r.SaveConfig(f.cfgPath, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := drv.Step(2 * time.Second); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("step of 2 s after 'tinker panic 1' was saved = %v, want refused", err)
+	}
 	want := []time.Duration{30 * time.Second, 2 * time.Second, -20 * time.Second}
 	if got := f.drv.Steps(); !equalDurations(got, want) {
 		t.Errorf("steps %v, want %v", got, want)
