@@ -205,8 +205,9 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := privsep.Lockdown(); err != nil {
-		return fmt.Errorf("engine: %w", err)
+	lockErr := privsep.Lockdown()
+	if lockErr != nil && !errors.Is(lockErr, privsep.ErrNoSeccomp) {
+		return fmt.Errorf("engine: %w", lockErr)
 	}
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
@@ -216,6 +217,9 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("part", "engine")
+	if lockErr != nil {
+		log.Warn(lockErr.Error())
+	}
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
