@@ -13,6 +13,8 @@ import (
 
 	"github.com/timesync/timesync/service"
 	"github.com/timesync/timesync/service/conflicts"
+	"github.com/timesync/timesync/service/control"
+	"github.com/timesync/timesync/service/control/client"
 )
 
 const serviceUsage = `Usage:
@@ -133,7 +135,13 @@ func runServiceStatus(stdout io.Writer) error {
 	case errors.Is(err, kservice.ErrNotInstalled):
 		return errors.New("the timesync service is not installed; install it with 'timesync service install'")
 	case err != nil:
-		return fmt.Errorf("service status: %w", err)
+		// The service manager could not say (no systemd running, a
+		// container, …): ask the service itself before giving up.
+		if serviceAnswers() {
+			fmt.Fprintf(stdout, "timesync service: running (it answers on %s; %s could not tell: %v)\n", control.DefaultSocketPath(), s.Platform(), err)
+			return nil
+		}
+		return fmt.Errorf("%s cannot tell whether the timesync service runs (%v), and nothing answers on %s: it is not running, or not installed ('timesync service install')", s.Platform(), err, control.DefaultSocketPath())
 	case st == kservice.StatusRunning:
 		fmt.Fprintln(stdout, "timesync service: running (details: 'timesync status')")
 		return nil
@@ -141,6 +149,16 @@ func runServiceStatus(stdout io.Writer) error {
 		return errors.New("the timesync service is installed but stopped; start it with 'timesync service start'")
 	}
 	return errors.New("the state of the timesync service is unknown")
+}
+
+// serviceAnswers reports whether a service answers on the control socket.
+var serviceAnswers = func() bool {
+	c := client.New("")
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := c.Status(ctx)
+	return err == nil
 }
 
 func systemService() (kservice.Service, error) {

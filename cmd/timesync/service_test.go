@@ -29,6 +29,7 @@ func (f fakeSystemService) Stop() error           { return f.record("stop") }
 func (f fakeSystemService) Restart() error        { return f.record("restart") }
 func (f fakeSystemService) Uninstall() error      { return f.record("uninstall") }
 func (f fakeSystemService) Install() error        { return f.record("install") }
+func (f fakeSystemService) Platform() string      { return "fake-init" }
 func (f fakeSystemService) Status() (kservice.Status, error) {
 	*f.calls = append(*f.calls, "status")
 	return f.status, f.statusErr
@@ -50,6 +51,27 @@ func init() {
 	}
 	detectConflicts = func(context.Context) []conflicts.Conflict { return fakeConflicts }
 	geteuid = func() int { return fakeEUID }
+	serviceAnswers = func() bool { return fakeAnswers }
+}
+
+// fakeAnswers is whether a service answers on the control socket.
+var fakeAnswers bool
+
+// When the service manager cannot tell, the socket decides.
+func TestServiceStatusAsksTheSocket(t *testing.T) {
+	defer func(s fakeSystemService) { fakeService = s }(fakeService)
+	defer func() { fakeAnswers = false }()
+	fakeService.statusErr = errors.New("exit status 1")
+	for _, answers := range []bool{true, false} {
+		fakeAnswers = answers
+		r := runCLI("service", "status")
+		if answers && (r.code != 0 || !strings.Contains(r.stdout, "running (it answers on") || !strings.Contains(r.stdout, "fake-init could not tell: exit status 1")) {
+			t.Errorf("answering: exit %d %q %q", r.code, r.stdout, r.stderr)
+		}
+		if !answers && (r.code != exitFail || !strings.Contains(r.stderr, "fake-init cannot tell whether the timesync service runs (exit status 1), and nothing answers on")) {
+			t.Errorf("silent: exit %d %q %q", r.code, r.stdout, r.stderr)
+		}
+	}
 }
 
 func TestServiceCommands(t *testing.T) {

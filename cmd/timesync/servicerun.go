@@ -97,7 +97,7 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(handler)
 
-	if privsepSupported && geteuid() == 0 && !*single {
+	if privsepSupported && os.Geteuid() == 0 && !*single {
 		// Started as root: a privileged parent keeps the clock and runs
 		// everything else as an unprivileged engine (service/privsep).
 		pp, err := newPrivsepParent(privsepOptions{
