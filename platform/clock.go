@@ -405,7 +405,13 @@ func (c *Clock) slewRemainingLocked(now time.Time) time.Duration {
 // starts a new segment of the correction history at now.
 func (c *Clock) applyLocked(now time.Time) error {
 	ppm := c.basePPM + c.slewPPM
-	if err := c.d.SetFrequency(ppm); err != nil {
+	var err error
+	if b, ok := c.d.(BaseFrequencySetter); ok {
+		err = b.SetFrequencyBase(ppm, c.basePPM)
+	} else {
+		err = c.d.SetFrequency(ppm)
+	}
+	if err != nil {
 		return err
 	}
 	c.record(now, ppm, 0)

@@ -54,6 +54,14 @@ type SyncStatusReporter interface {
 	SetSyncStatus(synced bool, maxError, estError time.Duration) error
 }
 
+// BaseFrequencySetter is implemented by drivers that want to know, with
+// each frequency, the part of it that is the disciplined base (without a
+// slew in progress): the privilege-separated parent sets the clock back to
+// the base if the engine that started a slew dies before ending it.
+type BaseFrequencySetter interface {
+	SetFrequencyBase(ppm, basePPM float64) error
+}
+
 // KernelSlewer is implemented by drivers whose kernel can slew an offset on
 // its own, after this process has exited (Linux ADJ_OFFSET_SINGLESHOT, BSD
 // and macOS adjtime). timesync --once uses it for corrections below the step

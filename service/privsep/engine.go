@@ -236,6 +236,11 @@ func (d *remoteDriver) SetFrequency(ppm float64) error {
 	return mapRefusal(d.r.call(OpSetFrequency, FrequencyArgs{PPM: ppm}, nil))
 }
 
+// SetFrequencyBase implements platform.BaseFrequencySetter.
+func (d *remoteDriver) SetFrequencyBase(ppm, basePPM float64) error {
+	return mapRefusal(d.r.call(OpSetFrequency, FrequencyArgs{PPM: ppm, BasePPM: &basePPM}, nil))
+}
+
 func (d *remoteDriver) Step(offset time.Duration) error {
 	d.r.mu.Lock()
 	tok := d.r.token

@@ -64,6 +64,7 @@ type Parent struct {
 	mu       sync.Mutex
 	cfg      *config.Config
 	panicAt  time.Duration // the step limit: only ever tightened at run time (0: none)
+	base     *float64      // the engine's base frequency, when it slews
 	token    string
 	stepped  bool // a step was made: no more unlimited first step
 	requests uint64
@@ -87,6 +88,28 @@ func (p *Parent) Init() error {
 		return p.rotateToken()
 	}
 	return nil
+}
+
+// EngineGone is called when the engine died: a slew it started and can
+// no longer end is ended, leaving the clock at the disciplined base
+// frequency it last reported.
+func (p *Parent) EngineGone() {
+	p.mu.Lock()
+	base := p.base
+	p.base = nil
+	p.mu.Unlock()
+	if base == nil {
+		return
+	}
+	cur, err := p.Driver.Frequency()
+	if err != nil || cur == *base {
+		return
+	}
+	if err := p.Driver.SetFrequency(*base); err != nil {
+		p.Logger.Error("ending the dead engine's slew", "err", err)
+		return
+	}
+	p.Logger.Info("ended the dead engine's slew: the clock keeps the disciplined frequency", "ppm", *base, "was", cur)
 }
 
 // Counts reports how many requests were answered and how many refused.
@@ -273,10 +296,20 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 		if err := args(req, &a); err != nil {
 			return nil, nil, err
 		}
-		if max := p.Driver.MaxFrequency(); math.IsNaN(a.PPM) || math.Abs(a.PPM) > max {
+		max := p.Driver.MaxFrequency()
+		if math.IsNaN(a.PPM) || math.Abs(a.PPM) > max {
 			return nil, nil, refusedf(CodeRange, "frequency %v ppm is beyond ±%v ppm", a.PPM, max)
 		}
-		return nil, nil, driverErr(p.Driver.SetFrequency(a.PPM))
+		if a.BasePPM != nil && (math.IsNaN(*a.BasePPM) || math.Abs(*a.BasePPM) > max) {
+			return nil, nil, refusedf(CodeRange, "base frequency %v ppm is beyond ±%v ppm", *a.BasePPM, max)
+		}
+		if err := driverErr(p.Driver.SetFrequency(a.PPM)); err != nil {
+			return nil, nil, err
+		}
+		p.mu.Lock()
+		p.base = a.BasePPM
+		p.mu.Unlock()
+		return nil, nil, nil
 
 	case OpStep:
 		var a StepArgs

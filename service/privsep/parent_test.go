@@ -273,6 +273,15 @@ func TestRemoteRoundTrip(t *testing.T) {
 	if ppm, err := drv.Frequency(); err != nil || ppm != 12.5 {
 		t.Errorf("Frequency() = %v, %v; want 12.5", ppm, err)
 	}
+	// A slew in progress when the engine dies is ended: the clock goes
+	// back to the base the engine last reported.
+	if err := drv.(platform.BaseFrequencySetter).SetFrequencyBase(512.5, 12.5); err != nil {
+		t.Fatal(err)
+	}
+	f.p.EngineGone()
+	if ppm, _ := f.drv.Frequency(); ppm != 12.5 {
+		t.Errorf("after the engine died mid-slew, frequency %v ppm, want the base 12.5", ppm)
+	}
 	if err := drv.SetFrequency(1e5); !errors.Is(err, platform.ErrOutOfRange) {
 		t.Errorf("SetFrequency(1e5) = %v, want ErrOutOfRange", err)
 	}

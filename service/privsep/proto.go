@@ -92,6 +92,9 @@ type FrequencyResult struct {
 
 type FrequencyArgs struct {
 	PPM float64 `json:"ppm"`
+	// BasePPM, if set, is the disciplined part of PPM (without a slew in
+	// progress): what the parent sets if the engine dies.
+	BasePPM *float64 `json:"base_ppm,omitempty"`
 }
 
 type StepArgs struct {

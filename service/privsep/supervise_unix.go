@@ -238,6 +238,7 @@ func (s *Supervisor) start() (<-chan error, error) {
 		err := cmd.Wait()
 		conn.Close()
 		<-served
+		s.Parent.EngineGone()
 		done <- err
 	}()
 	return done, nil
