@@ -114,7 +114,12 @@ func (g *guest) checkService() vmtest.Result {
 
 	var samples []offsetSample
 	nextLog := 30 * time.Second
+	var sep privsepState
 	for time.Since(t0) < dur {
+		if !sep.checked && time.Since(t0) > 3*time.Second {
+			sep = checkPrivsep(cmd.Process.Pid)
+			logf("service: %s", sep.text)
+		}
 		select {
 		case err := <-exited:
 			return fail("service", fmt.Errorf("the service exited after %.1f s: %v; its log:\n%s", time.Since(t0).Seconds(), err, logTail()))
@@ -189,14 +194,26 @@ func (g *guest) checkService() vmtest.Result {
 	if reached {
 		figures["first_below_1ms_s"] = first.Seconds()
 	}
+	if sep.checked {
+		figures["engine_uid"] = float64(sep.engineUID)
+	}
 	summary := fmt.Sprintf("%s; final offset %+.3f ms; frequency error %+.3f ppm (±%.3f) against the server's %+g ppm "+
 		"(server %+.2f ppm, guest clock %+.2f ppm vs CLOCK_MONOTONIC_RAW); max |offset| %.1f ms; %d samples (%d slow dropped) over %.0f s; stopped in %.2f s",
 		convText, ms(final), freqErr, freqSE, ratePPM, fr.serverPPM, fr.clockPPM, ms(maxAbs(samples)), len(samples), all-len(samples), dur.Seconds(), stopTook.Seconds())
+	if sep.checked && sep.problem == "" {
+		summary += "; " + sep.text
+	}
 	if status != "" {
 		logf("service: its own status at the end: %s", status)
 	}
 
 	var problems []string
+	switch {
+	case !sep.checked:
+		problems = append(problems, "privilege separation not checked")
+	case sep.problem != "":
+		problems = append(problems, sep.problem)
+	}
 	if !reached {
 		problems = append(problems, fmt.Sprintf("|offset| never below %v", serviceConverged))
 	}
@@ -381,4 +398,60 @@ func lastLines(s string, n int) string {
 		l = l[len(l)-n:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// privsepState is what /proc says of the service's two processes.
+type privsepState struct {
+	checked   bool
+	engineUID int
+	text      string // for the log and the summary
+	problem   string // "" if the engine runs unprivileged
+}
+
+// checkPrivsep finds the engine (the child of the service process) and
+// reads its ids and capabilities and the parent's.
+func checkPrivsep(parent int) privsepState {
+	st := privsepState{checked: true, engineUID: -1}
+	engine := 0
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) > 1 && f[1] == fmt.Sprint(parent) {
+			fmt.Sscan(e.Name(), &engine)
+		}
+	}
+	if engine == 0 {
+		st.problem = "no engine process: the service did not separate privileges"
+		st.text = st.problem
+		return st
+	}
+	es, ps := procStatus(engine), procStatus(parent)
+	fmt.Sscan(es["Uid"], &st.engineUID)
+	st.text = fmt.Sprintf("privilege separation: engine pid %d uid %d CapEff %s NoNewPrivs %s Seccomp %s; parent uid 0 CapEff %s",
+		engine, st.engineUID, es["CapEff"], es["NoNewPrivs"], es["Seccomp"], ps["CapEff"])
+	switch {
+	case st.engineUID <= 0:
+		st.problem = "the engine runs as root"
+	case es["CapEff"] != "0000000000000000" || es["CapPrm"] != "0000000000000000":
+		st.problem = "the engine holds capabilities (CapEff " + es["CapEff"] + ")"
+	case ps["CapEff"] != "00000000020004e0":
+		st.problem = "the parent kept more than sys_time, net_bind_service, setuid, setgid and kill (CapEff " + ps["CapEff"] + ")"
+	}
+	return st
+}
+
+func procStatus(pid int) map[string]string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	m := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
 }
