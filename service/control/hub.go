@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Hub fans events out to the /v1/watch streams. Each kind of event is a
@@ -195,6 +196,7 @@ func (s *Server) getWatch(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return errorf(http.StatusInternalServerError, "streaming is not supported")
 	}
+	rc := http.NewResponseController(w)
 	sb := s.hub.subscribe()
 	defer s.hub.unsubscribe(sb)
 	h := w.Header()
@@ -215,9 +217,16 @@ func (s *Server) getWatch(w http.ResponseWriter, r *http.Request) error {
 		for _, ev := range sb.take() {
 			fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Kind, ev.Data)
 		}
+		// A client that stops reading must not hold this goroutine
+		// (and its connection) for ever: each write gets a deadline,
+		// cleared again while the stream waits for the next change.
+		rc.SetWriteDeadline(time.Now().Add(s.watchWriteTimeout))
 		if _, err := w.Write(buf.Bytes()); err != nil {
-			return nil // the client went away
+			return nil // the client went away or stopped reading
 		}
-		fl.Flush()
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+		rc.SetWriteDeadline(time.Time{})
 	}
 }

@@ -82,7 +82,13 @@ type Server struct {
 	now func() time.Time
 	// identify finds a connection's peer (peerOf; tests inject one).
 	identify func(net.Conn) (*Peer, error)
+	// watchWriteTimeout bounds one write to a watch stream.
+	watchWriteTimeout time.Duration
 }
+
+// WatchWriteTimeout is how long a watch stream may take to accept one
+// write before it is closed (a client that stopped reading).
+const WatchWriteTimeout = 10 * time.Second
 
 // Options configures a Server.
 type Options struct {
@@ -103,7 +109,7 @@ func NewServer(opt Options) *Server {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	s := &Server{b: opt.Backend, hub: opt.Hub, log: opt.Logger, now: opt.Now, mux: map[string][]route{}, identify: peerOf}
+	s := &Server{b: opt.Backend, hub: opt.Hub, log: opt.Logger, now: opt.Now, mux: map[string][]route{}, identify: peerOf, watchWriteTimeout: WatchWriteTimeout}
 	for _, r := range routes {
 		s.mux[r.path] = append(s.mux[r.path], r)
 	}

@@ -283,6 +283,47 @@ func TestWatchSendsOnlyChanges(t *testing.T) {
 	}
 }
 
+// A watcher that stops reading is dropped once a write cannot finish
+// within the write timeout; the others are unaffected.
+func TestWatchDropsClientThatStopsReading(t *testing.T) {
+	path := testSocketPath(t)
+	ln, err := socket.Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := config.Parse("test.conf", strings.NewReader("server 192.0.2.1\n"))
+	hub := NewHub()
+	s := NewServer(Options{Backend: &fakeBackend{cfg: cfg}, Hub: hub, Logger: slog.New(slog.DiscardHandler)})
+	s.watchWriteTimeout = 200 * time.Millisecond
+	go s.Serve(ln)
+	defer s.Shutdown(context.Background())
+
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.UnixConn).SetReadBuffer(4096)
+	fmt.Fprintf(c, "GET /v1/watch HTTP/1.1\r\nHost: timesync\r\n\r\n")
+	deadline := time.Now().Add(5 * time.Second)
+	for hub.Subscribers() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the watch did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Large, changing events fill the socket buffers of a client that
+	// never reads.
+	big := strings.Repeat("x", 256<<10)
+	for i := 0; hub.Subscribers() != 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("a client that stopped reading still holds its stream after %d events", i)
+		}
+		hub.Publish(EventStatus, fmt.Sprintf("%d %s", i, big), "")
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestHubSlowSubscriberGetsLatest(t *testing.T) {
 	h := NewHub()
 	s := h.subscribe()
