@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -54,6 +55,8 @@ type privsepParent struct {
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
+	// exeCopy is the copy of the executable the engine runs, if any.
+	exeCopy string
 }
 
 // newPrivsepParent does what needs privilege before anything else runs:
@@ -136,6 +139,17 @@ func newPrivsepParent(o privsepOptions) (*privsepParent, error) {
 		lf.Close()
 		return fail(err)
 	}
+	if !privsep.Reachable(exe, u) {
+		// A build in root's home: the engine's user cannot reach it.
+		// Run a copy from the runtime directory, which it can.
+		cp, err := privsep.CopyExecutable(exe, filepath.Dir(o.socketPath))
+		if err != nil {
+			lf.Close()
+			return fail(fmt.Errorf("the engine's user %s cannot execute %s, and copying it failed: %w", u.Name, exe, err))
+		}
+		log.Info("the engine's user cannot reach this executable; the engine runs a copy", "executable", exe, "copy", cp)
+		exe, p.exeCopy = cp, cp
+	}
 	args := []string{"service", "engine", "--config", o.configPath, "--socket", o.socketPath}
 	if o.dryRun {
 		args = append(args, "--dry-run")
@@ -189,6 +203,9 @@ func (p *privsepParent) release() {
 		}
 		if c, ok := p.drv.(io.Closer); ok {
 			c.Close()
+		}
+		if p.exeCopy != "" {
+			os.Remove(p.exeCopy)
 		}
 	})
 }
