@@ -32,8 +32,8 @@ test: vet unit cross test-peers test-vm test-gui cross-gui
 ## unit: every Go test. CGO_ENABLED=0 as release builds of timesync are (the privilege-separated
 ## parent can drop its capabilities on every thread only without cgo); the tray app's command needs cgo.
 unit:
-	CGO_ENABLED=0 $(GO) test -count=1 $$($(GO) list ./... | grep -v '/cmd/timesync-gui$$')
-	$(GO) test -count=1 ./cmd/timesync-gui
+	CGO_ENABLED=0 $(GO) test -count=1 $$(CGO_ENABLED=0 $(GO) list -e -f '{{if or .GoFiles .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v '/cmd/timesync-gui$$')
+	$(GO) test -count=1 ./cmd/timesync-gui ./bench/gui/minimal
 
 vet:
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
