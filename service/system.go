@@ -161,7 +161,8 @@ func (noProgram) Stop(kservice.Service) error  { return nil }
 //     CAP_NET_BIND_SERVICE (binding port 123 for the engine: serving can be
 //     turned on through the control API without reinstalling the unit),
 //     CAP_SETUID and CAP_SETGID (starting the engine under its user, again
-//     if it dies) and CAP_KILL (stopping it: it runs as another user).
+//     if it dies) and CAP_KILL (stopping it: it runs as another user), and
+//     for its set-up only CAP_CHOWN (the confirmation token's group).
 //   - No ProtectClock (it would forbid the very thing the service is for)
 //     and no ProtectProc=invisible: conflict detection reads /proc/PID/comm
 //     of other services' processes, which run under their own users.
@@ -195,7 +196,7 @@ ConfigurationDirectory=timesync
 ReadWritePaths=/etc/timesync
 UMask=0022
 
-CapabilityBoundingSet=CAP_SYS_TIME CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID CAP_KILL
+CapabilityBoundingSet=CAP_SYS_TIME CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID CAP_KILL CAP_CHOWN
 NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes

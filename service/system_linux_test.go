@@ -88,7 +88,7 @@ func TestSystemdUnit(t *testing.T) {
 		{"Unit", "Wants", "time-sync.target"},
 		{"Service", "ExecStart", `/usr/local/bin/timesync "service" "run" "--config" "/etc/timesync/timesync.conf"`},
 		{"Service", "Restart", "on-failure"},
-		{"Service", "CapabilityBoundingSet", "CAP_SYS_TIME CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID CAP_KILL"},
+		{"Service", "CapabilityBoundingSet", "CAP_SYS_TIME CAP_NET_BIND_SERVICE CAP_SETUID CAP_SETGID CAP_KILL CAP_CHOWN"},
 		{"Service", "NoNewPrivileges", "yes"},
 		{"Service", "ProtectSystem", "strict"},
 		{"Service", "ProtectHome", "yes"},

@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/timesync/timesync/platform"
 	"github.com/timesync/timesync/service"
@@ -65,6 +66,8 @@ type privsepParent struct {
 // drops every capability the parent no longer needs.
 func newPrivsepParent(o privsepOptions) (*privsepParent, error) {
 	log := o.logger
+	// Nothing this process inherited may reach the engine.
+	privsep.CloseOnExecAll()
 	if o.socketPath == "" {
 		o.socketPath = control.DefaultSocketPath()
 	}
@@ -115,6 +118,11 @@ func newPrivsepParent(o privsepOptions) (*privsepParent, error) {
 			log.Warn("control group not found; the confirmation token is for root only", "group", cfg.ControlGroup, "err", err)
 		}
 	}
+	if gid >= 0 && uint32(gid) == u.GID {
+		// The engine would read the token that is to hold it back.
+		log.Warn("the control group is the engine's own group; the confirmation token is for root only", "group", cfg.ControlGroup)
+		gid = -1
+	}
 	p.parent = &privsep.Parent{
 		Driver:     drv,
 		ConfigPath: o.configPath,
@@ -130,9 +138,9 @@ func newPrivsepParent(o privsepOptions) (*privsepParent, error) {
 	}
 	switch err := privsep.DropCapabilities(privsep.ParentCapabilities); {
 	case errors.Is(err, privsep.ErrCgo):
-		log.Warn("the parent keeps its capabilities: " + err.Error())
+		log.Error("the parent keeps all its capabilities: " + err.Error() + "; build timesync with CGO_ENABLED=0 (as make build and the packages do)")
 	case err != nil:
-		log.Warn("the parent keeps its capabilities", "err", err)
+		log.Warn("the parent's bounding set is not as narrow as it should be (its effective capabilities are)", "err", err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -174,7 +182,14 @@ func (p *privsepParent) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.done = make(chan error, 1)
+	ready := p.sup.Ready()
 	go func() { p.done <- p.sup.Run(ctx) }()
+	if err := <-ready; err != nil {
+		cancel()
+		<-p.done
+		p.release()
+		return err
+	}
 	mode := "disciplining the clock"
 	if p.parent.DryRun {
 		mode = "dry run: measuring only, the clock is never changed"
@@ -246,12 +261,14 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 		return fmt.Errorf("engine: %w", err)
 	}
 	lost := make(chan error, 1)
-	remote, err := privsep.Dial(conn, func(err error) {
+	onLost := func(err error) {
 		select {
 		case lost <- err:
 		default:
 		}
-	})
+	}
+	privsep.WatchParent(func() { onLost(errors.New("the privileged parent is gone")) })
+	remote, err := privsep.Dial(conn, onLost)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
@@ -276,10 +293,15 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 	case err := <-lost:
 		log.Error("stopping: " + err.Error())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	// Less than the parent waits for it (privsep.Supervisor.StopTimeout,
+	// 1.5 s), so that it ends on its own, its drift file saved.
+	ctx, cancel := context.WithTimeout(context.Background(), engineStopTimeout)
 	defer cancel()
 	if err := d.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return nil
 }
+
+// engineStopTimeout bounds the engine's own shutdown.
+const engineStopTimeout = time.Second

@@ -15,6 +15,8 @@ import (
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
 // Capabilities the parent keeps (linux/capability.h numbers).
@@ -79,19 +81,26 @@ func DropCapabilities(keep []int) error {
 		}
 		return nil
 	}
+	// The bounding set needs CAP_SETPCAP, which a service manager may
+	// have taken away already (then its bounding set is the limit);
+	// lowering the effective and permitted sets below never does, so it
+	// happens whatever became of this.
+	var bsetErr error
 	for c := 0; c <= last; c++ {
 		if kept(c) {
 			continue
 		}
 		if err := all(syscall.SYS_PRCTL, prCapbsetDrop, uintptr(c), 0); err != nil {
-			if errors.Is(err, syscall.EINVAL) {
-				continue // not known to this kernel
+			if errors.Is(err, ErrCgo) {
+				return err
 			}
-			return fmt.Errorf("dropping capability %d from the bounding set: %w", c, err)
+			if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EPERM) && bsetErr == nil {
+				bsetErr = fmt.Errorf("dropping capability %d from the bounding set: %w", c, err)
+			}
 		}
 	}
 	if err := all(syscall.SYS_PRCTL, prCapAmbient, prCapAmbientClearAll, 0); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return fmt.Errorf("clearing the ambient capabilities: %w", err)
+		bsetErr = errors.Join(bsetErr, fmt.Errorf("clearing the ambient capabilities: %w", err))
 	}
 	var data [2]capData
 	for _, c := range keep {
@@ -104,7 +113,7 @@ func DropCapabilities(keep []int) error {
 	}
 	runtime.KeepAlive(&hdr)
 	runtime.KeepAlive(&data)
-	return nil
+	return bsetErr
 }
 
 // ErrNoSeccomp: the kernel has no seccomp; the engine runs without its
@@ -123,11 +132,15 @@ var engineDenied = []string{
 	"reboot", "kexec_load", "init_module", "finit_module", "delete_module",
 	"add_key", "request_key", "keyctl", "bpf", "perf_event_open",
 	"unshare", "setns", "acct", "quotactl", "iopl", "ioperm",
+	// It never runs a program, and needs neither of these.
+	"execve", "execveat", "userfaultfd",
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
 }
 
 // Lockdown makes the engine not dumpable, sets no_new_privs and installs
 // its seccomp filter on every thread (TSYNC). It refuses to run as root;
-// ErrNoSeccomp is a warning.
+// ErrNoSeccomp is a warning (no_new_privs is then still set on every
+// thread where the binary allows it).
 func Lockdown() error {
 	if os.Geteuid() == 0 || os.Getuid() == 0 {
 		return errors.New("the engine must not run as root")
@@ -139,35 +152,75 @@ func Lockdown() error {
 		return fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", e)
 	}
 	if !seccomp.Supported() {
-		// Still no capabilities and another user; only the filter (and
-		// no_new_privs on every thread, which comes with it) is missing.
+		// Still no capabilities and another user; the filter is
+		// missing, and no_new_privs where it cannot reach every thread.
+		syscall.AllThreadsSyscall(syscall.SYS_PRCTL, prSetNoNewPrivs, 1, 0)
 		return ErrNoSeccomp
 	}
-	names := make([]string, 0, len(engineDenied))
+	prog, err := engineFilter()
+	if err != nil {
+		return err
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return fmt.Errorf("seccomp filter: %w", err)
+	}
+	filter := make([]syscall.SockFilter, len(raw))
+	for i, in := range raw {
+		filter[i] = syscall.SockFilter{Code: in.Op, Jt: in.Jt, Jf: in.Jf, K: in.K}
+	}
+	fprog := syscall.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	// no_new_privs on this thread, then the filter with TSYNC, which
+	// gives every other thread both.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, prSetNoNewPrivs, 1, 0); e != 0 {
+		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", e)
+	}
+	if _, _, e := syscall.Syscall(unix.SYS_SECCOMP, seccompSetModeFilter, seccompFilterFlagTSync, uintptr(unsafe.Pointer(&fprog))); e != 0 {
+		return fmt.Errorf("seccomp: %w", e)
+	}
+	runtime.KeepAlive(filter)
+	return nil
+}
+
+const (
+	prSetNoNewPrivs         = 38
+	seccompSetModeFilter    = 1
+	seccompFilterFlagTSync  = 1
+	seccompRetKillProcess   = 0x80000000
+	seccompDataArchOffset   = 4
+	seccompDataNumberOffset = 0
+)
+
+// engineFilter is the engine's seccomp program: a system call from any
+// other ABI than the native one (x86's int 0x80, x32) kills the process
+// — the deny list below is in native numbers only and would not see it,
+// and the engine never makes one — then engineDenied fails with EPERM and
+// the rest is allowed.
+func engineFilter() ([]bpf.Instruction, error) {
+	info, err := arch.GetInfo("")
+	if err != nil {
+		return nil, fmt.Errorf("seccomp filter: %w", err)
+	}
+	var names []string
 	for _, n := range engineDenied {
-		if _, ok := syscallNumber(n); ok {
+		if _, ok := info.SyscallNames[n]; ok {
 			names = append(names, n)
 		}
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	return seccomp.LoadFilter(seccomp.Filter{
-		NoNewPrivs: true,
-		Flag:       seccomp.FilterFlagTSync,
-		Policy: seccomp.Policy{
-			DefaultAction: seccomp.ActionAllow,
-			Syscalls:      []seccomp.SyscallGroup{{Names: names, Action: seccomp.ActionErrno}},
-		},
-	})
-}
-
-// syscallNumber reports whether this architecture has the named system
-// call (some, like iopl, exist on x86 only).
-func syscallNumber(name string) (int, bool) {
-	info, err := arch.GetInfo("")
-	if err != nil {
-		return 0, false
+	policy := seccomp.Policy{
+		DefaultAction: seccomp.ActionAllow,
+		Syscalls:      []seccomp.SyscallGroup{{Names: names, Action: seccomp.ActionErrno}},
 	}
-	n, ok := info.SyscallNames[name]
-	return n, ok
+	body, err := policy.Assemble()
+	if err != nil {
+		return nil, fmt.Errorf("seccomp filter: %w", err)
+	}
+	guard := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: seccompDataArchOffset, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
+		bpf.RetConstant{Val: seccompRetKillProcess},
+	}
+	return append(guard, body...), nil
 }

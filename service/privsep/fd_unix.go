@@ -90,3 +90,16 @@ func parseRights(oob []byte) ([]*os.File, error) {
 	}
 	return files, nil
 }
+
+// fileOwner reports the uid owning f.
+func fileOwner(f *os.File) (uint32, bool) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Uid, true
+}

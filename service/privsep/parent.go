@@ -60,6 +60,9 @@ type Parent struct {
 	Logger *slog.Logger
 	// ListenUDP binds a socket for the engine (default net.ListenUDP).
 	ListenUDP func(network string, laddr *net.UDPAddr) (*net.UDPConn, error)
+	// OnHello, if set, is called when an engine greets the parent (it is
+	// up and talking).
+	OnHello func()
 
 	mu       sync.Mutex
 	cfg      *config.Config
@@ -128,6 +131,10 @@ func (p *Parent) RemoveToken() {
 
 // rotateToken makes a new token and writes it where administrators (and
 // the control group) can read it. Called with p.mu held or before Serve.
+// The first time (before Serve) any file in its place is removed and the
+// token created afresh, so that nobody else's file is ever written to;
+// later it is rewritten in place (the parent may no longer hold
+// CAP_CHOWN to set its group again), only if it is still root's.
 func (p *Parent) rotateToken() error {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -138,27 +145,36 @@ func (p *Parent) rotateToken() error {
 	if p.TokenGID >= 0 {
 		mode = 0o640
 	}
-	// Rewritten in place so that its owner, group and mode stay what
-	// they were set to at start (the parent may no longer hold
-	// CAP_CHOWN); a reader catching it half-written gets a mismatch
-	// and tries again.
-	f, err := os.OpenFile(p.TokenPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscallNoFollow, mode)
+	flags := os.O_WRONLY | os.O_TRUNC | syscallNoFollow
+	if p.token == "" {
+		if err := os.Remove(p.TokenPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("confirmation token: %w", err)
+		}
+		flags |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(p.TokenPath, flags, mode)
 	if err != nil {
 		return fmt.Errorf("confirmation token: %w", err)
 	}
-	if p.TokenGID >= 0 {
-		if err := f.Chown(0, p.TokenGID); err != nil && !errors.Is(err, fs.ErrPermission) {
-			f.Close()
-			return fmt.Errorf("confirmation token: %w", err)
+	fail := func(err error) error {
+		f.Close()
+		return fmt.Errorf("confirmation token: %w", err)
+	}
+	if owner, ok := fileOwner(f); ok && owner != uint32(os.Geteuid()) {
+		return fail(fmt.Errorf("%s belongs to uid %d, not to this process", p.TokenPath, owner))
+	}
+	if p.token == "" {
+		if p.TokenGID >= 0 {
+			if err := f.Chown(os.Geteuid(), p.TokenGID); err != nil {
+				return fail(fmt.Errorf("giving %s to the control group: %w", p.TokenPath, err))
+			}
+		}
+		if err := f.Chmod(mode); err != nil {
+			return fail(err)
 		}
 	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("confirmation token: %w", err)
-	}
 	if _, err := f.WriteString(tok + "\n"); err != nil {
-		f.Close()
-		return fmt.Errorf("confirmation token: %w", err)
+		return fail(err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("confirmation token: %w", err)
@@ -247,9 +263,9 @@ func (p *Parent) refuse(req Request, code, msg string) Reply {
 	p.mu.Lock()
 	p.refused++
 	p.mu.Unlock()
-	op := req.Op
-	if len(op) > 32 {
-		op = op[:32] + "…"
+	op := clip(req.Op)
+	if len(msg) > 512 {
+		msg = msg[:512] + "…" // a configuration's errors can be long
 	}
 	level := slog.LevelWarn
 	if code == CodeNotExist {
@@ -276,6 +292,9 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 	case OpHello:
 		if err := args(req, &struct{}{}); err != nil {
 			return nil, nil, err
+		}
+		if p.OnHello != nil {
+			p.OnHello()
 		}
 		_, sync := p.Driver.(platform.SyncStatusReporter)
 		return Hello{Version: Version, Driver: p.Driver.Name(), MaxFrequency: p.Driver.MaxFrequency(),
@@ -404,7 +423,7 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 		f, err := p.listen(a)
 		return nil, f, err
 	}
-	return nil, nil, refusedf(CodeUnknown, "no such operation %q", req.Op)
+	return nil, nil, refusedf(CodeUnknown, "no such operation %q", clip(req.Op))
 }
 
 // step checks a step against the panic threshold (as read from the file
@@ -477,11 +496,11 @@ func (p *Parent) saveConfig(text string) error {
 // in force. Ports below 1024 other than NTP's are never bound.
 func (p *Parent) listen(a ListenArgs) (*os.File, error) {
 	if a.Network != "udp4" && a.Network != "udp6" && a.Network != "udp" {
-		return nil, refusedf(CodeRange, "network %q (want udp4 or udp6)", a.Network)
+		return nil, refusedf(CodeRange, "network %q (want udp4 or udp6)", clip(a.Network))
 	}
 	ap, err := netip.ParseAddrPort(a.Address)
 	if err != nil {
-		return nil, refusedf(CodeMalformed, "address %q: %v", a.Address, err)
+		return nil, refusedf(CodeMalformed, "address %q: %v", clip(a.Address), err)
 	}
 	if ap.Port() < 1024 && ap.Port() != NTPPort {
 		return nil, refusedf(CodePermission, "port %d: only NTP's port %d is bound below 1024", ap.Port(), NTPPort)

@@ -208,6 +208,12 @@ func TestParentRefusesBadMessages(t *testing.T) {
 		{"listen on a privileged port other than 123", frame(`{"v":1,"id":1,"op":"listen_udp","args":{"network":"udp4","address":"127.0.0.1:53"}}`), CodePermission},
 		{"listen on tcp", frame(`{"v":1,"id":1,"op":"listen_udp","args":{"network":"tcp","address":"127.0.0.1:0"}}`), CodeRange},
 		{"wrong token", frame(`{"v":1,"id":1,"op":"check_token","args":{"token":"0000"}}`), CodePermission},
+		{"duplicate key", frame(`{"v":1,"id":1,"op":"frequency","op":"step","args":{"offset_ns":0}}`), CodeMalformed},
+		{"differently cased key", frame(`{"v":1,"id":1,"OP":"frequency"}`), CodeMalformed},
+		{"missing op", frame(`{"v":1,"id":1}`), CodeMalformed},
+		{"missing argument", frame(`{"v":1,"id":1,"op":"step","args":{}}`), CodeMalformed},
+		{"missing arguments", frame(`{"v":1,"id":1,"op":"set_frequency"}`), CodeMalformed},
+		{"duplicate argument", frame(`{"v":1,"id":1,"op":"set_frequency","args":{"ppm":1,"ppm":2}}`), CodeMalformed},
 	}
 	for _, c := range cases {
 		r := f.raw(t, c.frame)
@@ -291,15 +297,19 @@ func TestRemoteRoundTrip(t *testing.T) {
 	if _, err := r.LoadDrift(""); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("LoadDrift with no file = %v, want ErrNotExist", err)
 	}
-	if err := r.SaveDrift("/somewhere/else", discipline.Drift{FrequencyPPM: 3.25, SkewPPM: 0.5}); err != nil {
+	elsewhere := filepath.Join(f.dir, "elsewhere")
+	if err := r.SaveDrift(elsewhere, discipline.Drift{FrequencyPPM: 3.25, SkewPPM: 0.5}); err != nil {
 		t.Fatal(err)
 	}
 	if d, err := r.LoadDrift(""); err != nil || d.FrequencyPPM != 3.25 {
 		t.Errorf("LoadDrift = %+v, %v", d, err)
 	}
 	// The path the engine names is ignored: the parent's own is written.
-	if _, err := os.Stat("/somewhere/else"); err == nil {
+	if _, err := os.Stat(elsewhere); err == nil {
 		t.Error("the engine chose where the drift file went")
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "drift")); err != nil {
+		t.Errorf("the configured drift file was not written: %v", err)
 	}
 
 	c, err := r.LoadConfig(f.cfgPath)
@@ -418,6 +428,28 @@ func TestRemoteLost(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("lost was not called")
+	}
+}
+
+// A file in the token's place is replaced, never written through.
+func TestTokenFileReplaced(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "victim")
+	os.WriteFile(target, []byte("keep\n"), 0o644)
+	tokPath := filepath.Join(dir, "confirm-token")
+	if err := os.Symlink(target, tokPath); err != nil {
+		t.Fatal(err)
+	}
+	p := &Parent{Driver: platform.NewNull(0), ConfigPath: filepath.Join(dir, "c.conf"), TokenPath: tokPath, TokenGID: -1,
+		Logger: slog.New(slog.DiscardHandler)}
+	if err := p.Init(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep\n" {
+		t.Errorf("the token was written through a symbolic link: %q", b)
+	}
+	if fi, err := os.Lstat(tokPath); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file %v %v, want a regular file, mode 0600", fi, err)
 	}
 }
 

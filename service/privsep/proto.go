@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 )
 
 // DefaultUser is the engine's user, created by the installers.
@@ -176,11 +178,16 @@ func readFrame(r io.Reader) ([]byte, error) {
 	return body, nil
 }
 
-// decodeStrict decodes data into v, refusing unknown fields and trailing
-// data.
+// decodeStrict decodes the JSON object data into the struct v: unknown,
+// duplicate or differently-cased keys are refused (encoding/json alone
+// takes the last of duplicates and ignores case), every field whose tag
+// lacks omitempty must be present, and nothing may follow the object.
 func decodeStrict(data []byte, v any) error {
 	if len(data) == 0 {
 		data = []byte("{}")
+	}
+	if err := checkKeys(data, v); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -191,4 +198,66 @@ func decodeStrict(data []byte, v any) error {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
+}
+
+// checkKeys checks the top-level keys of the object data against v's
+// json tags (see decodeStrict).
+func checkKeys(data []byte, v any) error {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	known := map[string]bool{} // name → required
+	for i := range t.NumField() {
+		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		known[name] = !strings.Contains(opts, "omitempty")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return errors.New("not a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key := tok.(string)
+		if _, ok := known[key]; !ok {
+			return fmt.Errorf("unknown field %q", clip(key))
+		}
+		if seen[key] {
+			return fmt.Errorf("field %q given twice", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	for name, required := range known {
+		if required && !seen[name] {
+			return fmt.Errorf("field %q is missing", name)
+		}
+	}
+	return nil
+}
+
+// clip shortens what the engine sent for a log line or a reply.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
 }

@@ -6,6 +6,7 @@ package privsep
 // its own user, answers it, and starts it again when it dies.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,9 @@ import (
 const (
 	EngineConnFD     = 3
 	EngineListenerFD = 4
+	// EngineParentFD is the read end of a pipe whose other end only the
+	// parent holds: it reads as end-of-file once the parent is gone.
+	EngineParentFD = 5
 )
 
 // User is who the engine runs as.
@@ -104,10 +108,26 @@ type Supervisor struct {
 	// (default 1.5 s) before it is killed.
 	StopTimeout time.Duration
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	starts  int
-	started chan struct{} // closed at the first start
+	// ReadyTimeout bounds how long the first engine may take to greet
+	// the parent (default 10 s).
+	ReadyTimeout time.Duration
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	starts int
+	ready  chan error // the first start's outcome
+	hello  chan struct{}
+}
+
+// Ready returns a channel that receives, once, the outcome of the first
+// start: nil when the engine greeted the parent, or why it did not.
+func (s *Supervisor) Ready() <-chan error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready == nil {
+		s.ready = make(chan error, 1)
+	}
+	return s.ready
 }
 
 // PID reports the running engine's process id (0 if none).
@@ -149,18 +169,48 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if s.StopTimeout <= 0 {
 		s.StopTimeout = 1500 * time.Millisecond
 	}
+	if s.ReadyTimeout <= 0 {
+		s.ReadyTimeout = 10 * time.Second
+	}
+	s.Ready()
+	ready := s.ready
+	s.hello = make(chan struct{}, 1)
+	s.Parent.OnHello = func() {
+		select {
+		case s.hello <- struct{}{}:
+		default:
+		}
+	}
 	backoff := s.MinBackoff
 	first := true
 	for {
 		began := time.Now()
 		done, err := s.start()
-		if err != nil {
-			if first {
+		if first {
+			// The service has started only once its engine answers:
+			// one that cannot start or dies at once fails the start.
+			if err == nil {
+				select {
+				case <-s.hello:
+				case err = <-done:
+					err = fmt.Errorf("the engine exited before it was ready: %s", exitText(err))
+				case <-time.After(s.ReadyTimeout):
+					s.stop(done)
+					err = fmt.Errorf("the engine did not greet the parent within %v", s.ReadyTimeout)
+				case <-ctx.Done():
+					s.stop(done)
+					err = ctx.Err()
+				}
+			}
+			ready <- err
+			if err != nil {
 				return err
 			}
+			first = false
+		}
+		if err != nil {
 			s.Logger.Error("cannot start the engine", "err", err)
 		} else {
-			first = false
 			select {
 			case err := <-done:
 				s.Logger.Error("the engine exited; the clock keeps its last frequency until it is back", "err", exitText(err), "restart_in", backoff.String())
@@ -210,15 +260,25 @@ func (s *Supervisor) start() (<-chan error, error) {
 	}
 	conn := fc.(*net.UnixConn)
 
+	alive, alivew, err := os.Pipe()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	defer alive.Close()
+
 	cmd := exec.Command(s.Path, s.Args...)
 	cmd.Env = s.Env
-	cmd.Stdout = s.Stderr
-	cmd.Stderr = s.Stderr
-	cmd.ExtraFiles = []*os.File{theirs, s.Listener} // EngineConnFD, EngineListenerFD
+	// The engine's log goes through the parent, each line marked as the
+	// engine's: it cannot pass for the parent's.
+	lw := &lineWriter{prefix: "engine: ", out: s.Stderr}
+	cmd.Stdout, cmd.Stderr = lw, lw
+	cmd.ExtraFiles = []*os.File{theirs, s.Listener, alive} // EngineConnFD, EngineListenerFD, EngineParentFD
 	cmd.SysProcAttr = engineAttr(s.User)
 	if err := cmd.Start(); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("starting the engine as %s: %w", s.User.Name, err)
+		alivew.Close()
+		return nil, fmt.Errorf("starting the engine as %s (%s): %w", s.User.Name, s.Path, err)
 	}
 	s.mu.Lock()
 	s.cmd = cmd
@@ -236,6 +296,8 @@ func (s *Supervisor) start() (<-chan error, error) {
 	done := make(chan error, 1)
 	go func() {
 		err := cmd.Wait()
+		lw.Flush()
+		alivew.Close()
 		conn.Close()
 		<-served
 		s.Parent.EngineGone()
@@ -256,6 +318,82 @@ func (s *Supervisor) stop(done <-chan error) {
 		s.Logger.Warn("the engine did not stop in time; killing it")
 		p.Kill()
 		<-done
+	}
+}
+
+// lineWriter writes each line with a prefix; a line longer than 16 KiB
+// is cut.
+type lineWriter struct {
+	mu     sync.Mutex
+	prefix string
+	out    io.Writer
+	buf    []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.buf = append(w.buf, p...)
+			if len(w.buf) > 16<<10 {
+				w.flushLocked()
+			}
+			break
+		}
+		w.buf = append(w.buf, p[:i]...)
+		w.flushLocked()
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// Flush writes what is left of an unfinished line.
+func (w *lineWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.flushLocked()
+	}
+}
+
+func (w *lineWriter) flushLocked() {
+	line := append([]byte(w.prefix), w.buf...)
+	w.out.Write(append(line, '\n'))
+	w.buf = w.buf[:0]
+}
+
+// WatchParent calls gone once the parent has died (its end of the pipe
+// passed as EngineParentFD is closed).
+func WatchParent(gone func()) {
+	f := os.NewFile(EngineParentFD, "parent-alive")
+	if f == nil {
+		return
+	}
+	go func() {
+		var b [1]byte
+		f.Read(b[:]) // returns at end-of-file: nothing is ever written
+		gone()
+	}()
+}
+
+// CloseOnExecAll marks every descriptor above standard error close-on-
+// exec, so that none inherited by this process reaches the engine.
+func CloseOnExecAll() {
+	dir := "/proc/self/fd"
+	if _, err := os.Stat(dir); err != nil {
+		dir = "/dev/fd"
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
 	}
 }
 

@@ -439,6 +439,8 @@ func checkPrivsep(parent int) privsepState {
 		st.problem = "the engine runs as root"
 	case es["CapEff"] != "0000000000000000" || es["CapPrm"] != "0000000000000000":
 		st.problem = "the engine holds capabilities (CapEff " + es["CapEff"] + ")"
+	case es["NoNewPrivs"] != "1" || es["Seccomp"] != "2":
+		st.problem = "the engine lacks no_new_privs or its seccomp filter (NoNewPrivs " + es["NoNewPrivs"] + ", Seccomp " + es["Seccomp"] + ")"
 	case ps["CapEff"] != "00000000020004e0":
 		st.problem = "the parent kept more than sys_time, net_bind_service, setuid, setgid and kill (CapEff " + ps["CapEff"] + ")"
 	}

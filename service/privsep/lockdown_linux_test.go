@@ -1,0 +1,112 @@
+package privsep
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+
+	"github.com/timesync/timesync/service/privsep/internal/abi32"
+)
+
+// The test binary re-executed as uid 65534 with this variable set runs
+// Lockdown and then the system call it names, and reports.
+const lockdownEnv = "TIMESYNC_PRIVSEP_LOCKDOWN_PROBE"
+
+func TestMain(m *testing.M) {
+	if probe := os.Getenv(lockdownEnv); probe != "" {
+		os.Exit(lockdownProbe(probe))
+	}
+	os.Exit(m.Run())
+}
+
+func lockdownProbe(probe string) int {
+	if err := Lockdown(); err != nil {
+		fmt.Println("lockdown:", err)
+		return 3
+	}
+	var err error
+	switch probe {
+	case "unshare":
+		err = syscall.Unshare(syscall.CLONE_NEWUSER)
+	case "ptrace":
+		_, _, e := syscall.RawSyscall(syscall.SYS_PTRACE, syscall.PTRACE_TRACEME, 0, 0)
+		if e != 0 {
+			err = e
+		}
+	case "exec":
+		err = syscall.Exec("/bin/true", []string{"true"}, nil)
+	case "settimeofday":
+		tv := syscall.Timeval{}
+		err = syscall.Settimeofday(&tv)
+	case "getpid":
+		syscall.Getpid()
+	case "int80-getpid":
+		abi32.Syscall(20, 0) // getpid in the 32-bit table
+	case "int80-unshare":
+		abi32.Syscall(310, syscall.CLONE_NEWUSER) // unshare in the 32-bit table
+	}
+	if errors.Is(err, syscall.EPERM) {
+		fmt.Println("EPERM")
+		return 0
+	}
+	fmt.Println("allowed:", err)
+	return 1
+}
+
+// TestLockdownFilter runs the engine's lockdown in a child process under
+// uid 65534: the denied calls fail with EPERM, ordinary ones work, and a
+// call through another ABI (int 0x80) kills the process, so that the
+// 32-bit numbers cannot slip past the native deny list.
+func TestLockdownFilter(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run the probe as uid 65534")
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the int 0x80 probe is x86-64's")
+	}
+	// A copy of this test binary that uid 65534 may run.
+	dir, err := os.MkdirTemp("", "lockdown-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "probe")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := func(probe string) (string, *os.ProcessState) {
+		cmd := exec.Command(bin, "-test.run=^$")
+		cmd.Env = append(os.Environ(), lockdownEnv+"="+probe)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState == nil {
+			t.Fatalf("probe %s: %v", probe, err)
+		}
+		return string(out), cmd.ProcessState
+	}
+	for _, p := range []string{"unshare", "ptrace", "exec", "settimeofday"} {
+		if out, st := run(p); st == nil || st.ExitCode() != 0 {
+			t.Errorf("%s after lockdown: %q (%v), want EPERM", p, out, st)
+		}
+	}
+	if out, st := run("getpid"); st == nil || st.ExitCode() != 1 || out != "allowed: <nil>\n" {
+		t.Errorf("getpid after lockdown: %q (%v), want allowed", out, st)
+	}
+	for _, p := range []string{"int80-getpid", "int80-unshare"} {
+		out, st := run(p)
+		ws, _ := st.Sys().(syscall.WaitStatus)
+		if !ws.Signaled() || ws.Signal() != syscall.SIGSYS {
+			t.Errorf("%s after lockdown: %q (%v), want killed by SIGSYS", p, out, st)
+		}
+	}
+}
