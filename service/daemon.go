@@ -440,13 +440,10 @@ func (d *Daemon) apply() {
 	d.scheduleRetry(len(unresolved) > 0)
 
 	if d.lp != nil && cfg.Tinker != d.tinker {
-		// The discipline takes its thresholds at construction: a new
-		// loop starts from the frequency in force (its measurements
-		// are gathered again).
-		d.log.Info("tinker thresholds changed; restarting the poll loop", "step", cfg.Tinker.Step, "stepout", cfg.Tinker.Stepout, "panic", cfg.Tinker.Panic)
-		d.lp.Stop()
-		d.lp = nil
-		d.targets = map[string]target{}
+		// Applied to the running discipline: its measurements and
+		// frequency estimate are kept.
+		d.log.Info("tinker thresholds changed", "step", cfg.Tinker.Step, "stepout", cfg.Tinker.Stepout, "panic", cfg.Tinker.Panic)
+		d.lp.SetTinker(cfg.Tinker.Step, cfg.Tinker.Stepout, cfg.Tinker.Panic)
 	}
 	d.tinker = cfg.Tinker
 

@@ -557,3 +557,36 @@ func TestDaemonDriftFileAcrossRestart(t *testing.T) {
 		t.Error("a dry run wrote the drift file")
 	}
 }
+
+// A tinker change reaches the running discipline: the loop, its
+// measurements and its count of updates go on.
+func TestDaemonTinkerChangeKeepsLoop(t *testing.T) {
+	srv, err := ntptest.Start("127.0.47.2:0", ntptest.Config{Stratum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	d, c, _ := testDaemon(t, "tinker panic 10\n"+serverLines([]string{srv.Addr()}), func(o *Options) {
+		o.BurstInterval = 200 * time.Millisecond
+	})
+	st := waitStatus(t, c, func(s *control.Status) bool { return s.Updates >= 2 })
+	before := st.Updates
+	d.mu.Lock()
+	lp := d.lp
+	d.mu.Unlock()
+	if _, err := d.Modify(func(cfg *config.Config) error { cfg.Tinker.Panic = 20 * time.Second; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	same := d.lp == lp
+	d.mu.Unlock()
+	if !same {
+		t.Error("the poll loop was replaced for a tinker change")
+	}
+	if st, err := c.Status(context.Background()); err != nil || st.Updates < before {
+		t.Errorf("updates went from %d to %v (%v): the loop started afresh", before, st, err)
+	}
+	if got := d.Config().Config.Tinker.Panic; got != 20*time.Second {
+		t.Errorf("panic threshold %v after the change", got)
+	}
+}

@@ -165,6 +165,18 @@ func (d *Discipline) Confirm() error {
 	return nil
 }
 
+// SetThresholds changes the step, stepout and panic thresholds of a
+// running discipline (the configuration's tinker line), keeping its
+// estimates. A correction already held past the panic threshold is
+// dropped if the new threshold no longer holds it back (the next update
+// decides afresh), and a held spike is judged by the new stepout.
+func (d *Discipline) SetThresholds(step, stepout, panic time.Duration) {
+	d.cfg.Step, d.cfg.Stepout, d.cfg.Panic = step, stepout, panic
+	if d.hasPending && (panic <= 0 || d.pending.Abs() <= panic) {
+		d.hasPending, d.pending = false, 0
+	}
+}
+
 // AllowStep lets the next correction step, once, whatever the stepout
 // (the machine resumed from sleep, or the clock was set behind the
 // service's back). The panic threshold still holds.

@@ -7,6 +7,7 @@ package loop
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/timesync/timesync/service/engine"
 )
@@ -94,6 +95,15 @@ func (l *Loop) SetMinSources(n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.opt.MinSources = max(n, 1)
+}
+
+// SetTinker changes the discipline's step, stepout and panic thresholds
+// without restarting the loop: measurements and the frequency estimate
+// are kept.
+func (l *Loop) SetTinker(step, stepout, panic time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.disc.SetThresholds(step, stepout, panic)
 }
 
 // AllowStep lets the next correction step the clock, once, whatever the
