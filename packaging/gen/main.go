@@ -1,9 +1,12 @@
+//go:build linux
+
 // Command gen writes the files the packages ship that the code defines:
 // the systemd unit and the launchd plist exactly as "timesync service
 // install" writes them (service.RenderSystemdUnit, RenderLaunchdPlist) for
 // the packaged paths, the default configuration (config.Default), and the
 // tray's LaunchAgent as the tray itself writes it (gui.LaunchAgent).
-// make dist runs it: go run ./packaging/gen -o dist/gen
+// make dist runs it: go run ./packaging/gen -o dist/gen (on Linux: the
+// unit renders with kardianos's Linux-only functions).
 package main
 
 import (
