@@ -7,7 +7,8 @@
 # disabled, chrony named as a conflict, unit enabled), systemd-analyze
 # verify of the unit, timesync --version and config check inside the root,
 # a reinstall keeping a changed conffile, removal (systemd-timesyncd enabled
-# again) and purge leaving nothing but the kept system user. Needs root.
+# again) and purge leaving nothing but the kept system user; then the .rpm's
+# scriptlets in the same root. Needs root.
 set -euo pipefail
 
 dist=$(cd "${1:-dist}" && pwd)
@@ -171,6 +172,38 @@ else
 	ok "dpkg --purge leaves nothing behind but the system user timesync in $(awk '{print $2}' "$work/diff" | sort -u | tr '\n' ' ')"
 fi
 in_root dpkg-query -W timesync >/dev/null 2>&1 && fail "dpkg still knows timesync after purge" || true
+
+# The .rpm's scriptlets, taken from the package with rpm, run in the same
+# root (they need only systemctl and useradd; systemd-timesyncd is enabled
+# again and chrony's stand-in is still there): install ($1 = 1), erase ($1 = 0).
+rpm=$dist/timesync-$version-1.x86_64.rpm
+if command -v rpm >/dev/null 2>&1 && [ -f "$rpm" ]; then
+	echo "--- the .rpm's scriptlets in the root"
+	in_root userdel timesync
+	in_root groupdel timesync 2>/dev/null || true
+	cp "$dist/gen/linux/timesync.service" "$root/usr/lib/systemd/system/timesync.service"
+	for s in PREIN POSTIN PREUN POSTUN; do
+		rpm -qp --qf "%{$s}" "$rpm" 2>/dev/null >"$root/tmp/rpm-$s"
+	done
+	scriptlet() { # scriptlet NAME ARG
+		in_root sh "/tmp/rpm-$1" "$2" >>"$work/rpm-scripts.log" 2>&1 || fail "rpm %$1 $2 exited $?"
+	}
+	scriptlet PREIN 1
+	scriptlet POSTIN 1
+	in_root getent passwd timesync | grep -q ':/var/lib/timesync:/usr/sbin/nologin$' || fail "rpm %pre made no user timesync"
+	[ -L "$root/etc/systemd/system/multi-user.target.wants/timesync.service" ] || fail "rpm %post did not enable timesync.service"
+	[ ! -e "$root/$timesyncd_link" ] || fail "rpm %post left systemd-timesyncd enabled"
+	scriptlet PREUN 0
+	scriptlet POSTUN 0
+	[ ! -e "$root/etc/systemd/system/multi-user.target.wants/timesync.service" ] || fail "rpm %preun did not disable timesync.service"
+	[ -L "$root/$timesyncd_link" ] || fail "rpm %preun did not enable systemd-timesyncd again"
+	cat "$work/rpm-scripts.log"
+	for w in "created the system user and group timesync" "stopped and disabled systemd-timesyncd" \
+		"CONFLICT: chrony.service is installed" "enabled timesync.service" "enabled systemd-timesyncd again"; do
+		grep -qF "$w" "$work/rpm-scripts.log" || fail "the rpm scriptlets did not say: $w"
+	done
+	ok "the .rpm's scriptlets: user, timesyncd disabled and restored, chrony named, unit enabled and disabled"
+fi
 
 if [ "$fails" -gt 0 ]; then
 	echo "deb test: $fails failure(s)" >&2
