@@ -111,13 +111,15 @@ dist:
 	GO=$(GO) COMMIT=$(COMMIT) $(if $(PKG_VERSION),VERSION=$(PKG_VERSION)) packaging/dist.sh
 
 ## test-packages: the .deb installed, upgraded, removed and purged in a throwaway Debian 12 root
-## (debootstrap, cached in .cache/pkgtest; chroot, no daemon started), the .rpm read with rpm, the
-## Windows installer installed and uninstalled silently under Wine (see packaging/README.md)
+## (debootstrap, cached in .cache/pkgtest; chroot, no daemon started) and the .rpm's scriptlets run
+## there, the .rpm read with rpm, the Windows installer installed and uninstalled silently under Wine,
+## its signing with a throwaway certificate (README: Install)
 test-packages: build dist
 	cd dist && sha256sum --quiet -c SHA256SUMS
 	packaging/test/deb.sh dist
 	packaging/test/rpm.sh dist
 	NTPTESTD=$(CURDIR)/$(BIN)/ntptestd packaging/test/wine.sh dist
+	packaging/test/sign.sh dist
 
 ## build-macos: on a Mac — bin/darwin/timesync (CLI and service) and bin/darwin/timesync-gui (cgo)
 build-macos:

@@ -64,12 +64,7 @@ setup="$DIST/timesync-$VERSION-windows-amd64-setup.exe"
 makensis -V2 -NOCD -DVERSION="$VERSION" -DSRC="$DIST/windows-amd64" -DICON=assets/icons/timesync.ico \
 	-DOUTFILE="$setup" packaging/windows/timesync.nsi
 if [ -n "${SIGN_PKCS12:-}" ]; then
-	need osslsigncode "Debian's osslsigncode"
-	osslsigncode sign -pkcs12 "$SIGN_PKCS12" ${SIGN_PASSWORD:+-pass "$SIGN_PASSWORD"} \
-		-n timesync -i https://github.com/timesync/timesync -h sha256 \
-		${SIGN_TIMESTAMP_URL:+-ts "$SIGN_TIMESTAMP_URL"} -in "$setup" -out "$setup.signed"
-	mv "$setup.signed" "$setup"
-	echo "dist: signed $setup"
+	packaging/windows/sign.sh "$setup"
 fi
 echo "dist: $setup"
 
