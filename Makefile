@@ -9,7 +9,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build demo once test unit vet cross test-peers bench bench-once bench-accuracy bench-serve bench-idle test-vm build-gui test-gui cross-gui bench-gui gui-screenshots clean
+.PHONY: all build demo once test unit vet cross test-peers bench bench-once bench-accuracy bench-serve bench-idle test-vm build-gui test-gui cross-gui bench-gui gui-screenshots dist test-packages build-macos build-macos-app clean
 
 all: build
 
@@ -27,7 +27,7 @@ once: build
 	./$(BIN)/timesync --once --dry-run $(foreach s,$(SERVERS),--server $(s))
 
 ## test: everything CI runs — vet, unit and integration tests, cross builds, the VM test
-test: vet unit cross test-peers test-vm test-gui cross-gui
+test: vet unit cross test-peers test-vm test-gui cross-gui test-packages
 
 ## unit: every Go test. CGO_ENABLED=0 as release builds of timesync are (the privilege-separated
 ## parent can drop its capabilities on every thread only without cgo); the tray app's command needs cgo.
@@ -105,5 +105,36 @@ bench-gui: build build-gui
 gui-screenshots: test-gui
 	mkdir -p docs/gui && cp .cache/gui-shots/*.png docs/gui/
 
+## dist: every package that can be built on Linux, into dist/ (packaging/dist.sh): .deb and .rpm of
+## timesync (amd64, arm64) and timesync-gui (amd64) with nfpm (pinned in packaging/tools/go.mod), the
+## Windows installer (NSIS; signed with osslsigncode when SIGN_PKCS12=cert.p12 [SIGN_PASSWORD=…] is
+## given), the Windows and macOS binaries, the launchd plists, SHA256SUMS. The package version comes
+## from git describe (packaging/version.sh); PKG_VERSION=1.2.3 overrides it.
+dist:
+	GO=$(GO) COMMIT=$(COMMIT) $(if $(PKG_VERSION),VERSION=$(PKG_VERSION)) packaging/dist.sh
+
+## test-packages: the .deb installed, upgraded, removed and purged in a throwaway Debian 12 root
+## (debootstrap, cached in .cache/pkgtest; chroot, no daemon started) and the .rpm's scriptlets run
+## there, the .rpm read with rpm, the Windows installer installed and uninstalled silently under Wine,
+## its signing with a throwaway certificate (README: Install)
+test-packages: build dist
+	cd dist && sha256sum --quiet -c SHA256SUMS
+	packaging/test/deb.sh dist
+	packaging/test/rpm.sh dist
+	NTPTESTD=$(CURDIR)/$(BIN)/ntptestd packaging/test/wine.sh dist
+	packaging/test/sign.sh dist
+
+## build-macos: on a Mac — bin/darwin/timesync (CLI and service) and bin/darwin/timesync-gui (cgo)
+build-macos:
+	@[ "$$(uname -s)" = Darwin ] || { echo "build-macos: run this on macOS (the tray needs cgo and Cocoa)"; exit 1; }
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/darwin/timesync ./cmd/timesync
+	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/darwin/timesync-gui ./cmd/timesync-gui
+
+## build-macos-app: on a Mac — bin/darwin/timesync.app with fyne package (go run, pinned in
+## packaging/tools/go.mod), timesync inside it; see the README's Install section
+build-macos-app: build-macos
+	cd packaging/tools && $(GO) build -o $(CURDIR)/$(BIN)/tools/fyne fyne.io/tools/cmd/fyne
+	packaging/macos/app.sh $(BIN)/darwin $(BIN)/tools/fyne
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

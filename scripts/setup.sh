@@ -54,3 +54,18 @@ if [ -n "$gui_pkgs" ]; then
 	# shellcheck disable=SC2086
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $gui_pkgs >/dev/null
 fi
+
+# Packaging (make dist, make test-packages): NSIS for the Windows
+# installer, debootstrap for the throwaway Debian root the .deb is
+# installed into, rpm to read the .rpm, wine64 to run the Windows
+# installer, systemd for systemd-analyze. Installed only when missing.
+pkg_pkgs=""
+for p in nsis debootstrap rpm wine64 systemd; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || pkg_pkgs="$pkg_pkgs $p"
+done
+if [ -n "$pkg_pkgs" ]; then
+	echo "setup: installing (packaging)$pkg_pkgs"
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkg_pkgs >/dev/null
+fi
