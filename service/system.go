@@ -174,8 +174,8 @@ func (noProgram) Stop(kservice.Service) error  { return nil }
 //     net.Interfaces (listening on every address) uses it; chrony allows it too.
 //   - ConditionCapability skips the unit where CAP_SYS_TIME is absent
 //     (containers), as chrony's does.
-const systemdUnit = `# timesync.service: written by "timesync service install"; reinstall rather than edit
-# (or add a drop-in with "systemctl edit timesync").
+const systemdUnit = `# timesync.service: shipped by the timesync package or written by "timesync service install".
+# Do not edit it; add a drop-in with "systemctl edit timesync".
 [Unit]
 Description={{Description}}
 ConditionFileIsExecutable={{Path | cmdEscape}}
