@@ -42,6 +42,8 @@ for s in "preinstall scriptlet" "postinstall scriptlet" "preuninstall scriptlet"
 	grep -qF "$s" <<<"$scripts" || fail "scriptlets lack '$s'"
 done
 ok "scriptlets: user, enable and start, systemd-timesyncd, conflicts"
+rpm -qpR "$r" 2>/dev/null | grep -qx "shadow-utils" && ok "requires shadow-utils (useradd in %pre)" ||
+	fail "timesync does not require shadow-utils, whose useradd its %pre runs"
 
 g=$dist/timesync-gui-$version-1.x86_64.rpm
 want_files "$g" /usr/bin/timesync-gui /usr/share/applications/timesync-gui.desktop /etc/xdg/autostart/timesync-gui.desktop \
