@@ -213,6 +213,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		} else {
 			select {
 			case err := <-done:
+				// A service manager that stops the whole group signals
+				// the engine and the parent together: give the parent's
+				// own stop a moment before calling this a failure.
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(100 * time.Millisecond):
+				}
 				s.Logger.Error("the engine exited; the clock keeps its last frequency until it is back", "err", exitText(err), "restart_in", backoff.String())
 			case <-ctx.Done():
 				s.stop(done)
