@@ -125,7 +125,17 @@ func TestPrivsepEngineRunsUnprivileged(t *testing.T) {
 	}
 	port := pc.LocalAddr().(*net.UDPAddr).Port
 	pc.Close()
+	// A descriptor the service inherits (say, from a careless shell)
+	// must not reach the engine.
+	leak, err := os.CreateTemp("", "timesync-leak-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(leak.Name())
+	defer leak.Close()
+	serviceExtraFiles = []*os.File{leak}
 	s := startService(t, serverConf(addrs...)+fmt.Sprintf("tinker panic 2\nlisten 127.0.0.1:%d\n", port))
+	serviceExtraFiles = nil
 	if !strings.Contains(s.log.String(), "privilege separation") {
 		t.Fatalf("started as root without privilege separation:\n%s", s.log.String())
 	}
@@ -146,6 +156,15 @@ func TestPrivsepEngineRunsUnprivileged(t *testing.T) {
 	}
 	if es["NoNewPrivs"] != "1" || es["Seccomp"] != "2" {
 		t.Errorf("engine NoNewPrivs %s Seccomp %s, want 1 and 2 (filter)", es["NoNewPrivs"], es["Seccomp"])
+	}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", engine))
+	for _, fd := range fds {
+		if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", engine, fd.Name())); l == leak.Name() {
+			t.Errorf("the engine inherited the parent's descriptor of %s (fd %s)", l, fd.Name())
+		}
+	}
+	if pl, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", parent)); pl != leak.Name() {
+		t.Fatalf("the parent's fd 3 is %q, not the test's file: the check above proves nothing", pl)
 	}
 	// The parent keeps KILL, SETGID, SETUID, NET_BIND_SERVICE and SYS_TIME.
 	ps := procStatus(t, parent)

@@ -155,6 +155,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// serviceExtraFiles are descriptors the next startService passes on (a
+// test that the engine inherits none of them).
+var serviceExtraFiles []*os.File
+
 // startService writes text as the configuration and runs the service on
 // it, returning once the control API answers.
 func startService(t *testing.T, text string, extra ...string) *runningService {
@@ -170,6 +174,7 @@ func startService(t *testing.T, text string, extra ...string) *runningService {
 	}
 	s.cmd = command(t, false, args...)
 	s.cmd.Stderr = s.log
+	s.cmd.ExtraFiles = serviceExtraFiles
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
