@@ -133,7 +133,9 @@ func TestPrivsepEngineRunsUnprivileged(t *testing.T) {
 	}
 	defer os.Remove(leak.Name())
 	defer leak.Close()
-	serviceExtraFiles = []*os.File{leak}
+	// (fds 3 to 6 in the parent: the engine's own 3, 4 and 5 are put
+	// over the first three, so 6 is the one that could get through.)
+	serviceExtraFiles = []*os.File{leak, leak, leak, leak}
 	s := startService(t, serverConf(addrs...)+fmt.Sprintf("tinker panic 2\nlisten 127.0.0.1:%d\n", port))
 	serviceExtraFiles = nil
 	if !strings.Contains(s.log.String(), "privilege separation") {
@@ -163,8 +165,8 @@ func TestPrivsepEngineRunsUnprivileged(t *testing.T) {
 			t.Errorf("the engine inherited the parent's descriptor of %s (fd %s)", l, fd.Name())
 		}
 	}
-	if pl, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", parent)); pl != leak.Name() {
-		t.Fatalf("the parent's fd 3 is %q, not the test's file: the check above proves nothing", pl)
+	if pl, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/6", parent)); pl != leak.Name() {
+		t.Fatalf("the parent's fd 6 is %q, not the test's file: the check above proves nothing", pl)
 	}
 	// The parent keeps KILL, SETGID, SETUID, NET_BIND_SERVICE and SYS_TIME.
 	ps := procStatus(t, parent)
