@@ -58,11 +58,15 @@ fi
 # Packaging (make dist, make test-packages): NSIS for the Windows
 # installer, debootstrap for the throwaway Debian root the .deb is
 # installed into, rpm to read the .rpm, wine64 to run the Windows
-# installer, systemd for systemd-analyze. Installed only when missing.
+# installer, systemd for systemd-analyze, osslsigncode to sign. Installed
+# only when missing.
 pkg_pkgs=""
 for p in nsis debootstrap rpm wine64 systemd; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || pkg_pkgs="$pkg_pkgs $p"
 done
+# osslsigncode signs (and the test verifies) the Windows installer; it may
+# come from elsewhere than a Debian package.
+command -v osslsigncode >/dev/null 2>&1 || pkg_pkgs="$pkg_pkgs osslsigncode"
 if [ -n "$pkg_pkgs" ]; then
 	echo "setup: installing (packaging)$pkg_pkgs"
 	$SUDO apt-get update -qq

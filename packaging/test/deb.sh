@@ -158,6 +158,18 @@ cat "$work/remove.log"
 [ -L "$root/$timesyncd_link" ] && ok "dpkg -r enables systemd-timesyncd again" || fail "systemd-timesyncd not enabled again"
 grep -qF "enabled systemd-timesyncd again" "$work/remove.log" || fail "the prerm did not say it enabled systemd-timesyncd"
 
+# Installed again from the config-files state 'dpkg -r' left: it takes the
+# clock over as a first install does (the postinst sees the old version in
+# $2, as for an upgrade), then goes again.
+echo "--- dpkg -i timesync (after dpkg -r), then dpkg -r again"
+in_root dpkg -i "/tmp/$(basename "$deb")" >"$work/again.log" 2>&1 || { cat "$work/again.log"; fail "install after dpkg -r failed"; }
+[ -L "$root/etc/systemd/system/multi-user.target.wants/timesync.service" ] && [ ! -e "$root/$timesyncd_link" ] &&
+	grep -qF "stopped and disabled systemd-timesyncd" "$work/again.log" &&
+	ok "an install after dpkg -r enables timesync and disables systemd-timesyncd again" ||
+	{ cat "$work/again.log"; fail "an install after dpkg -r did not take the clock over again"; }
+in_root dpkg -r timesync >"$work/remove2.log" 2>&1 || { cat "$work/remove2.log"; fail "second dpkg -r failed"; }
+[ -L "$root/$timesyncd_link" ] || fail "the second dpkg -r did not enable systemd-timesyncd again"
+
 # Purge: nothing left but the system user (kept, as Debian does).
 echo "--- dpkg --purge timesync-gui timesync"
 in_root dpkg --purge timesync-gui timesync >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; fail "dpkg --purge failed"; }
@@ -172,6 +184,23 @@ else
 	ok "dpkg --purge leaves nothing behind but the system user timesync in $(awk '{print $2}' "$work/diff" | sort -u | tr '\n' ' ')"
 fi
 in_root dpkg-query -W timesync >/dev/null 2>&1 && fail "dpkg still knows timesync after purge" || true
+
+# With another time daemon enabled (the stand-in chrony), a first install
+# names it and neither enables nor starts timesync, nor touches
+# systemd-timesyncd; the administrator chooses.
+chrony_link=etc/systemd/system/multi-user.target.wants/chrony.service
+ln -s /etc/systemd/system/chrony.service "$root/$chrony_link"
+echo "--- dpkg -i timesync with chrony enabled"
+in_root dpkg -i "/tmp/$(basename "$deb")" >"$work/busy.log" 2>&1 || { cat "$work/busy.log"; fail "install beside an enabled chrony failed"; }
+cat "$work/busy.log"
+if [ ! -e "$root/etc/systemd/system/multi-user.target.wants/timesync.service" ] && [ -L "$root/$chrony_link" ] &&
+	[ -L "$root/$timesyncd_link" ] && grep -qF "did NOT enable or start timesync.service" "$work/busy.log"; then
+	ok "beside an enabled chrony: timesync not enabled, chrony and systemd-timesyncd untouched, and it says so"
+else
+	fail "beside an enabled chrony the postinst enabled timesync or touched another daemon"
+fi
+in_root dpkg --purge timesync >/dev/null 2>&1 || fail "purge after the chrony case failed"
+rm -f "$root/$chrony_link"
 
 # The .rpm's scriptlets, taken from the package with rpm, run in the same
 # root (they need only systemctl and useradd; systemd-timesyncd is enabled

@@ -102,6 +102,18 @@ Section "timesync" SecMain
   CreateShortCut "$SMPROGRAMS\timesync\Uninstall timesync.lnk" "$INSTDIR\uninstall.exe"
   WriteRegStr HKLM "${RUNKEY}" "timesync" '"$INSTDIR\timesync-gui.exe"'
 
+  ; The service's directory (configuration, drift file): ProgramData lets
+  ; every user create files in a new subfolder, and the service, running as
+  ; LocalSystem, reads the configuration there and writes the drift file
+  ; where it names. So it belongs to Administrators, and only SYSTEM and
+  ; Administrators may change anything in it; users may read.
+  CreateDirectory "$APPDATA\timesync"
+  !insertmacro Run '"$SYSDIR\icacls.exe" "$APPDATA\timesync" /setowner *S-1-5-32-544 /T /C /Q'
+  !insertmacro Run '"$SYSDIR\icacls.exe" "$APPDATA\timesync" /inheritance:r /grant:r *S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F *S-1-5-32-545:(OI)(CI)RX /T /C /Q'
+  ${If} $0 != 0
+    DetailPrint "Could not restrict $APPDATA\timesync to SYSTEM and Administrators (icacls exit $0): check its permissions"
+  ${EndIf}
+
   ; The service: registration (timesync.exe service install) and start.
   !insertmacro Run '"$INSTDIR\timesync.exe" service install'
   ${If} $0 != 0
