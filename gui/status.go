@@ -101,7 +101,7 @@ func (u *UI) newStatusWindow() *StatusWindow {
 	s.result.Wrapping = fyne.TextWrapWord
 	s.result.Hide()
 	s.denied = newDeniedBox(u)
-	s.denied.onChange = func() { s.win.Content().Refresh() }
+	s.denied.onChange = func() { relayout(s.win.Content()) }
 	s.syncNow = widget.NewButton(model.MenuSyncNow(), func() { s.sync(false) })
 	s.setClock = widget.NewButton(L("Set the clock now"), func() { s.sync(true) })
 	s.setClock.Importance = widget.DangerImportance
@@ -271,11 +271,11 @@ func (s *StatusWindow) Update(st *control.Status, err error) {
 		s.loadHistory()
 	}
 	// Labels shown or hidden change the heights above the plot: lay the
-	// whole window out again (containers relayout on Refresh) — only
-	// then, so that an ordinary update redraws just the changed texts.
+	// whole window out again — only then, and without refreshing what it
+	// holds, so that an update redraws just the texts that changed.
 	if c := s.win.Content(); c != nil && s.relayoutNeeded {
 		s.relayoutNeeded = false
-		c.Refresh()
+		relayout(c)
 	}
 }
 
@@ -386,8 +386,8 @@ func (s *StatusWindow) setSources(st *control.Status) {
 	}
 	if widths && !s.relayoutNeeded {
 		// Column widths change, the table's height does not: lay out
-		// the table alone.
-		s.sources.Refresh()
+		// the table alone (a Refresh would also redraw every cell).
+		relayout(s.sources)
 	}
 }
 
