@@ -2,6 +2,7 @@ package gui
 
 import (
 	"fmt"
+	"image"
 	"image/color"
 	"math"
 	"sort"
@@ -59,6 +60,7 @@ type plotRenderer struct {
 	// costs little and the window process stays small.
 	ops    []drawOp
 	raster *canvas.Raster
+	img    *image.RGBA // the raster's pixels, reused by the next paint
 	built  fyne.Size
 	genAt  int // the Plot's gen the last build drew
 	// texts are the labels of the last build, reused by the next: a
