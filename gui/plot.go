@@ -2,6 +2,7 @@ package gui
 
 import (
 	"fmt"
+	"image"
 	"image/color"
 	"math"
 	"sort"
@@ -59,9 +60,14 @@ type plotRenderer struct {
 	// costs little and the window process stays small.
 	ops    []drawOp
 	raster *canvas.Raster
+	img    *image.RGBA // the raster's pixels, reused by the next paint
 	built  fyne.Size
-	gen    int // bumped by SetHistory
-	genAt  int
+	genAt  int // the Plot's gen the last build drew
+	// texts are the labels of the last build, reused by the next: a
+	// text whose string, colour and place stay the same keeps its
+	// texture (most of the axis labels, the titles and the legend when
+	// a reload of the history brings a few more points).
+	texts []*canvas.Text
 }
 
 // drawOp is one primitive of the raster, in canvas units.
@@ -82,9 +88,11 @@ func (r *plotRenderer) Layout(s fyne.Size) {
 	}
 }
 func (r *plotRenderer) Refresh() {
+	// build refreshes the raster and the texts that changed; a
+	// canvas.Refresh of the whole plot would also throw away the
+	// textures of the texts that did not.
 	if r.size != r.built || r.genAt != r.p.gen {
 		r.build()
-		canvas.Refresh(r.p)
 	}
 }
 
@@ -112,7 +120,12 @@ func (r *plotRenderer) build() {
 	r.raster.Move(fyne.NewPos(0, 0))
 	r.raster.Resize(r.size)
 	r.objs = append(r.objs, r.raster)
-	defer r.raster.Refresh()
+	used := 0
+	defer func() {
+		clear(r.texts[used:])
+		r.texts = r.texts[:used]
+		r.raster.Refresh()
+	}()
 	w, h := r.size.Width, r.size.Height
 	if w < plotLeft+50 || h < 120 {
 		return
@@ -121,10 +134,20 @@ func (r *plotRenderer) build() {
 	grid := theme.Color(theme.ColorNameSeparator)
 	line := theme.Color(theme.ColorNamePrimary)
 	freqC := color.NRGBA{0x2a, 0x9d, 0x8f, 0xff}
+	// text places s (the next text of this build) with its left edge,
+	// right edge or centre at x by align, and its middle at y.
 	text := func(s string, x, y float32, align fyne.TextAlign, c color.Color) {
-		t := canvas.NewText(s, c)
-		t.TextSize = theme.CaptionTextSize()
-		t.Alignment = align
+		var t *canvas.Text
+		if used < len(r.texts) {
+			t = r.texts[used]
+		} else {
+			t = canvas.NewText("", c)
+			t.TextSize = theme.CaptionTextSize()
+			r.texts = append(r.texts, t)
+		}
+		used++
+		changed := t.Text != s || t.Color != c || t.TextSize != theme.CaptionTextSize()
+		t.Text, t.Color, t.TextSize = s, c, theme.CaptionTextSize()
 		ms := t.MinSize()
 		switch align {
 		case fyne.TextAlignTrailing:
@@ -133,7 +156,11 @@ func (r *plotRenderer) build() {
 			x -= ms.Width / 2
 		}
 		t.Move(fyne.NewPos(x, y-ms.Height/2))
-		t.Resize(ms)
+		if t.Size() != ms {
+			t.Resize(ms) // redraws it
+		} else if changed {
+			t.Refresh()
+		}
 		r.objs = append(r.objs, t)
 	}
 	from := p.to.Add(-p.rng)
@@ -235,12 +262,8 @@ func (r *plotRenderer) build() {
 		}{n, sourceColours[i%len(sourceColours)]})
 	}
 	for i := len(items) - 1; i >= 0; i-- {
-		t := canvas.NewText(items[i].name, fg)
-		t.TextSize = theme.CaptionTextSize()
-		ms := t.MinSize()
-		x -= ms.Width
-		t.Move(fyne.NewPos(x, offY-10-ms.Height/2))
-		r.objs = append(r.objs, t)
+		text(items[i].name, x, offY-10, fyne.TextAlignTrailing, fg)
+		x -= r.texts[used-1].Size().Width
 		x -= 12
 		r.ops = append(r.ops, drawOp{kind: 'c', x1: x + 4, y1: offY - 10, w: 4, c: items[i].c})
 		x -= 12

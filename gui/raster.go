@@ -8,9 +8,19 @@ import (
 )
 
 // paint draws the plot's primitives into an image of w×h pixels (the
-// raster's size on screen; the ops are in canvas units).
+// raster's size on screen; the ops are in canvas units). The image is
+// premultiplied RGBA, what the GL painter uploads as it is (any other
+// type it converts into a new image first), and the renderer's own,
+// drawn over again for the next paint of the same size: a repaint of
+// the plot allocates nothing.
 func (r *plotRenderer) paint(w, h int) image.Image {
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	img := r.img
+	if img == nil || img.Rect.Dx() != w || img.Rect.Dy() != h {
+		img = image.NewRGBA(image.Rect(0, 0, w, h))
+		r.img = img
+	} else {
+		clear(img.Pix)
+	}
 	if r.size.Width <= 0 || r.size.Height <= 0 {
 		return img
 	}
@@ -37,34 +47,25 @@ func (r *plotRenderer) paint(w, h int) image.Image {
 	return img
 }
 
-// blend paints c over the pixel at (x, y) with coverage a (0..1).
-func blend(img *image.NRGBA, x, y int, c color.Color, a float64) {
+// blend paints c over the pixel at (x, y) with coverage a (0..1), in
+// premultiplied alpha: out = src·a + dst·(1 − src alpha·a).
+func blend(img *image.RGBA, x, y int, c color.Color, a float64) {
 	if !(image.Point{x, y}.In(img.Rect)) || a <= 0 {
 		return
 	}
-	cr, cg, cb, ca := c.RGBA()
-	a *= float64(ca) / 0xffff
+	cr, cg, cb, ca := c.RGBA() // premultiplied, 0..0xffff
+	k := 1 - float64(ca)/0xffff*a
 	i := img.PixOffset(x, y)
 	p := img.Pix[i : i+4 : i+4]
-	da := float64(p[3]) / 255
-	oa := a + da*(1-a)
-	if oa == 0 {
-		return
-	}
 	mix := func(src uint32, dst uint8) uint8 {
-		s := float64(src>>8) / 255
-		if ca > 0 {
-			s = s * 0xffff / float64(ca) // un-premultiply
-		}
-		d := float64(dst) / 255
-		return uint8(math.Round((s*a + d*da*(1-a)) / oa * 255))
+		return uint8(math.Round(float64(src)/0xffff*a*255 + float64(dst)*k))
 	}
-	p[0], p[1], p[2], p[3] = mix(cr, p[0]), mix(cg, p[1]), mix(cb, p[2]), uint8(math.Round(oa*255))
+	p[0], p[1], p[2], p[3] = mix(cr, p[0]), mix(cg, p[1]), mix(cb, p[2]), mix(ca, p[3])
 }
 
 // line draws an anti-aliased segment of width lw (distance-based
 // coverage over the segment's bounding box).
-func line(img *image.NRGBA, x1, y1, x2, y2, lw float64, c color.Color) {
+func line(img *image.RGBA, x1, y1, x2, y2, lw float64, c color.Color) {
 	half := lw / 2
 	minX, maxX := int(math.Floor(math.Min(x1, x2)-half-1)), int(math.Ceil(math.Max(x1, x2)+half+1))
 	minY, maxY := int(math.Floor(math.Min(y1, y2)-half-1)), int(math.Ceil(math.Max(y1, y2)+half+1))
@@ -86,7 +87,7 @@ func line(img *image.NRGBA, x1, y1, x2, y2, lw float64, c color.Color) {
 	}
 }
 
-func disc(img *image.NRGBA, cx, cy, rad float64, c color.Color) {
+func disc(img *image.RGBA, cx, cy, rad float64, c color.Color) {
 	for y := int(cy - rad - 1); y <= int(cy+rad+1); y++ {
 		for x := int(cx - rad - 1); x <= int(cx+rad+1); x++ {
 			d := math.Hypot(float64(x)+0.5-cx, float64(y)+0.5-cy)

@@ -301,7 +301,7 @@ func (s *SettingsWindow) write(el Elevation, general *errorText, call func(ctx c
 			s.denied.Hide()
 			msg := err.Error()
 			if client.IsBadRequest(err) || client.IsConflict(err) || client.IsNotFound(err) {
-				if e, ok := s.errs[fieldOf(msg)]; ok && fieldVisible(s, fieldOf(msg)) {
+				if e, ok := s.errs[errorField(err)]; ok && fieldVisible(s, errorField(err)) {
 					e.Set(msg)
 					return
 				}

@@ -48,6 +48,9 @@ type StatusWindow struct {
 	// most every 30 s).
 	histUpdates int
 	histAt      time.Time
+	// updates counts the calls of Update (a status held back for the
+	// history is not shown once a newer one was).
+	updates int
 	// relayoutNeeded: something was shown, hidden or resized since the
 	// last layout.
 	relayoutNeeded bool
@@ -101,7 +104,7 @@ func (u *UI) newStatusWindow() *StatusWindow {
 	s.result.Wrapping = fyne.TextWrapWord
 	s.result.Hide()
 	s.denied = newDeniedBox(u)
-	s.denied.onChange = func() { s.win.Content().Refresh() }
+	s.denied.onChange = func() { relayout(s.win.Content()) }
 	s.syncNow = widget.NewButton(model.MenuSyncNow(), func() { s.sync(false) })
 	s.setClock = widget.NewButton(L("Set the clock now"), func() { s.sync(true) })
 	s.setClock.Importance = widget.DangerImportance
@@ -164,10 +167,18 @@ func (s *StatusWindow) Reload() {
 }
 
 func (s *StatusWindow) loadHistory() {
-	s.histAt = s.u.d.Now()
+	updates := 0
 	if s.last != nil {
-		s.histUpdates = s.last.Updates
+		updates = s.last.Updates
 	}
+	s.loadHistoryThen(updates, nil)
+}
+
+// loadHistoryThen reloads the plot's history (as of the service's
+// updates count), running before first when it arrives: what before
+// changes is drawn in the same frame as the plot.
+func (s *StatusWindow) loadHistoryThen(updates int, before func()) {
+	s.histAt, s.histUpdates = s.u.d.Now(), updates
 	var h *control.History
 	var err error
 	r := s.histRange
@@ -176,6 +187,9 @@ func (s *StatusWindow) loadHistory() {
 		defer cancel()
 		h, err = s.u.d.Client.History(ctx, client.HistoryQuery{Range: r, Points: 600})
 	}, func() {
+		if before != nil {
+			before()
+		}
 		if err != nil {
 			s.plot.SetHistory(nil, r, s.u.d.Now())
 			return
@@ -184,8 +198,32 @@ func (s *StatusWindow) loadHistory() {
 	})
 }
 
-// Update shows st, or that the service cannot be reached (err).
+// Update shows st, or that the service cannot be reached (err). When
+// the clock was updated and the plot's last reload is 30 s old, the
+// history is reloaded first and the status shown with it, so that the
+// window draws one frame for both (a frame redraws the whole window);
+// if the history takes more than a second, the status goes first.
 func (s *StatusWindow) Update(st *control.Status, err error) {
+	s.updates++
+	if err == nil && st != nil && st.Updates != s.histUpdates && s.u.d.Now().Sub(s.histAt) >= 30*time.Second {
+		seq, done := s.updates, false
+		show := func() {
+			if !done && seq == s.updates {
+				s.show(st, nil)
+			}
+			done = true
+		}
+		if !s.u.d.Synchronous {
+			time.AfterFunc(time.Second, func() { fyne.Do(show) })
+		}
+		s.loadHistoryThen(st.Updates, show)
+		return
+	}
+	s.show(st, err)
+}
+
+// show puts st (or err) in the window, touching only what changed.
+func (s *StatusWindow) show(st *control.Status, err error) {
 	if err != nil {
 		st = nil
 	}
@@ -267,15 +305,12 @@ func (s *StatusWindow) Update(st *control.Status, err error) {
 	}
 	s.setFields(st)
 	s.setSources(st)
-	if st != nil && st.Updates != s.histUpdates && s.u.d.Now().Sub(s.histAt) >= 30*time.Second {
-		s.loadHistory()
-	}
 	// Labels shown or hidden change the heights above the plot: lay the
-	// whole window out again (containers relayout on Refresh) — only
-	// then, so that an ordinary update redraws just the changed texts.
+	// whole window out again — only then, and without refreshing what it
+	// holds, so that an update redraws just the texts that changed.
 	if c := s.win.Content(); c != nil && s.relayoutNeeded {
 		s.relayoutNeeded = false
-		c.Refresh()
+		relayout(c)
 	}
 }
 
@@ -386,8 +421,8 @@ func (s *StatusWindow) setSources(st *control.Status) {
 	}
 	if widths && !s.relayoutNeeded {
 		// Column widths change, the table's height does not: lay out
-		// the table alone.
-		s.sources.Refresh()
+		// the table alone (a Refresh would also redraw every cell).
+		relayout(s.sources)
 	}
 }
 

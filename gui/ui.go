@@ -157,6 +157,27 @@ func (e *errorText) Set(s string) {
 	}
 }
 
+// relayout lays o out again if it is a container, and the containers in
+// it, top down, without refreshing what they hold: Container.Refresh
+// refreshes every object in it as well, and each refreshed text is
+// measured, shaped and drawn into a new texture again — for the status
+// window's content, every text of the window because one label was
+// shown. Objects that move or change size are redrawn (fyne marks the
+// canvas dirty when a widget or container moves, and a widget lays
+// itself out when its size changes).
+func relayout(o fyne.CanvasObject) {
+	c, ok := o.(*fyne.Container)
+	if !ok || !c.Visible() {
+		return
+	}
+	if c.Layout != nil {
+		c.Layout.Layout(c.Objects, c.Size())
+	}
+	for _, child := range c.Objects {
+		relayout(child)
+	}
+}
+
 // swatch is a small filled rectangle for legends.
 func swatch(c color.Color) fyne.CanvasObject {
 	r := canvas.NewRectangle(c)

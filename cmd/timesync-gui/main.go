@@ -43,7 +43,7 @@ func run(args []string, stderr io.Writer) int {
 	notice := fs.String("notice", "", "internal: a notice for the top of the status window")
 	fed := fs.Bool("fed", false, "internal: the tray hands the service's updates on standard input (no watch of its own)")
 	putConfig := fs.String("put-config", "", "internal: send the configuration in this JSON file to the service (run elevated)")
-	dark := fs.Bool("dark-panel", false, "use the icons drawn for a dark panel")
+	dark := fs.Bool("dark-panel", false, "use the icons drawn for a dark panel (default: follow the desktop's colour scheme)")
 	instance := fs.String("instance", "", "single-instance socket (default $XDG_RUNTIME_DIR/timesync-gui.sock)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -130,11 +130,12 @@ func run(args []string, stderr io.Writer) int {
 		defer in.Close()
 	}
 	tray.Run(tray.Options{
-		Client: c,
-		Open:   wp.Open,
-		Dark:   *dark,
-		Notify: tray.DesktopNotifier(),
-		Log:    log,
+		Client:      c,
+		Open:        wp.Open,
+		Dark:        *dark,
+		FollowTheme: tray.FollowColorScheme,
+		Notify:      tray.DesktopNotifier(),
+		Log:         log,
 		OnReady: func() {
 			if first != "" {
 				wp.Open(first)

@@ -42,13 +42,18 @@ func runWindows(c *client.Client, first, notice string, fed bool, in io.Reader) 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// The servers of one poll answer within milliseconds of each other,
+	// each answer a status event: show the newest of such a burst once.
+	updates := &model.Coalescer{Delay: 200 * time.Millisecond, Apply: func(up model.Update) {
+		fyne.Do(func() { u.Apply(up) })
+	}}
 	a.Lifecycle().SetOnStarted(func() {
 		show(first)
 		// Hand the start-up garbage (font parsing, first layout) back to
 		// the OS now rather than when the scavenger gets to it.
 		time.AfterFunc(5*time.Second, debug.FreeOSMemory)
 		if !fed {
-			go model.Follow(ctx, c, nil, func(up model.Update) { fyne.Do(func() { u.Apply(up) }) })
+			go model.Follow(ctx, c, nil, updates.Put)
 		}
 		go func() {
 			sc := bufio.NewScanner(in)
@@ -57,7 +62,7 @@ func runWindows(c *client.Client, first, notice string, fed bool, in io.Reader) 
 				req := strings.TrimSpace(sc.Text())
 				if rest, ok := strings.CutPrefix(req, "update "); ok {
 					if up, err := model.DecodeUpdate([]byte(rest)); err == nil {
-						fyne.Do(func() { u.Apply(up) })
+						updates.Put(up)
 					}
 					continue
 				}

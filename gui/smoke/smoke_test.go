@@ -302,6 +302,66 @@ func (e *env) host() *host {
 	return h
 }
 
+// portal plays the freedesktop settings portal's colour scheme
+// (org.freedesktop.appearance color-scheme: 1 prefer dark, 2 prefer light).
+type portal struct {
+	conn   *dbus.Conn
+	scheme uint32
+}
+
+func (p *portal) ReadOne(namespace, key string) (dbus.Variant, *dbus.Error) {
+	if namespace != "org.freedesktop.appearance" || key != "color-scheme" {
+		return dbus.Variant{}, dbus.NewError("org.freedesktop.portal.Error.NotFound", []any{"no such setting"})
+	}
+	return dbus.MakeVariant(p.scheme), nil
+}
+
+// set changes the scheme and says so, as the portal does.
+func (p *portal) set(scheme uint32) error {
+	p.scheme = scheme
+	return p.conn.Emit("/org/freedesktop/portal/desktop", "org.freedesktop.portal.Settings.SettingChanged",
+		"org.freedesktop.appearance", "color-scheme", dbus.MakeVariant(scheme))
+}
+
+func (e *env) portal(scheme uint32) *portal {
+	e.t.Helper()
+	conn, err := dbus.Connect(e.bus)
+	if err != nil {
+		e.t.Fatalf("connecting to the test's session bus: %v", err)
+	}
+	e.t.Cleanup(func() { conn.Close() })
+	p := &portal{conn: conn, scheme: scheme}
+	if err := conn.Export(p, "/org/freedesktop/portal/desktop", "org.freedesktop.portal.Settings"); err != nil {
+		e.t.Fatal(err)
+	}
+	rep, err := conn.RequestName("org.freedesktop.portal.Desktop", dbus.NameFlagDoNotQueue)
+	if err != nil || rep != dbus.RequestNameReplyPrimaryOwner {
+		e.t.Fatalf("owning org.freedesktop.portal.Desktop: %v (%v)", rep, err)
+	}
+	return p
+}
+
+// iconPixmap reads the item's icon as the tray host gets it.
+func (h *host) iconPixmap(item string) string {
+	v, err := h.conn.Object(item, "/StatusNotifierItem").GetProperty("org.kde.StatusNotifierItem.IconPixmap")
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(v.Value())
+}
+
+// waitPixmap polls the item's icon until ok says yes.
+func (e *env) waitPixmap(h *host, item string, ok func(string) bool, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if px := h.iconPixmap(item); px != "" && ok(px) {
+			return true
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return false
+}
+
 type menuItem struct {
 	id      int32
 	label   string
@@ -396,6 +456,9 @@ func TestTrayAndWindows(t *testing.T) {
 	noTray.Wait()
 
 	h := e.host()
+	// The desktop prefers dark: the tray should start with the icons for
+	// a dark panel and follow the portal's changes.
+	desktop := e.portal(1)
 	for _, lang := range []string{"en", "ja"} {
 		t.Run(lang, func(t *testing.T) {
 			tx := texts[lang]
@@ -426,6 +489,26 @@ func TestTrayAndWindows(t *testing.T) {
 			}
 
 			if lang == "en" {
+				// The panel's theme: the icon drawn now is for a dark
+				// panel; the desktop turns light, the icon changes; dark
+				// again, it is the first one again.
+				dark := h.iconPixmap(item)
+				if dark == "" {
+					t.Fatal("the item has no IconPixmap")
+				}
+				if err := desktop.set(2); err != nil {
+					t.Fatal(err)
+				}
+				if !e.waitPixmap(h, item, func(px string) bool { return px != dark }, 10*time.Second) {
+					t.Error("the icon did not change when the desktop's colour scheme turned light")
+				}
+				if err := desktop.set(1); err != nil {
+					t.Fatal(err)
+				}
+				if !e.waitPixmap(h, item, func(px string) bool { return px == dark }, 10*time.Second) {
+					t.Error("the icon did not come back to the dark panel's when the colour scheme turned dark again")
+				}
+
 				// Live: the service goes away and comes back; the tray
 				// follows without being asked.
 				e.stopService()

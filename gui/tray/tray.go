@@ -24,8 +24,12 @@ type Options struct {
 	Client *client.Client
 	// Open asks the window process to show "status" or "settings".
 	Open func(which string)
-	// Dark picks the icons for a dark panel.
+	// Dark picks the icons for a dark panel, whatever FollowTheme says.
 	Dark bool
+	// FollowTheme, when set (and Dark is not), tells the tray whether the
+	// panel is dark, at start and on every change (FollowColorScheme);
+	// it reports false when it cannot tell.
+	FollowTheme func(ctx context.Context, dark func(bool)) bool
 	// Notify shows a desktop notification (nil: none).
 	Notify func(title, body string)
 	// OnReady is called once the item is set up (tests, --status).
@@ -57,7 +61,8 @@ func Run(opt Options) {
 		opt.Log = slog.Default()
 	}
 	t := &Tray{opt: opt, notifier: model.NewNotifier()}
-	t.paint.s = sysSurface{t: t, dark: opt.Dark}
+	t.paint.s = sysSurface{t: t}
+	t.paint.dark = opt.Dark
 	systray.Run(t.ready, t.exit)
 }
 
@@ -81,6 +86,13 @@ func (t *Tray) ready() {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	go t.clicks(ctx)
+	if t.opt.FollowTheme != nil && !t.opt.Dark {
+		go func() {
+			if !t.opt.FollowTheme(ctx, t.paint.setDark) {
+				t.opt.Log.Debug("panel theme unknown; icons for a light panel")
+			}
+		}()
+	}
 	go model.Follow(ctx, t.opt.Client, nil, func(up model.Update) {
 		t.apply(model.Tray(up.Status, up.Err))
 		if t.opt.OnUpdate != nil {
@@ -142,7 +154,7 @@ func (t *Tray) exit() {
 
 // surface is what the tray draws on: systray, or a recorder in tests.
 type surface interface {
-	SetIcon(kind model.Kind)
+	SetIcon(kind model.Kind, dark bool)
 	SetTitle(string)
 	SetTooltip(string)
 	SetStatusLine(string)
@@ -157,6 +169,21 @@ type painter struct {
 	s     surface
 	last  model.TrayView
 	drawn bool
+	dark  bool // the icons for a dark panel
+}
+
+// setDark switches between the icons for a light and a dark panel,
+// redrawing the icon only when that changes.
+func (p *painter) setDark(dark bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if dark == p.dark {
+		return
+	}
+	p.dark = dark
+	if p.drawn {
+		p.s.SetIcon(p.last.Kind, dark)
+	}
 }
 
 func (p *painter) apply(v model.TrayView) {
@@ -167,7 +194,7 @@ func (p *painter) apply(v model.TrayView) {
 		return
 	}
 	if !drawn || v.Kind != old.Kind {
-		p.s.SetIcon(v.Kind)
+		p.s.SetIcon(v.Kind, p.dark)
 	}
 	if !drawn || v.Title != old.Title {
 		p.s.SetTitle(v.Title)
@@ -186,12 +213,11 @@ func (p *painter) apply(v model.TrayView) {
 
 // sysSurface is the real tray.
 type sysSurface struct {
-	t    *Tray
-	dark bool
+	t *Tray
 }
 
-func (s sysSurface) SetIcon(k model.Kind) {
-	icon := assets.TrayIcon(k.String(), s.dark, 64)
+func (s sysSurface) SetIcon(k model.Kind, dark bool) {
+	icon := assets.TrayIcon(k.String(), dark, 64)
 	if runtime.GOOS == "darwin" {
 		systray.SetTemplateIcon(icon, icon)
 	} else {

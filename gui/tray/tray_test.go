@@ -16,7 +16,13 @@ import (
 
 type recSurface struct{ calls []string }
 
-func (r *recSurface) SetIcon(k model.Kind)   { r.calls = append(r.calls, "icon "+k.String()) }
+func (r *recSurface) SetIcon(k model.Kind, dark bool) {
+	if dark {
+		r.calls = append(r.calls, "dark icon "+k.String())
+		return
+	}
+	r.calls = append(r.calls, "icon "+k.String())
+}
 func (r *recSurface) SetTitle(s string)      { r.calls = append(r.calls, "title") }
 func (r *recSurface) SetTooltip(s string)    { r.calls = append(r.calls, "tooltip") }
 func (r *recSurface) SetStatusLine(s string) { r.calls = append(r.calls, "line "+s) }
@@ -52,6 +58,28 @@ func TestPainterDrawsOnlyChanges(t *testing.T) {
 	p.apply(model.Tray(nil, errors.New("gone")))
 	if r.calls[0] != "icon unreachable" {
 		t.Errorf("service gone drew %v", r.calls)
+	}
+}
+
+func TestPainterFollowsThePanelTheme(t *testing.T) {
+	r := &recSurface{}
+	p := painter{s: r}
+	p.setDark(true) // before the first draw: nothing to redraw yet
+	if len(r.calls) != 0 {
+		t.Fatalf("theme before the first draw drew %v", r.calls)
+	}
+	p.apply(model.Tray(nil, errors.New("gone")))
+	if r.calls[0] != "dark icon unreachable" {
+		t.Fatalf("first draw on a dark panel: %v", r.calls)
+	}
+	r.calls = nil
+	p.setDark(true)
+	if len(r.calls) != 0 {
+		t.Errorf("the same theme again drew %v", r.calls)
+	}
+	p.setDark(false)
+	if len(r.calls) != 1 || r.calls[0] != "icon unreachable" {
+		t.Errorf("a light panel drew %v, want the light icon alone", r.calls)
 	}
 }
 

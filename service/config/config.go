@@ -337,7 +337,7 @@ func (c *Config) AddServer(s Server) error {
 	}
 	s.Address = canonicalHost(s.Address)
 	if slices.ContainsFunc(c.Servers, func(o Server) bool { return o.HostPort() == s.HostPort() }) {
-		return fmt.Errorf("server %s: %w", s.HostPort(), ErrDuplicate)
+		return &FieldError{Field: "address", Err: fmt.Errorf("server %s: %w", s.HostPort(), ErrDuplicate)}
 	}
 	c.Servers = append(c.Servers, s)
 	return nil
@@ -374,7 +374,7 @@ func (c *Config) AddPool(p Pool) error {
 	}
 	p.Name = canonicalHost(p.Name)
 	if slices.ContainsFunc(c.Pools, func(o Pool) bool { return o.HostPort() == p.HostPort() }) {
-		return fmt.Errorf("pool %s: %w", p.HostPort(), ErrDuplicate)
+		return &FieldError{Field: "name", Err: fmt.Errorf("pool %s: %w", p.HostPort(), ErrDuplicate)}
 	}
 	c.Pools = append(c.Pools, p)
 	return nil

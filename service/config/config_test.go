@@ -94,28 +94,29 @@ func TestHostPort(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	tests := []struct {
-		name string
-		c    Config
-		want string // substring; "" means valid
+		name  string
+		c     Config
+		want  string // substring; "" means valid
+		field string // the FieldError's path
 	}{
-		{"zero config", Config{}, ""},
-		{"zero counts are defaults", Config{Servers: []Server{{Address: "a.example"}}, Pools: []Pool{{Name: "p.example"}}}, ""},
-		{"server with port in address", Config{Servers: []Server{{Address: "a.example:123"}}}, "give the port separately"},
-		{"server brackets", Config{Servers: []Server{{Address: "[::1]"}}}, "give the port separately"},
-		{"server empty", Config{Servers: []Server{{}}}, "empty address"},
-		{"server port", Config{Servers: []Server{{Address: "a.example", Port: 70000}}}, "port 70000 is out of range"},
-		{"minpoll > maxpoll", Config{Servers: []Server{{Address: "a.example", MinPoll: 9, MaxPoll: 7}}}, "minpoll 9 is greater than maxpoll 7"},
-		{"duplicate via default port", Config{Servers: []Server{{Address: "A.example"}, {Address: "a.example", Port: 123}}}, "already configured"},
-		{"pool maxsources", Config{Pools: []Pool{{Name: "p.example", MaxSources: -1}}}, "maxsources: -1 is out of range"},
-		{"restrict default with address", Config{Restrict: []Restrict{{Default: true, Addr: netip.MustParsePrefix("10.0.0.0/8")}}}, "must not have an address"},
-		{"restrict nothing", Config{Restrict: []Restrict{{NoQuery: true}}}, "needs an address or default"},
-		{"restrict unmasked", Config{Restrict: []Restrict{{Addr: netip.MustParsePrefix("10.0.0.1/8")}}}, "bits outside the mask"},
-		{"listen host name", Config{Listen: []string{"localhost:123"}}, "needs an IP address"},
-		{"listen duplicate", Config{Listen: []string{"::", "[::]:123"}}, "already configured"},
-		{"negative step", Config{Tinker: Tinker{Step: -time.Second}}, "tinker: step: -1 s is negative"},
-		{"negative minsources", Config{MinSources: -2}, "minsources: -2"},
-		{"relative driftfile", Config{DriftFile: "drift"}, "not an absolute path"},
-		{"group control char", Config{ControlGroup: "a\nb"}, "control character"},
+		{"zero config", Config{}, "", ""},
+		{"zero counts are defaults", Config{Servers: []Server{{Address: "a.example"}}, Pools: []Pool{{Name: "p.example"}}}, "", ""},
+		{"server with port in address", Config{Servers: []Server{{Address: "a.example:123"}}}, "give the port separately", "servers[0].address"},
+		{"server brackets", Config{Servers: []Server{{Address: "[::1]"}}}, "give the port separately", "servers[0].address"},
+		{"server empty", Config{Servers: []Server{{}}}, "empty address", "servers[0].address"},
+		{"server port", Config{Servers: []Server{{Address: "a.example", Port: 70000}}}, "port 70000 is out of range", "servers[0].port"},
+		{"minpoll > maxpoll", Config{Servers: []Server{{Address: "a.example", MinPoll: 9, MaxPoll: 7}}}, "minpoll 9 is greater than maxpoll 7", "servers[0].minpoll"},
+		{"duplicate via default port", Config{Servers: []Server{{Address: "A.example"}, {Address: "a.example", Port: 123}}}, "already configured", "servers[1].address"},
+		{"pool maxsources", Config{Pools: []Pool{{Name: "p.example", MaxSources: -1}}}, "maxsources: -1 is out of range", "pools[0].maxsources"},
+		{"restrict default with address", Config{Restrict: []Restrict{{Default: true, Addr: netip.MustParsePrefix("10.0.0.0/8")}}}, "must not have an address", "restrict[0].addr"},
+		{"restrict nothing", Config{Restrict: []Restrict{{NoQuery: true}}}, "needs an address or default", "restrict[0].addr"},
+		{"restrict unmasked", Config{Restrict: []Restrict{{Addr: netip.MustParsePrefix("10.0.0.1/8")}}}, "bits outside the mask", "restrict[0].addr"},
+		{"listen host name", Config{Listen: []string{"localhost:123"}}, "needs an IP address", "listen[0]"},
+		{"listen duplicate", Config{Listen: []string{"::", "[::]:123"}}, "already configured", "listen[1]"},
+		{"negative step", Config{Tinker: Tinker{Step: -time.Second}}, "tinker: step: -1 s is negative", "tinker.step_seconds"},
+		{"negative minsources", Config{MinSources: -2}, "minsources: -2", "min_sources"},
+		{"relative driftfile", Config{DriftFile: "drift"}, "not an absolute path", "drift_file"},
+		{"group control char", Config{ControlGroup: "a\nb"}, "control character", "control_group"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,8 +126,36 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want nil", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Errorf("Validate() = %v, want an error containing %q", err, tt.want)
+			case tt.want != "":
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != tt.field {
+					t.Errorf("Validate() = %v: field %v, want %q", err, fe, tt.field)
+				}
 			}
 		})
+	}
+}
+
+func TestInField(t *testing.T) {
+	base := errors.New("x")
+	for _, tt := range []struct {
+		prefix string
+		err    error
+		want   string
+	}{
+		{"server", &FieldError{Field: "minpoll", Err: base}, "server.minpoll"},
+		{"servers[2]", &FieldError{Field: "address", Err: base}, "servers[2].address"},
+		{"listen", &FieldError{Field: "[0]", Err: base}, "listen[0]"},
+		{"tinker", base, "tinker"},
+		{"", &FieldError{Field: "addr", Err: base}, "addr"},
+	} {
+		var fe *FieldError
+		if err := InField(tt.prefix, tt.err); !errors.As(err, &fe) || fe.Field != tt.want || !errors.Is(err, base) {
+			t.Errorf("InField(%q, %v) = %v (field %v), want field %q wrapping the error", tt.prefix, tt.err, err, fe, tt.want)
+		}
+	}
+	if InField("x", nil) != nil {
+		t.Error("InField of nil is not nil")
 	}
 }
 
@@ -137,6 +166,11 @@ func TestValidateNamesLinesAfterEdits(t *testing.T) {
 	var pe *ParseError
 	if !errors.As(err, &pe) || pe.Line != 2 || !strings.Contains(pe.Msg, "minpoll 8 is greater than maxpoll 7") {
 		t.Errorf("Validate() = %v, want test.conf:2: … minpoll 8 is greater than maxpoll 7", err)
+	}
+	// The line's error still names its field.
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "servers[0].minpoll" {
+		t.Errorf("Validate() = %v: field %v, want servers[0].minpoll", err, fe)
 	}
 }
 

@@ -22,7 +22,13 @@ type ParseError struct {
 	File string
 	Line int
 	Msg  string
+	// Err is the error Msg words, when there is one (Validate's: a
+	// *FieldError); nil for the parser's own.
+	Err error
 }
+
+// Unwrap returns Err.
+func (e *ParseError) Unwrap() error { return e.Err }
 
 // Error returns "FILE:LINE: MESSAGE".
 func (e *ParseError) Error() string {

@@ -16,6 +16,10 @@ import (
 // thresholds >= 0, an absolute drift file. Zero counts are accepted as
 // defaults. When c came from a file, each error is a *ParseError naming the
 // line of the directive; all errors are returned, joined.
+//
+// Every error is also a *FieldError (errors.As finds it, through the
+// ParseError too) naming the member of the configuration's JSON form it
+// concerns: "servers[1].minpoll", "tinker.panic", "listen[0]".
 func (c *Config) Validate() error {
 	var errs []error
 	count := map[string]int{} // occurrences of each key so far
@@ -24,12 +28,13 @@ func (c *Config) Validate() error {
 			return
 		}
 		if line := c.layout.lineOf(key, n); line > 0 {
-			err = &ParseError{File: c.layout.file, Line: line, Msg: err.Error()}
+			err = &ParseError{File: c.layout.file, Line: line, Msg: err.Error(), Err: err}
 		}
 		errs = append(errs, err)
 	}
-	// check records one directive: its own error, else a duplicate error.
-	check := func(key string, err error) {
+	// check records one directive (the member field): its own error,
+	// else a duplicate error (of its member dup, "" for itself).
+	check := func(key, field string, err error, dup string) {
 		n := count[key]
 		count[key]++
 		if err == nil && n > 0 {
@@ -37,75 +42,116 @@ func (c *Config) Validate() error {
 			if first := c.layout.lineOf(key, 0); first > 0 {
 				err = fmt.Errorf("%s: %w on line %d", key, ErrDuplicate, first)
 			}
+			if dup != "" {
+				err = &FieldError{Field: dup, Err: err}
+			}
 		}
-		add(key, n, err)
+		add(key, n, InField(field, err))
 	}
 
-	for _, s := range c.Servers {
-		check(serverKey(s), checkServer(s))
+	for i, s := range c.Servers {
+		check(serverKey(s), fmt.Sprintf("servers[%d]", i), checkServer(s), "address")
 	}
-	for _, p := range c.Pools {
-		check(poolKey(p), checkPool(p))
+	for i, p := range c.Pools {
+		check(poolKey(p), fmt.Sprintf("pools[%d]", i), checkPool(p), "name")
 	}
-	for _, r := range c.Restrict {
-		check(restrictKey(r), checkRestrict(r))
+	for i, r := range c.Restrict {
+		check(restrictKey(r), fmt.Sprintf("restrict[%d]", i), checkRestrict(r), "addr")
 	}
-	for _, l := range c.Listen {
+	for i, l := range c.Listen {
+		field := fmt.Sprintf("listen[%d]", i)
 		hp, err := parseListen(l)
 		if err != nil {
-			check("listen "+l, fmt.Errorf("listen: %w", err))
+			check("listen "+l, field, fmt.Errorf("listen: %w", err), "")
 			continue
 		}
-		check("listen "+hp, nil)
+		check("listen "+hp, field, nil, "")
 	}
-	add("tinker", 0, checkTinker(c.Tinker))
+	add("tinker", 0, InField("tinker", checkTinker(c.Tinker)))
 	if c.MinSources < 0 {
-		add("minsources", 0, fmt.Errorf("minsources: %d is less than 1", c.MinSources))
+		add("minsources", 0, &FieldError{Field: "min_sources", Err: fmt.Errorf("minsources: %d is less than 1", c.MinSources)})
 	}
 	if c.DriftFile != "" {
-		add("driftfile", 0, checkDriftFile(c.DriftFile))
+		add("driftfile", 0, InField("drift_file", checkDriftFile(c.DriftFile)))
 	}
 	if c.ControlGroup != "" {
-		add("control-group", 0, checkGroup(c.ControlGroup))
+		add("control-group", 0, InField("control_group", checkGroup(c.ControlGroup)))
 	}
 	if c.Metrics != "" {
 		if _, err := parseMetrics(c.Metrics); err != nil {
-			add("metrics", 0, err)
+			add("metrics", 0, &FieldError{Field: "metrics", Err: err})
 		}
 	}
 	return errors.Join(errs...)
 }
 
+// FieldError is an error that concerns one member of a JSON document —
+// the configuration as GET and PUT /v1/config carry it, or a request's
+// body: Field is its path, members joined by dots and list elements
+// indexed from 0 ("servers[1].minpoll", "tinker.panic", "listen[0]").
+// The control API hands Field on in its error body, so that a form can
+// put the message next to the field without reading the words.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// InField places err under the member prefix: a FieldError's path gets
+// prefix in front, any other error becomes a FieldError of prefix
+// itself. nil stays nil.
+func InField(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		field := prefix
+		switch {
+		case prefix == "":
+			field = fe.Field
+		case strings.HasPrefix(fe.Field, "["):
+			field += fe.Field
+		case fe.Field != "":
+			field += "." + fe.Field
+		}
+		return &FieldError{Field: field, Err: err}
+	}
+	return &FieldError{Field: prefix, Err: err}
+}
+
 func checkServer(s Server) error {
 	if err := checkHost(s.Address); err != nil {
-		return fmt.Errorf("server %q: %w", s.Address, err)
+		return &FieldError{Field: "address", Err: fmt.Errorf("server %q: %w", s.Address, err)}
 	}
 	if err := checkPort(s.Port); err != nil {
-		return fmt.Errorf("server %s: %w", s.Address, err)
+		return &FieldError{Field: "port", Err: fmt.Errorf("server %s: %w", s.Address, err)}
 	}
 	for _, f := range []struct {
 		name string
 		v    int
 	}{{"minpoll", s.MinPoll}, {"maxpoll", s.MaxPoll}} {
 		if f.v != 0 && (f.v < MinPollLimit || f.v > MaxPollLimit) {
-			return fmt.Errorf("%s: %d is out of range %d..%d", f.name, f.v, MinPollLimit, MaxPollLimit)
+			return &FieldError{Field: f.name, Err: fmt.Errorf("%s: %d is out of range %d..%d", f.name, f.v, MinPollLimit, MaxPollLimit)}
 		}
 	}
 	if lo, hi := s.Polls(); lo > hi {
-		return fmt.Errorf("server %s: minpoll %d is greater than maxpoll %d", s.Address, lo, hi)
+		return &FieldError{Field: "minpoll", Err: fmt.Errorf("server %s: minpoll %d is greater than maxpoll %d", s.Address, lo, hi)}
 	}
 	return nil
 }
 
 func checkPool(p Pool) error {
 	if err := checkHost(p.Name); err != nil {
-		return fmt.Errorf("pool %q: %w", p.Name, err)
+		return &FieldError{Field: "name", Err: fmt.Errorf("pool %q: %w", p.Name, err)}
 	}
 	if err := checkPort(p.Port); err != nil {
-		return fmt.Errorf("pool %s: %w", p.Name, err)
+		return &FieldError{Field: "port", Err: fmt.Errorf("pool %s: %w", p.Name, err)}
 	}
 	if p.MaxSources != 0 && (p.MaxSources < 1 || p.MaxSources > MaxMaxSources) {
-		return fmt.Errorf("maxsources: %d is out of range 1..%d", p.MaxSources, MaxMaxSources)
+		return &FieldError{Field: "maxsources", Err: fmt.Errorf("maxsources: %d is out of range 1..%d", p.MaxSources, MaxMaxSources)}
 	}
 	return nil
 }
@@ -118,6 +164,13 @@ func checkPort(port int) error {
 }
 
 func checkRestrict(r Restrict) error {
+	if err := checkRestrictAddr(r); err != nil {
+		return &FieldError{Field: "addr", Err: err}
+	}
+	return nil
+}
+
+func checkRestrictAddr(r Restrict) error {
 	if r.Default {
 		if r.Addr.IsValid() {
 			return fmt.Errorf("restrict default: must not have an address (%s)", r.Addr)
@@ -142,7 +195,7 @@ func checkTinker(t Tinker) error {
 		v    float64
 	}{{"step", t.Step.Seconds()}, {"stepout", t.Stepout.Seconds()}, {"panic", t.Panic.Seconds()}} {
 		if _, err := secondsToDuration(f.v); err != nil {
-			return fmt.Errorf("tinker: %s: %w", f.name, err)
+			return &FieldError{Field: f.name + "_seconds", Err: fmt.Errorf("tinker: %s: %w", f.name, err)}
 		}
 	}
 	return nil

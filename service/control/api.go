@@ -253,4 +253,11 @@ const (
 // ErrorBody is every error's body.
 type ErrorBody struct {
 	Error string `json:"error"`
+	// Field names the member of the request's JSON body the error
+	// concerns, when it concerns one: a path of member names and list
+	// indices from 0, as config.FieldError has it — "servers[1].minpoll"
+	// or "tinker.panic_seconds" for PUT /v1/config, "server.address" for
+	// POST /v1/servers, "addr" for POST /v1/restrict. Absent otherwise
+	// (and from services before it was added).
+	Field string `json:"field,omitempty"`
 }

@@ -11,8 +11,9 @@
 //
 // Requests are decoded strictly (unknown fields and trailing data are
 // errors) and bounded in size; every error is {"error": "…"} with 400,
-// 403, 404, 405, 409 or 413. /v1/watch streams server-sent events so
-// clients follow changes without polling.
+// 403, 404, 405, 409 or 413, and "field" naming the member of the
+// request it concerns when there is one (ErrorBody). /v1/watch streams
+// server-sent events so clients follow changes without polling.
 //
 // The package owns the wire types (api.go), the server and the bounded
 // history ring; the daemon (package service) implements Backend. It must

@@ -161,7 +161,8 @@ func errorf(code int, format string, a ...any) error {
 }
 
 // ServeHTTP finds the route, checks the peer's permission and runs the
-// handler; every failure is answered as {"error": "…"}.
+// handler; every failure is answered as {"error": "…"}, with "field"
+// when a *config.FieldError in it names the member of the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	err := s.serve(w, r)
 	if err == nil {
@@ -177,8 +178,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// words are no news to the reader ("conflict: nothing to confirm" reads as the reason code
 	// of that name).
 	msg := strings.TrimPrefix(err.Error(), ErrConflict.Error()+": ")
-	msg = strings.TrimPrefix(msg, ErrForbidden.Error()+": ")
-	writeJSON(w, code, ErrorBody{Error: msg})
+	body := ErrorBody{Error: strings.TrimPrefix(msg, ErrForbidden.Error()+": ")}
+	if fe := (*config.FieldError)(nil); errors.As(err, &fe) {
+		body.Field = fe.Field
+	}
+	writeJSON(w, code, body)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
@@ -458,9 +462,9 @@ func (s *Server) postServers(w http.ResponseWriter, r *http.Request) error {
 	}
 	info, err := s.b.Modify(func(c *config.Config) error {
 		if req.Server != nil {
-			return asBadInput(c.AddServer(*req.Server))
+			return asBadInput(config.InField("server", c.AddServer(*req.Server)))
 		}
-		return asBadInput(c.AddPool(*req.Pool))
+		return asBadInput(config.InField("pool", c.AddPool(*req.Pool)))
 	})
 	if err != nil {
 		return err

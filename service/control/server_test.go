@@ -159,11 +159,24 @@ func TestBadRequests(t *testing.T) {
 		{"no body", "POST", "/v1/servers", nil, 400, "needs a JSON body"},
 		{"both server and pool", "POST", "/v1/servers", strings.NewReader(`{"server": {"address": "192.0.2.7"}, "pool": {"name": "x.example"}}`), 400, "exactly one"},
 		{"invalid address", "POST", "/v1/servers", strings.NewReader(`{"server": {"address": "not a host"}}`), 400, "not a valid"},
+		{"minpoll over maxpoll", "POST", "/v1/servers", strings.NewReader(`{"server": {"address": "192.0.2.8", "minpoll": 9, "maxpoll": 7}}`), 400, "greater than maxpoll"},
+		{"pool maxsources", "POST", "/v1/servers", strings.NewReader(`{"pool": {"name": "x.example", "maxsources": 99}}`), 400, "maxsources"},
 		{"duplicate", "POST", "/v1/servers", strings.NewReader(`{"server": {"address": "192.0.2.1"}}`), 409, "already configured"},
+		{"restrict unmasked", "POST", "/v1/restrict", strings.NewReader(`{"addr": "10.0.0.1/8"}`), 400, "outside the mask"},
+		{"config minpoll", "PUT", "/v1/config", strings.NewReader(`{"servers": [{"address": "192.0.2.1"}, {"address": "192.0.2.2", "minpoll": 40}], "tinker": {"step_seconds": 0.128, "stepout_seconds": 900, "panic_seconds": 1000}}`), 409, "out of range"},
 		{"remove missing", "DELETE", "/v1/servers", strings.NewReader(`{"address": "192.0.2.99"}`), 404, "not configured"},
 		{"confirm nothing", "POST", "/v1/sync", strings.NewReader(`{"confirm": true}`), 409, "nothing to confirm"},
 		{"query on status", "GET", "/v1/status?x=1", nil, 400, "no query"},
 		{"bad history range", "GET", "/v1/history?range=-1h", nil, 400, "range"},
+	}
+	// The member of the request the error concerns (none for the rest).
+	wantField := map[string]string{
+		"invalid address":      "server.address",
+		"minpoll over maxpoll": "server.minpoll",
+		"pool maxsources":      "pool.maxsources",
+		"duplicate":            "server.address",
+		"restrict unmasked":    "addr",
+		"config minpoll":       "servers[1].minpoll",
 	}
 	for _, tt := range tests {
 		code, body := do(t, c, tt.method, tt.path, tt.body)
@@ -173,6 +186,9 @@ func TestBadRequests(t *testing.T) {
 		}
 		if code != tt.code || !strings.Contains(eb.Error, tt.want) {
 			t.Errorf("%s: got %d %q, want %d containing %q", tt.name, code, eb.Error, tt.code, tt.want)
+		}
+		if want := wantField[tt.name]; eb.Field != want {
+			t.Errorf("%s: field %q, want %q", tt.name, eb.Field, want)
 		}
 	}
 	// The service still answers, and nothing was changed.

@@ -40,6 +40,21 @@ type Error struct {
 	Status int
 	// Message is the service's words.
 	Message string
+	// Field is the member of the request the error concerns
+	// ("servers[1].minpoll", "server.address"; see control.ErrorBody),
+	// "" when the service named none.
+	Field string
+}
+
+// FieldOf returns the member of the request that the service's error
+// err concerns, "" when it named none (or err is no answer of the
+// service).
+func FieldOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -172,7 +187,7 @@ func (c *Client) sendHeader(ctx context.Context, method, path string, hdr http.H
 	if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
 		eb.Error = fmt.Sprintf("the service answered %s", resp.Status)
 	}
-	return nil, &Error{Status: resp.StatusCode, Message: eb.Error}
+	return nil, &Error{Status: resp.StatusCode, Message: eb.Error, Field: eb.Field}
 }
 
 func unwrapURL(err error) error {
