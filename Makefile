@@ -131,7 +131,7 @@ test-packages: build dist
 build-macos:
 	@[ "$$(uname -s)" = Darwin ] || { echo "build-macos: run this on macOS (the tray needs cgo and Cocoa)"; exit 1; }
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/darwin/timesync ./cmd/timesync
-	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/darwin/timesync-gui ./cmd/timesync-gui
+	CGO_ENABLED=1 $(GO) build -tags '$(GUI_TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/darwin/timesync-gui ./cmd/timesync-gui
 
 ## build-macos-app: on a Mac — bin/darwin/timesync.app with fyne package (go run, pinned in
 ## packaging/tools/go.mod), timesync inside it; see the README's Install section

@@ -37,9 +37,12 @@ for t in linux/amd64 linux/arm64 windows/amd64 darwin/amd64 darwin/arm64; do
 	os=${t%/*} arch=${t#*/}
 	CGO_ENABLED=0 GOOS=$os GOARCH=$arch $GO build -ldflags "$ldflags" -o "$DIST/$os-$arch/" ./cmd/timesync
 done
-CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $GO build -ldflags "$ldflags" -o "$DIST/linux-amd64/timesync-gui" ./cmd/timesync-gui
+# The tray app as make build-gui builds it: without fyne's emoji font
+# (GUI_TAGS, no_emoji: 14 MB less for each window process).
+gui_tags=${GUI_TAGS-no_emoji}
+CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $GO build -tags "$gui_tags" -ldflags "$ldflags" -o "$DIST/linux-amd64/timesync-gui" ./cmd/timesync-gui
 CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
-	$GO build -ldflags "$ldflags -H=windowsgui" -o "$DIST/windows-amd64/timesync-gui.exe" ./cmd/timesync-gui
+	$GO build -tags "$gui_tags" -ldflags "$ldflags -H=windowsgui" -o "$DIST/windows-amd64/timesync-gui.exe" ./cmd/timesync-gui
 
 # The unit, plists and default configuration, rendered by the code.
 # (LANG: fyne, imported for the tray's LaunchAgent, complains about "C".)
