@@ -58,6 +58,80 @@ func XDGAutostart(configHome, exe string) FileAutostart {
 	return FileAutostart{Path: filepath.Join(configHome, "autostart", "timesync-gui.desktop"), Content: c}
 }
 
+// XDGSystemAutostart is the XDG switch when packages may also install a
+// system-wide entry ($XDG_CONFIG_DIRS/autostart, /etc/xdg/autostart by
+// default: the .deb and .rpm do). The user's file of the same name
+// overrides it (the XDG autostart spec): switching off writes one with
+// Hidden=true, switching on removes that again (or writes the user's own
+// entry where there is no system-wide one).
+type XDGSystemAutostart struct {
+	User       FileAutostart
+	SystemDirs []string // the autostart directories of $XDG_CONFIG_DIRS
+}
+
+// systemEntry reports whether a system-wide entry of the same name exists.
+func (x XDGSystemAutostart) systemEntry() bool {
+	name := filepath.Base(x.User.Path)
+	for _, d := range x.SystemDirs {
+		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Enabled implements Autostart.
+func (x XDGSystemAutostart) Enabled() bool {
+	b, err := os.ReadFile(x.User.Path)
+	if err != nil {
+		return x.systemEntry()
+	}
+	return !hiddenEntry(b)
+}
+
+// Set implements Autostart.
+func (x XDGSystemAutostart) Set(on bool) error {
+	switch {
+	case on && x.systemEntry():
+		return FileAutostart{Path: x.User.Path}.Set(false) // the system's applies
+	case on:
+		return x.User.Set(true)
+	case x.systemEntry():
+		hidden := FileAutostart{Path: x.User.Path, Content: []byte("[Desktop Entry]\nType=Application\nName=timesync\n" +
+			"# Overrides the system-wide entry: the user turned start at login off.\nHidden=true\n")}
+		return hidden.Set(true)
+	}
+	return x.User.Set(false)
+}
+
+// hiddenEntry reports whether a desktop entry is switched off (Hidden=true,
+// or GNOME's X-GNOME-Autostart-enabled=false).
+func hiddenEntry(b []byte) bool {
+	for _, l := range strings.Split(string(b), "\n") {
+		switch strings.ReplaceAll(strings.TrimSpace(l), " ", "") {
+		case "Hidden=true", "X-GNOME-Autostart-enabled=false":
+			return true
+		}
+	}
+	return false
+}
+
+// xdgSystemAutostartDirs returns the autostart directories of
+// $XDG_CONFIG_DIRS (default /etc/xdg).
+func xdgSystemAutostartDirs(getenv func(string) string) []string {
+	dirs := getenv("XDG_CONFIG_DIRS")
+	if dirs == "" {
+		dirs = "/etc/xdg"
+	}
+	var out []string
+	for _, d := range filepath.SplitList(dirs) {
+		if d != "" {
+			out = append(out, filepath.Join(d, "autostart"))
+		}
+	}
+	return out
+}
+
 // desktopQuote quotes a path for a desktop entry's Exec key when needed.
 func desktopQuote(s string) string {
 	if !strings.ContainsAny(s, " \t\"'\\$`") {
@@ -101,7 +175,7 @@ func UserAutostart() Autostart {
 	if err != nil {
 		dir = filepath.Join(os.Getenv("HOME"), ".config")
 	}
-	return XDGAutostart(dir, exe)
+	return XDGSystemAutostart{User: XDGAutostart(dir, exe), SystemDirs: xdgSystemAutostartDirs(os.Getenv)}
 }
 
 // InterfaceNetworks lists the private and link-local networks of this
