@@ -111,6 +111,7 @@ type Daemon struct {
 	retry      *time.Timer
 	retryDelay time.Duration
 	stopped    bool
+	ntp        *ntpclient.Client // the production exchanges' sockets; nil until used
 
 	refreshMu sync.Mutex // serialises status snapshots for events
 	applyMu   sync.Mutex // serialises apply
@@ -315,6 +316,12 @@ func (d *Daemon) Stop(ctx context.Context) error {
 	if lp != nil {
 		lp.Stop()
 	}
+	d.mu.Lock()
+	nc := d.ntp
+	d.mu.Unlock()
+	if nc != nil {
+		nc.Close()
+	}
 	d.stopServing()
 	d.wg.Wait()
 	if cerr := d.priv.Close(); cerr != nil && err == nil {
@@ -467,6 +474,9 @@ func (d *Daemon) apply() {
 				d.log.Error("removing a server", "server", a, "err", err)
 			}
 			delete(d.targets, a)
+			if d.ntp != nil {
+				d.ntp.Forget(a)
+			}
 			d.log.Info("server removed", "server", a)
 		}
 	}
@@ -506,7 +516,7 @@ func (d *Daemon) loopOptions(cfg *config.Config, servers []loop.Server) loop.Opt
 	}
 	opt := loop.Options{
 		Servers:       servers,
-		Exchanger:     exchanger{d: d, inner: loop.Blocking{Querier: d.opt.Querier}},
+		Exchanger:     exchanger{d: d, inner: d.exchangerLocked()},
 		Clock:         d.clk,
 		Discipline:    dc,
 		MinSources:    cfg.MinSources,
@@ -517,6 +527,22 @@ func (d *Daemon) loopOptions(cfg *config.Config, servers []loop.Server) loop.Opt
 		opt.Drift = driftStore{d.priv, cfg.DriftFile}
 	}
 	return opt
+}
+
+// exchangerLocked is what performs the loop's exchanges: for the
+// production querier, an ntpclient.Client with the same settings (one
+// socket per server kept open between polls, the idle service's main
+// cost otherwise); any other querier (tests) runs blocking in a goroutine
+// per exchange. Called with d.mu held.
+func (d *Daemon) exchangerLocked() loop.Exchanger {
+	q, ok := d.opt.Querier.(ntpclient.Querier)
+	if !ok {
+		return loop.Blocking{Querier: d.opt.Querier}
+	}
+	if d.ntp == nil {
+		d.ntp = &ntpclient.Client{Timeout: q.Timeout, Dialer: q.Dialer, GetSystemTime: q.GetSystemTime}
+	}
+	return d.ntp
 }
 
 // driftStore saves the drift file through the privileged door.
