@@ -72,8 +72,9 @@ type Options struct {
 	Conflicts        func(ctx context.Context) []conflicts.Conflict
 	ConflictInterval time.Duration
 	// WakeRead reads the clocks for the wake and clock-jump watch
-	// (default wake.Read); WakeInterval is how often (default 1 min;
-	// negative: no watch).
+	// (default wake.Read): after every exchange, and at the latest
+	// WakeInterval after the last look (default 1 min; negative: no
+	// watch).
 	WakeRead     func() wake.Reading
 	WakeInterval time.Duration
 	// Now is the wall clock for history and event times (default
@@ -112,6 +113,12 @@ type Daemon struct {
 	retryDelay time.Duration
 	stopped    bool
 	ntp        *ntpclient.Client // the production exchanges' sockets; nil until used
+
+	// wakeLooks asks the wake watch to look at the clocks; wakeTimer
+	// does so when no exchange has for WakeInterval (lookForWake). Both
+	// nil without a watch; set before the first exchange.
+	wakeLooks chan time.Time
+	wakeTimer *time.Timer
 
 	refreshMu sync.Mutex // serialises status snapshots for events
 	applyMu   sync.Mutex // serialises apply
@@ -264,6 +271,10 @@ func (d *Daemon) Start() error {
 	}
 	d.ln = ln
 	d.ctx, d.cancel = context.WithCancel(context.Background())
+	if d.opt.WakeInterval > 0 {
+		d.wakeLooks = make(chan time.Time, 1)
+		d.wakeTimer = time.AfterFunc(d.opt.WakeInterval, d.lookForWake)
+	}
 	d.apply()
 	d.wg.Add(1)
 	go func() {
@@ -311,6 +322,9 @@ func (d *Daemon) Stop(ctx context.Context) error {
 	d.mu.Unlock()
 	if d.cancel != nil {
 		d.cancel()
+	}
+	if d.wakeTimer != nil {
+		d.wakeTimer.Stop()
 	}
 	err := d.srv.Shutdown(ctx)
 	if lp != nil {
@@ -654,6 +668,9 @@ func (d *Daemon) exchanged(address string, r *ntp.Response, err error) {
 		d.mu.Unlock()
 		d.rec.AddSample(address, now, r.ClockOffset.Seconds(), r.RTT.Seconds())
 	}
+	if d.wakeLooks != nil {
+		d.lookForWake()
+	}
 	d.refresh()
 }
 
@@ -765,9 +782,7 @@ func (d *Daemon) watchConflicts() {
 func (d *Daemon) watchWake() {
 	w := wake.NewWatcher()
 	steps := d.clk.Steps()
-	t := time.NewTicker(d.opt.WakeInterval)
-	defer t.Stop()
-	w.Run(d.ctx, t.C, d.opt.WakeRead, func(e wake.Event) {
+	w.Run(d.ctx, d.wakeLooks, d.opt.WakeRead, func(e wake.Event) {
 		if e.Kind == wake.ClockJumped {
 			if n := d.clk.Steps(); n != steps {
 				steps = n // our own step
@@ -783,6 +798,19 @@ func (d *Daemon) watchWake() {
 			lp.SyncNow()
 		}
 	})
+}
+
+// lookForWake has the wake watch look at the clocks now, and again
+// after WakeInterval unless an exchange asks first. It is called after
+// every exchange: while polls come more often than WakeInterval the
+// watch rides on the wake-ups they cause anyway, and its timer, whose
+// every firing woke the idle process for one look, never fires.
+func (d *Daemon) lookForWake() {
+	d.wakeTimer.Reset(d.opt.WakeInterval)
+	select {
+	case d.wakeLooks <- time.Now():
+	default: // a look is pending already
+	}
 }
 
 // allowStep lets the loop's next correction step, once.
