@@ -806,6 +806,9 @@ func (d *Daemon) watchWake() {
 // watch rides on the wake-ups they cause anyway, and its timer, whose
 // every firing woke the idle process for one look, never fires.
 func (d *Daemon) lookForWake() {
+	if d.ctx.Err() != nil {
+		return // stopped: the timer is not armed again
+	}
 	d.wakeTimer.Reset(d.opt.WakeInterval)
 	select {
 	case d.wakeLooks <- time.Now():
