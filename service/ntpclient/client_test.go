@@ -3,6 +3,7 @@ package ntpclient
 import (
 	"errors"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -180,4 +181,44 @@ func TestClientVirtualClock(t *testing.T) {
 	if d := o.r.ClockOffset - 3*time.Second; d.Abs() > 10*time.Millisecond {
 		t.Errorf("offset %v against a clock 3 s behind, want 3s", o.r.ClockOffset)
 	}
+}
+
+// Renewed sockets take their goroutines with them: after many exchanges,
+// failed and answered, one goroutine per server with an open socket is
+// left, and none once the client is closed.
+func TestClientGoroutinesFlat(t *testing.T) {
+	s, err := ntptest.Start("127.0.60.24:0", ntptest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pc, err := net.ListenPacket("udp", "127.0.60.25:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := pc.LocalAddr().String()
+	pc.Close()
+	g0 := runtime.NumGoroutine()
+	c := &Client{}
+	for range 30 {
+		if o := exchange(t, c, s.Addr()); o.err != nil {
+			t.Fatal(o.err)
+		}
+		if o := exchange(t, c, refused); !errors.Is(o.err, engine.ErrRefused) {
+			t.Fatalf("got %v, want ErrRefused", o.err)
+		}
+	}
+	goroutines := func(want int) {
+		t.Helper()
+		var g int
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if g = runtime.NumGoroutine(); g <= want {
+				return
+			}
+		}
+		t.Errorf("%d goroutines, want at most %d", g, want)
+	}
+	goroutines(g0 + 1) // the answered server's reader
+	c.Close()
+	goroutines(g0)
 }
