@@ -71,8 +71,9 @@ type Options struct {
 	Conflicts        func(ctx context.Context) []conflicts.Conflict
 	ConflictInterval time.Duration
 	// WakeRead reads the clocks for the wake and clock-jump watch
-	// (default wake.Read); WakeInterval is how often (default 1 min;
-	// negative: no watch).
+	// (default wake.Read): after every exchange, and at the latest
+	// WakeInterval after the last look (default 1 min; negative: no
+	// watch).
 	WakeRead     func() wake.Reading
 	WakeInterval time.Duration
 	// Now is the wall clock for history and event times (default
@@ -110,6 +111,13 @@ type Daemon struct {
 	retry      *time.Timer
 	retryDelay time.Duration
 	stopped    bool
+	ntp        *ntpclient.Client // the production exchanges' sockets; nil until used
+
+	// wakeLooks asks the wake watch to look at the clocks; wakeTimer
+	// does so when no exchange has for WakeInterval (lookForWake). Both
+	// nil without a watch; set before the first exchange.
+	wakeLooks chan time.Time
+	wakeTimer *time.Timer
 
 	refreshMu sync.Mutex // serialises status snapshots for events
 	applyMu   sync.Mutex // serialises apply
@@ -266,6 +274,10 @@ func (d *Daemon) Start() error {
 	}
 	d.ln = ln
 	d.ctx, d.cancel = context.WithCancel(context.Background())
+	if d.opt.WakeInterval > 0 {
+		d.wakeLooks = make(chan time.Time, 1)
+		d.wakeTimer = time.AfterFunc(d.opt.WakeInterval, d.lookForWake)
+	}
 	d.apply()
 	d.wg.Add(1)
 	go func() {
@@ -314,9 +326,18 @@ func (d *Daemon) Stop(ctx context.Context) error {
 	if d.cancel != nil {
 		d.cancel()
 	}
+	if d.wakeTimer != nil {
+		d.wakeTimer.Stop()
+	}
 	err := d.srv.Shutdown(ctx)
 	if lp != nil {
 		lp.Stop()
+	}
+	d.mu.Lock()
+	nc := d.ntp
+	d.mu.Unlock()
+	if nc != nil {
+		nc.Close()
 	}
 	d.stopServing()
 	d.wg.Wait()
@@ -471,6 +492,9 @@ func (d *Daemon) apply() {
 				d.log.Error("removing a server", "server", a, "err", err)
 			}
 			delete(d.targets, a)
+			if d.ntp != nil {
+				d.ntp.Forget(a)
+			}
 			d.log.Info("server removed", "server", a)
 		}
 	}
@@ -510,7 +534,7 @@ func (d *Daemon) loopOptions(cfg *config.Config, servers []loop.Server) loop.Opt
 	}
 	opt := loop.Options{
 		Servers:       servers,
-		Exchanger:     exchanger{d: d, inner: loop.Blocking{Querier: d.opt.Querier}},
+		Exchanger:     exchanger{d: d, inner: d.exchangerLocked()},
 		Clock:         d.clk,
 		Discipline:    dc,
 		MinSources:    cfg.MinSources,
@@ -521,6 +545,22 @@ func (d *Daemon) loopOptions(cfg *config.Config, servers []loop.Server) loop.Opt
 		opt.Drift = driftStore{d.priv, cfg.DriftFile}
 	}
 	return opt
+}
+
+// exchangerLocked is what performs the loop's exchanges: for the
+// production querier, an ntpclient.Client with the same settings (one
+// socket per server kept open between polls, the idle service's main
+// cost otherwise); any other querier (tests) runs blocking in a goroutine
+// per exchange. Called with d.mu held.
+func (d *Daemon) exchangerLocked() loop.Exchanger {
+	q, ok := d.opt.Querier.(ntpclient.Querier)
+	if !ok {
+		return loop.Blocking{Querier: d.opt.Querier}
+	}
+	if d.ntp == nil {
+		d.ntp = &ntpclient.Client{Timeout: q.Timeout, Dialer: q.Dialer, GetSystemTime: q.GetSystemTime}
+	}
+	return d.ntp
 }
 
 // driftStore saves the drift file through the privileged door.
@@ -631,6 +671,9 @@ func (d *Daemon) exchanged(address string, r *ntp.Response, err error) {
 		d.lastSample[address] = sampleInfo{at: now, offset: r.ClockOffset, delay: r.RTT}
 		d.mu.Unlock()
 		d.rec.AddSample(address, now, r.ClockOffset.Seconds(), r.RTT.Seconds())
+	}
+	if d.wakeLooks != nil {
+		d.lookForWake()
 	}
 	d.refresh()
 }
@@ -758,9 +801,7 @@ func (d *Daemon) watchConflicts() {
 func (d *Daemon) watchWake() {
 	w := wake.NewWatcher()
 	steps := d.clk.Steps()
-	t := time.NewTicker(d.opt.WakeInterval)
-	defer t.Stop()
-	w.Run(d.ctx, t.C, d.opt.WakeRead, func(e wake.Event) {
+	w.Run(d.ctx, d.wakeLooks, d.opt.WakeRead, func(e wake.Event) {
 		if e.Kind == wake.ClockJumped {
 			if n := d.clk.Steps(); n != steps {
 				steps = n // our own step
@@ -776,6 +817,22 @@ func (d *Daemon) watchWake() {
 			lp.SyncNow()
 		}
 	})
+}
+
+// lookForWake has the wake watch look at the clocks now, and again
+// after WakeInterval unless an exchange asks first. It is called after
+// every exchange: while polls come more often than WakeInterval the
+// watch rides on the wake-ups they cause anyway, and its timer, whose
+// every firing woke the idle process for one look, never fires.
+func (d *Daemon) lookForWake() {
+	if d.ctx.Err() != nil {
+		return // stopped: the timer is not armed again
+	}
+	d.wakeTimer.Reset(d.opt.WakeInterval)
+	select {
+	case d.wakeLooks <- time.Now():
+	default: // a look is pending already
+	}
 }
 
 // allowStep lets the loop's next correction step, once.

@@ -590,3 +590,25 @@ func TestDaemonTinkerChangeKeepsLoop(t *testing.T) {
 		t.Errorf("panic threshold %v after the change", got)
 	}
 }
+
+// The wake watch looks at the clocks after every exchange, so that its
+// own timer (an hour here) need not wake the idle process.
+func TestDaemonWakeWatchRidesOnExchanges(t *testing.T) {
+	addrs := startNTP(t, 49, 0)
+	var looks atomic.Int64
+	read := func() wake.Reading {
+		looks.Add(1)
+		return wake.Read()
+	}
+	_, c, _ := testDaemon(t, serverLines(addrs), func(o *Options) {
+		o.WakeRead, o.WakeInterval = read, time.Hour
+	})
+	waitStatus(t, c, func(s *control.Status) bool { return s.Sources[0].Samples >= 3 })
+	deadline := time.Now().Add(10 * time.Second)
+	for looks.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := looks.Load(); n < 3 {
+		t.Errorf("%d looks after 3 exchanges with a 1 h interval, want at least 3 (the first, then after the exchanges)", n)
+	}
+}

@@ -498,9 +498,9 @@ func (d *Discipline) refit(tr *Track) {
 	// apart says how far that estimate may be above the true minimum,
 	// which bounds how much better than the rest any sample can be
 	// trusted.
-	dmin, spread := tr.delayFloor()
+	dmin, spread, median := tr.delayFloor()
 	tr.dmin, tr.spread = dmin, spread
-	tr.queue = tr.medianDelay() - dmin
+	tr.queue = median - dmin
 	prec := d.cfg.Precision.Seconds()
 	floor := prec*prec + spread*spread/12
 	pts := make([]point, n)
@@ -641,34 +641,25 @@ const delayMemory = 256
 // approaches the bottom of a distribution whose density rises from zero
 // (the sum of two queueing delays). The second dominates while few delays
 // are known and keeps the weights from trusting an early "minimum".
-func (tr *Track) delayFloor() (dmin, spread float64) {
+// It also returns the median of the recent delays (one sort serves both:
+// it is a good part of what a new sample costs).
+func (tr *Track) delayFloor() (dmin, spread, median float64) {
 	n := len(tr.delays)
 	if n == 0 {
-		return math.Inf(1), 0
+		return math.Inf(1), 0, math.Inf(1)
 	}
 	sorted := slices.Clone(tr.delays)
 	slices.Sort(sorted)
 	dmin = sorted[0]
 	if n == 1 {
-		return dmin, 0
+		return dmin, 0, dmin
 	}
 	spread = sorted[min(2, n-1)] - dmin
-	median := sorted[n/2]
+	median = sorted[n/2]
 	if n%2 == 0 {
 		median = (sorted[n/2-1] + sorted[n/2]) / 2
 	}
-	return dmin, math.Max(spread, 0.75*(median-dmin)/math.Sqrt(float64(n)))
-}
-
-// medianDelay returns the median of the recent delays.
-func (tr *Track) medianDelay() float64 {
-	sorted := slices.Clone(tr.delays)
-	slices.Sort(sorted)
-	n := len(sorted)
-	if n%2 == 1 {
-		return sorted[n/2]
-	}
-	return (sorted[n/2-1] + sorted[n/2]) / 2
+	return dmin, math.Max(spread, 0.75*(median-dmin)/math.Sqrt(float64(n))), median
 }
 
 // nextStart drops old samples from the window in growing chunks, as

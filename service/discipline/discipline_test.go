@@ -213,21 +213,21 @@ func TestRunsOK(t *testing.T) {
 
 func TestDelayFloor(t *testing.T) {
 	tr := &Track{delays: []float64{5, 3, 4, 3.5, 10}}
-	dmin, spread := tr.delayFloor()
+	dmin, spread, median := tr.delayFloor()
 	// lowest 3; third lowest 4 → spread 1; median 4 → 0.75·1/√5 = 0.335.
-	if dmin != 3 || !near(spread, 1, 1e-12) {
-		t.Errorf("got dmin=%v spread=%v, want 3 and 1", dmin, spread)
+	if dmin != 3 || !near(spread, 1, 1e-12) || median != 4 {
+		t.Errorf("got dmin=%v spread=%v median=%v, want 3, 1 and 4", dmin, spread, median)
 	}
 	tr = &Track{delays: []float64{3, 3, 3, 9}}
-	_, spread = tr.delayFloor()
+	_, spread, _ = tr.delayFloor()
 	// third lowest − lowest = 0; median 3 → 0 too: no sign of spread.
 	if spread != 0 {
 		t.Errorf("clustered delays: got spread %v, want 0", spread)
 	}
 	tr = &Track{delays: []float64{3, 3.01, 3.02, 8, 9, 10}}
-	_, spread = tr.delayFloor()
+	_, spread, median = tr.delayFloor()
 	// median (3.02+8)/2 = 5.51 → 0.75·2.51/√6 = 0.7685 > 0.02.
-	if !near(spread, 0.75*2.51/math.Sqrt(6), 1e-9) {
+	if !near(spread, 0.75*2.51/math.Sqrt(6), 1e-9) || !near(median, 5.51, 1e-12) {
 		t.Errorf("few delays: got spread %v, want the median-based %v", spread, 0.75*2.51/math.Sqrt(6))
 	}
 }

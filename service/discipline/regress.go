@@ -118,8 +118,16 @@ func boundsGap(pts []bpoint, tref, b float64) (gap, a float64) {
 	hi, lo := math.Inf(1), math.Inf(-1)
 	for _, p := range pts {
 		z := p.y - b*(p.t-tref)
-		hi = math.Min(hi, z+p.h)
-		lo = math.Max(lo, z-p.h)
+		// Plain comparisons, not math.Min and math.Max (assembly calls
+		// on amd64) nor the builtins (which spend on ordering NaN and
+		// ±0): every term here is a finite measurement, and this loop
+		// is most of what the idle service computes per sample.
+		if u := z + p.h; u < hi {
+			hi = u
+		}
+		if l := z - p.h; l > lo {
+			lo = l
+		}
 	}
 	return hi - lo, (hi + lo) / 2
 }

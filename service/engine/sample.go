@@ -18,8 +18,9 @@ import (
 )
 
 // Querier performs one NTP client exchange with a server. The production
-// implementation wraps github.com/beevik/ntp; tests and the simulator supply
-// their own. A Querier returns what the server said; judging it is
+// implementation is service/ntpclient (which reads the answer into
+// github.com/beevik/ntp's Response); tests and the simulator supply their
+// own. A Querier returns what the server said; judging it is
 // Validate's job.
 type Querier interface {
 	Query(ctx context.Context, address string) (*ntp.Response, error)
@@ -140,7 +141,8 @@ func (e *KissError) Drop() bool { return e.Code == "DENY" || e.Code == "RSTR" }
 func (e *KissError) RateLimited() bool { return e.Code == "RATE" }
 
 // ntpEra1 is 2036-02-07 06:28:16 UTC, where the 32-bit seconds field wraps.
-// beevik/ntp maps a raw zero timestamp to this instant.
+// A raw zero timestamp reads as this instant (service/ntpclient, as
+// beevik/ntp).
 var ntpEra1 = time.Date(2036, 2, 7, 6, 28, 16, 0, time.UTC)
 
 // earliestPlausible: a server claiming a time before this is broken. It
@@ -156,7 +158,7 @@ type ValidateOptions struct {
 
 // Validate applies the RFC 5905 packet sanity tests to a response and, if it
 // passes, returns the sample. It computes offset and delay from the four
-// timestamps itself (era-safe: beevik/ntp has already placed each server
+// timestamps itself (era-safe: the Querier has already placed each server
 // timestamp in the right era, and all arithmetic is on differences).
 //
 // Checks, with their RFC 5905 section:
@@ -169,9 +171,9 @@ type ValidateOptions struct {
 //   - delay negative beyond precision → ErrNegativeDelay (8)
 //   - root distance over the limit → ErrRootDistance (appendix A.5.1.1)
 //
-// The origin-timestamp match (8, test 2) is done by beevik/ntp, which sends a
-// random transmit timestamp and reports a mismatch as
-// ntp.ErrServerResponseMismatch; the Querier maps that to ErrOriginMismatch.
+// The origin-timestamp match (8, test 2) is done by the Querier
+// (service/ntpclient), which sends a random transmit timestamp and reports
+// an answer that does not echo it as ErrOriginMismatch.
 func Validate(r *ntp.Response, opt ValidateOptions) (Sample, error) {
 	if opt.MaxDistance <= 0 {
 		opt.MaxDistance = MaxDistance

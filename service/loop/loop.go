@@ -48,8 +48,9 @@ type Exchanger interface {
 	Exchange(address string, done func(*ntp.Response, error))
 }
 
-// Blocking adapts a blocking engine.Querier (ntpclient.Querier in the
-// service) to an Exchanger: each exchange runs in its own goroutine.
+// Blocking adapts a blocking engine.Querier to an Exchanger: each
+// exchange runs in its own goroutine. (The service's production exchanges
+// go through ntpclient.Client instead, which keeps a socket per server.)
 type Blocking struct {
 	Querier engine.Querier
 	// Timeout bounds one exchange; default 2 s.

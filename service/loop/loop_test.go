@@ -62,7 +62,7 @@ type rig struct {
 	loop  *loop.Loop
 }
 
-func newRig(t *testing.T, netCfg sim.NetworkConfig, servers []sim.ServerConfig, opt loop.Options) *rig {
+func newRig(t testing.TB, netCfg sim.NetworkConfig, servers []sim.ServerConfig, opt loop.Options) *rig {
 	t.Helper()
 	s := sim.NewScheduler()
 	sc, err := sim.NewClock(s, sim.ClockConfig{StartOffset: 20 * time.Millisecond, FreqPPM: 30}, rand.New(rand.NewPCG(1, 1)))
@@ -329,5 +329,28 @@ func TestMinorityHoldsUntilTheOthersAreGone(t *testing.T) {
 	r.sched.Run(1000*time.Second + 25*time.Hour)
 	if st := lp.Status(); st.State != loop.StateSynchronized || st.Reference != "a:123" {
 		t.Errorf("a day after the others went silent: state %s (%s), reference %q; want synchronized to a:123", st.State, st.Reason, st.Reference)
+	}
+}
+
+// BenchmarkPollRound is what the loop computes for one poll of three
+// servers in steady state (three answers, each judged, fitted and
+// selected, and a correction): the idle service's own work per poll,
+// most of it the discipline's fit.
+func BenchmarkPollRound(b *testing.B) {
+	var servers []sim.ServerConfig
+	var ls []loop.Server
+	for _, a := range []string{"a:123", "b:123", "c:123"} {
+		servers = append(servers, sim.ServerConfig{Address: a, Stratum: 2})
+		ls = append(ls, loop.Server{Address: a, MinPoll: 4, MaxPoll: 4})
+	}
+	r := newRig(b, goodNet, servers, loop.Options{Servers: ls})
+	r.loop.Start()
+	at := 200 * 16 * time.Second // histories full
+	r.sched.Run(at)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		at += 16 * time.Second
+		r.sched.Run(at)
 	}
 }
