@@ -22,6 +22,7 @@ import (
 
 	"github.com/beevik/ntp"
 
+	"github.com/timesync/timesync/internal/rxts"
 	"github.com/timesync/timesync/service/engine"
 )
 
@@ -100,12 +101,12 @@ func open(dial func(la, ra string) (net.Conn, error), now func() time.Time, addr
 	s.udp, _ = c.(*net.UDPConn)
 	if now == nil {
 		s.now = systemTime
-		if s.udp != nil && oobSize > 0 {
-			s.kernelTS = enableRxTimestamps(s.udp)
+		if s.udp != nil && rxts.Supported {
+			s.kernelTS = rxts.Enable(s.udp)
 		}
 	}
 	if s.kernelTS {
-		s.oob = make([]byte, oobSize)
+		s.oob = make([]byte, rxts.OOBSize)
 	}
 	return s, nil
 }
@@ -151,7 +152,7 @@ func (s *socket) read() ([]byte, time.Time, error) {
 	}
 	t4 := s.now()
 	if s.kernelTS && oobn > 0 {
-		if ts, ok := rxTimestamp(s.oob[:oobn]); ok {
+		if ts, ok := rxts.Parse(s.oob[:oobn]); ok {
 			t4 = ts
 		}
 	}

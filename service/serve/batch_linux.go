@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/timesync/timesync/internal/rxts"
 )
 
 // batchLen is how many datagrams one system call moves at most.
@@ -33,7 +35,7 @@ func (s *Server) readLoop(sk *socket) {
 	for i := range in {
 		in[i].Buffers = [][]byte{make([]byte, bufLen)}
 		if sk.kernelRx {
-			in[i].OOB = make([]byte, oobLen)
+			in[i].OOB = make([]byte, rxts.OOBSize)
 		}
 	}
 	out := make([]ipv4.Message, batchLen)
@@ -62,7 +64,7 @@ func (s *Server) readLoop(sk *socket) {
 			from := ua.AddrPort()
 			var rx time.Time
 			if sk.kernelRx {
-				rx, _ = parseRxTimestamp(m.OOB[:m.NN])
+				rx, _ = rxts.Parse(m.OOB[:m.NN])
 			}
 			if rx.IsZero() {
 				if fallback.IsZero() {

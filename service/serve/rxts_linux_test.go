@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/timesync/timesync/internal/rxts"
 )
 
 // On Linux the sockets ask for kernel receive timestamps, and the
@@ -66,7 +68,7 @@ func TestKernelReceiveTimestamps(t *testing.T) {
 // always ends, whatever the bytes (they come from the kernel, but a
 // parser with pointer casts earns a fuzz target).
 func FuzzParseRxTimestamp(f *testing.F) {
-	good := make([]byte, oobLen)
+	good := make([]byte, rxts.OOBSize)
 	h := (*unix.Cmsghdr)(unsafe.Pointer(&good[0]))
 	h.Level, h.Type = unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS
 	h.SetLen(unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))))
@@ -78,21 +80,21 @@ func FuzzParseRxTimestamp(f *testing.F) {
 		buf := make([]uint64, (len(b)+7)/8)
 		oob := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(buf))), len(buf)*8)[:len(b)]
 		copy(oob, b)
-		parseRxTimestamp(oob)
+		rxts.Parse(oob)
 	})
 }
 
 func TestParseRxTimestamp(t *testing.T) {
-	oob := make([]byte, oobLen)
+	oob := make([]byte, rxts.OOBSize)
 	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 	h.Level, h.Type = unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS
 	h.SetLen(unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))))
 	*(*unix.Timespec)(unsafe.Pointer(&oob[unix.CmsgLen(0)])) = unix.Timespec{Sec: 2_000_000_000, Nsec: 123}
-	if got, ok := parseRxTimestamp(oob); !ok || !got.Equal(time.Unix(2_000_000_000, 123)) {
+	if got, ok := rxts.Parse(oob); !ok || !got.Equal(time.Unix(2_000_000_000, 123)) {
 		t.Errorf("got %v %v, want 2033-05-18T03:33:20.000000123Z", got, ok)
 	}
 	h.Type = unix.SCM_CREDENTIALS
-	if _, ok := parseRxTimestamp(oob); ok {
+	if _, ok := rxts.Parse(oob); ok {
 		t.Errorf("another control message read as a timestamp")
 	}
 }
