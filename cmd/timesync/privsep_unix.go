@@ -239,7 +239,7 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 	}
 	lockErr := privsep.Lockdown()
 	if lockErr != nil && !errors.Is(lockErr, privsep.ErrNoSeccomp) {
-		return fmt.Errorf("engine: %w", lockErr)
+		return fmt.Errorf("engine: %w; it is started by 'timesync service run' (as root), never by hand", lockErr)
 	}
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)

@@ -65,7 +65,7 @@ func LookupUser(name string) (u User, fallback string, err error) {
 			}
 		}
 		if err != nil {
-			return User{}, "", fmt.Errorf("engine user %q: %w", name, err)
+			return User{}, "", fmt.Errorf("engine user %q: %w (create it — the packages run 'adduser --system --group timesync' — or name another with --user, or a UID:GID)", name, err)
 		}
 		un, err1 := strconv.ParseUint(pw.Uid, 10, 32)
 		gn, err2 := strconv.ParseUint(pw.Gid, 10, 32)
