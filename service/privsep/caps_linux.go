@@ -135,7 +135,15 @@ var engineDenied = []string{
 	// It never runs a program, and needs neither of these.
 	"execve", "execveat", "userfaultfd",
 	"io_uring_setup", "io_uring_enter", "io_uring_register",
+	// clone3 passes its flags in memory, out of the filter's sight (and
+	// Go's runtime makes its threads with clone); clone itself is refused
+	// any namespace flag (below), as unshare is.
+	"clone3",
 }
+
+// namespaceFlags are clone's flags that make new namespaces.
+const namespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
+	unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWTIME
 
 // Lockdown makes the engine not dumpable, sets no_new_privs and installs
 // its seccomp filter on every thread (TSYNC). It refuses to run as root;
@@ -193,11 +201,12 @@ const (
 	seccompDataNumberOffset = 0
 )
 
-// engineFilter is the engine's seccomp program: a system call from any
-// other ABI than the native one (x86's int 0x80, x32) kills the process
-// — the deny list below is in native numbers only and would not see it,
-// and the engine never makes one — then engineDenied fails with EPERM and
-// the rest is allowed.
+// engineFilter is the engine's seccomp program: a system call from
+// another architecture's ABI (x86's int 0x80) kills the process — the
+// deny list is in native numbers only and would not see it, and the
+// engine never makes one; x32 calls, which share x86-64's architecture,
+// fail with ENOSYS (the library's own rule); then engineDenied, and clone
+// with a namespace flag, fail with EPERM, and the rest is allowed.
 func engineFilter() ([]bpf.Instruction, error) {
 	info, err := arch.GetInfo("")
 	if err != nil {
@@ -211,7 +220,12 @@ func engineFilter() ([]bpf.Instruction, error) {
 	}
 	policy := seccomp.Policy{
 		DefaultAction: seccomp.ActionAllow,
-		Syscalls:      []seccomp.SyscallGroup{{Names: names, Action: seccomp.ActionErrno}},
+		Syscalls: []seccomp.SyscallGroup{
+			{Names: names, Action: seccomp.ActionErrno},
+			{NamesWithCondtions: []seccomp.NameWithConditions{{Name: "clone", Conditions: seccomp.ArgumentConditions{
+				{Argument: 0, Operation: seccomp.BitsSet, Value: namespaceFlags},
+			}}}, Action: seccomp.ActionErrno},
+		},
 	}
 	body, err := policy.Assemble()
 	if err != nil {

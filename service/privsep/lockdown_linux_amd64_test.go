@@ -52,6 +52,16 @@ func lockdownProbe(probe string) int {
 		}
 		tv := syscall.Timeval{Sec: 0, Usec: 2_000_000}
 		err = syscall.Settimeofday(&tv)
+	case "clone-newuser":
+		// A raw clone: were it allowed, the child returns 0 here and
+		// leaves at once.
+		r, _, e := syscall.RawSyscall(syscall.SYS_CLONE, syscall.CLONE_NEWUSER|uintptr(syscall.SIGCHLD), 0, 0)
+		if e == 0 && r == 0 {
+			syscall.RawSyscall(syscall.SYS_EXIT_GROUP, 0, 0, 0)
+		}
+		if e != 0 {
+			err = e
+		}
 	case "getpid":
 		syscall.Getpid()
 	case "int80-getpid":
@@ -103,7 +113,7 @@ func TestLockdownFilter(t *testing.T) {
 		}
 		return string(out), cmd.ProcessState
 	}
-	for _, p := range []string{"unshare", "ptrace", "exec", "settimeofday"} {
+	for _, p := range []string{"unshare", "clone-newuser", "ptrace", "exec", "settimeofday"} {
 		if out, st := run(p); st == nil || st.ExitCode() != 0 {
 			t.Errorf("%s after lockdown: %q (%v), want EPERM", p, out, st)
 		}

@@ -63,13 +63,21 @@ type Parent struct {
 	// OnHello, if set, is called when an engine greets the parent (it is
 	// up and talking).
 	OnHello func()
+	// FirstStepWindow bounds how long after the start the first step may
+	// exceed the panic threshold without a token (ntpd -g; default 1 h).
+	// The window also closes at the first step and once the engine
+	// reports the clock synchronized.
+	FirstStepWindow time.Duration
+	// Now is the parent's clock for that window (default time.Now).
+	Now func() time.Time
 
 	mu       sync.Mutex
 	cfg      *config.Config
 	panicAt  time.Duration // the step limit: only ever tightened at run time (0: none)
 	base     *float64      // the engine's base frequency, when it slews
 	token    string
-	stepped  bool // a step was made: no more unlimited first step
+	stepped  bool      // a step was made, or the clock was synchronized: no more unlimited first step
+	started  time.Time // Init, for FirstStepWindow
 	requests uint64
 	refused  uint64
 }
@@ -85,6 +93,13 @@ func (p *Parent) Init() error {
 	if p.Config == nil {
 		p.Config = config.Default()
 	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.FirstStepWindow <= 0 {
+		p.FirstStepWindow = time.Hour
+	}
+	p.started = p.Now()
 	p.cfg = p.Config
 	p.panicAt = p.Config.Effective().Tinker.Panic
 	if p.TokenPath != "" {
@@ -349,7 +364,15 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 		if !ok {
 			return nil, nil, refusedf(CodeUnsupported, "the %s driver cannot report a sync status", p.Driver.Name())
 		}
-		return nil, nil, driverErr(r.SetSyncStatus(a.Synced, time.Duration(a.MaxErrorNS), time.Duration(a.EstErrorNS)))
+		if err := driverErr(r.SetSyncStatus(a.Synced, time.Duration(a.MaxErrorNS), time.Duration(a.EstErrorNS))); err != nil {
+			return nil, nil, err
+		}
+		if a.Synced {
+			p.mu.Lock()
+			p.stepped = true // synchronized: the first correction is long made
+			p.mu.Unlock()
+		}
+		return nil, nil, nil
 
 	case OpLoadDrift:
 		if err := args(req, &struct{}{}); err != nil {
@@ -429,8 +452,10 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 // step checks a step against the panic threshold (as read from the file
 // at start, or tighter if a saved configuration lowered it): a larger one
 // needs the current confirmation token (which is then replaced), except
-// the first step since the parent started (ntpd -g: a machine whose RTC
-// lost the time must not wait for an administrator).
+// the first step since the parent started, if it comes before the clock
+// was reported synchronized and within FirstStepWindow (ntpd -g: a machine
+// whose RTC lost the time must not wait for an administrator; an engine
+// taken over later must not have that step).
 func (p *Parent) step(a StepArgs) error {
 	off := time.Duration(a.OffsetNS)
 	abs := off
@@ -441,7 +466,8 @@ func (p *Parent) step(a StepArgs) error {
 	defer p.mu.Unlock()
 	panicAt := p.panicAt
 	confirmed := false
-	if panicAt > 0 && (abs > panicAt || abs < 0) && p.stepped {
+	first := !p.stepped && p.Now().Sub(p.started) < p.FirstStepWindow
+	if panicAt > 0 && (abs > panicAt || abs < 0) && !first {
 		if !p.tokenOK(a.Token) {
 			return refusedf(CodePermission, "a step of %v is beyond the panic threshold of %v and carries no valid confirmation token", off, panicAt)
 		}

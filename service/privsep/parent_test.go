@@ -291,7 +291,9 @@ func TestRemoteRoundTrip(t *testing.T) {
 	if err := drv.SetFrequency(1e5); !errors.Is(err, platform.ErrOutOfRange) {
 		t.Errorf("SetFrequency(1e5) = %v, want ErrOutOfRange", err)
 	}
-	if err := drv.(platform.SyncStatusReporter).SetSyncStatus(true, time.Millisecond, time.Microsecond); err != nil {
+	// (Not synchronized yet: a synchronized report would close the first
+	// step's window, which the steps below use.)
+	if err := drv.(platform.SyncStatusReporter).SetSyncStatus(false, 0, 0); err != nil {
 		t.Error(err)
 	}
 	if _, err := r.LoadDrift(""); !errors.Is(err, fs.ErrNotExist) {
@@ -450,6 +452,31 @@ func TestTokenFileReplaced(t *testing.T) {
 	}
 	if fi, err := os.Lstat(tokPath); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
 		t.Errorf("token file %v %v, want a regular file, mode 0600", fi, err)
+	}
+}
+
+// The unlimited first step is only for the start: it is gone once the
+// engine reported the clock synchronized, and after FirstStepWindow.
+func TestFirstStepWindowCloses(t *testing.T) {
+	f := newFixture(t)
+	r := f.remote(t)
+	if err := r.Driver().(platform.SyncStatusReporter).SetSyncStatus(true, time.Millisecond, time.Microsecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Driver().Step(time.Hour); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("a first step of 1 h after the clock was synchronized = %v, want refused", err)
+	}
+
+	g := newFixture(t)
+	now := time.Unix(1_000_000, 0)
+	g.p.Now = func() time.Time { return now }
+	g.p.started = now
+	now = now.Add(g.p.FirstStepWindow + time.Second)
+	if err := g.remote(t).Driver().Step(time.Hour); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("a first step of 1 h after the window = %v, want refused", err)
+	}
+	if len(f.drv.Steps())+len(g.drv.Steps()) != 0 {
+		t.Errorf("steps made: %v %v", f.drv.Steps(), g.drv.Steps())
 	}
 }
 

@@ -221,14 +221,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 					return nil
 				case <-time.After(100 * time.Millisecond):
 				}
+				if time.Since(began) >= s.StableAfter {
+					backoff = s.MinBackoff // it ran well: not a crash loop
+				}
 				s.Logger.Error("the engine exited; the clock keeps its last frequency until it is back", "err", exitText(err), "restart_in", backoff.String())
 			case <-ctx.Done():
 				s.stop(done)
 				return nil
 			}
-		}
-		if time.Since(began) >= s.StableAfter {
-			backoff = s.MinBackoff
 		}
 		select {
 		case <-time.After(backoff):
