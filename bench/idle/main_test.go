@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/timesync/timesync/bench/internal/procstat"
 )
 
 func TestParseRequests(t *testing.T) {
@@ -35,5 +38,39 @@ func TestChronyNeverControlsTheClock(t *testing.T) {
 	}
 	if ts := timesyncConf([]string{"127.0.0.41:12341"}, "/tmp/y"); !strings.Contains(ts, "server 127.0.0.41:12341 iburst minpoll 4 maxpoll 4") {
 		t.Errorf("timesync.conf:\n%s", ts)
+	}
+}
+
+// A privilege-separated service is judged on its two processes together:
+// every thread's CPU, and memory as the sum of PSS (the binary's shared
+// pages once), with neither process over the target on its own.
+func TestReportTwoProcesses(t *testing.T) {
+	mk := func(cpuMs int, u procstat.Usage) usage {
+		return usage{marks: []time.Duration{0, time.Duration(cpuMs) * time.Millisecond}, end: u}
+	}
+	o := options{rounds: 1, duration: 2 * time.Minute, servers: 3}
+	for _, c := range []struct {
+		name     string
+		ts       procstat.Usage
+		tsCPU    int
+		wantPass bool
+		want     []string
+	}{
+		{"pair under the target", procstat.Usage{RSS: 24 << 20, HWM: 24 << 20, PSS: 15 << 20, MaxRSS: 12 << 20, Procs: 2}, 5, true,
+			[]string{"PASS CPU", "PASS RSS", "PSS 15.0 MB together", "VmRSS summed 24.0 MB", "2 processes"}},
+		{"pair over on PSS", procstat.Usage{RSS: 30 << 20, PSS: 21 << 20, MaxRSS: 15 << 20, Procs: 2}, 5, false, []string{"FAIL RSS"}},
+		{"pair, CPU over", procstat.Usage{RSS: 24 << 20, PSS: 15 << 20, MaxRSS: 12 << 20, Procs: 2}, 7, false, []string{"FAIL CPU", "PASS RSS"}},
+		{"one process over", procstat.Usage{RSS: 21 << 20, HWM: 21 << 20, PSS: 15 << 20, MaxRSS: 21 << 20, Procs: 1}, 5, false, []string{"FAIL RSS under 20 MB (VmRSS 21.0 MB"}},
+	} {
+		var b strings.Builder
+		r := results{timesync: mk(c.tsCPU, c.ts), chronyd: mk(6, procstat.Usage{RSS: 5 << 20, PSS: 4 << 20, MaxRSS: 5 << 20, Procs: 1})}
+		if got := report(&b, o, r); got != c.wantPass {
+			t.Errorf("%s: report = %v, want %v:\n%s", c.name, got, c.wantPass, b.String())
+		}
+		for _, w := range c.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: report lacks %q:\n%s", c.name, w, b.String())
+			}
+		}
 	}
 }

@@ -112,3 +112,122 @@ func Stop(cmd *exec.Cmd, grace time.Duration) {
 		<-done
 	}
 }
+
+// Tree lists pid and every process descended from it, from the parent
+// field of each /proc/N/stat. A privilege-separated service is a parent
+// and its engine; a benchmark that read the parent alone would miss the
+// engine's work.
+func Tree(pid int) ([]int, error) {
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+		return nil, fmt.Errorf("process %d: %w", pid, err)
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	children := map[int][]int{}
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		if pp, ok := ParseStatParent(string(b)); ok {
+			children[pp] = append(children[pp], n)
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out, nil
+}
+
+// ParseStatParent reads the parent pid, the fourth field of /proc/N/stat;
+// the second field (the command in parentheses) may hold spaces and
+// parentheses, so fields are counted after its last ')'.
+func ParseStatParent(s string) (int, bool) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0, false
+	}
+	pp, err := strconv.Atoi(f[1])
+	return pp, err == nil
+}
+
+// PSS reads the proportional set size from /proc/PID/smaps_rollup, in
+// bytes: the process's resident pages, each shared page divided by the
+// number of processes mapping it. Summed over processes it counts every
+// page once, which summing VmRSS does not (two processes of one binary
+// share its text).
+func PSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, err
+	}
+	return ParsePSS(string(b))
+}
+
+// ParsePSS reads the Pss line (kB, returned in bytes) of smaps_rollup.
+func ParsePSS(s string) (int64, error) {
+	for _, line := range strings.Split(s, "\n") {
+		if v, ok := strings.CutPrefix(line, "Pss:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				break
+			}
+			n, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("smaps_rollup: %w", err)
+			}
+			return n << 10, nil
+		}
+	}
+	return 0, errors.New("smaps_rollup lacks Pss")
+}
+
+// Usage is what TreeUsage finds over a process tree.
+type Usage struct {
+	CPU     time.Duration // every thread of every process
+	RSS     int64         // sum of VmRSS: shared pages count once per process
+	HWM     int64         // sum of VmHWM
+	PSS     int64         // sum of Pss: every page once
+	MaxRSS  int64         // the largest single process's VmRSS
+	Threads int
+	Procs   int
+}
+
+// TreeUsage sums CPUTime, Memory and PSS over Tree(pid).
+func TreeUsage(pid int) (Usage, error) {
+	var u Usage
+	pids, err := Tree(pid)
+	if err != nil {
+		return u, err
+	}
+	for i, p := range pids {
+		c, err := CPUTime(p)
+		if err == nil {
+			var r, h int64
+			var t int
+			if r, h, t, err = Memory(p); err == nil {
+				var ps int64
+				if ps, err = PSS(p); err == nil {
+					u.CPU, u.RSS, u.HWM, u.PSS, u.Threads, u.Procs = u.CPU+c, u.RSS+r, u.HWM+h, u.PSS+ps, u.Threads+t, u.Procs+1
+					u.MaxRSS = max(u.MaxRSS, r)
+				}
+			}
+		}
+		if err != nil && i == 0 {
+			return u, err
+		}
+		// A child that just ended is left out.
+	}
+	return u, nil
+}

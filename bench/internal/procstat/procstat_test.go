@@ -2,6 +2,7 @@ package procstat
 
 import (
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 )
@@ -38,5 +39,60 @@ func TestSelf(t *testing.T) {
 	}
 	if rss, err := RSS(os.Getpid()); err != nil || rss <= 0 {
 		t.Errorf("RSS %d, %v", rss, err)
+	}
+}
+
+func TestParseStatParent(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"12 (timesync) S 7 12 12 0 -1", 7, true},
+		{"13 (a) b) (c) R 1 13 13 0", 1, true},
+		{"14 (x y) S", 0, false},
+		{"garbage", 0, false},
+	} {
+		got, ok := ParseStatParent(c.in)
+		if got != c.want || ok != c.ok {
+			t.Errorf("ParseStatParent(%q) = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// Tree finds a child this test starts, and TreeUsage counts both.
+func TestTree(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep:", err)
+	}
+	defer Stop(cmd, time.Second)
+	pids, err := Tree(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range pids {
+		found = found || p == cmd.Process.Pid
+	}
+	if !found || pids[0] != os.Getpid() {
+		t.Fatalf("Tree(self) = %v; want self first and child %d in it", pids, cmd.Process.Pid)
+	}
+	u, err := TreeUsage(os.Getpid())
+	if err != nil || u.Procs < 2 || u.RSS <= 0 || u.PSS <= 0 || u.PSS > u.RSS || u.MaxRSS > u.RSS {
+		t.Fatalf("TreeUsage: %+v, %v; want ≥ 2 processes, 0 < PSS ≤ RSS", u, err)
+	}
+}
+
+func TestParsePSS(t *testing.T) {
+	got, err := ParsePSS("00400000-7ffd [rollup]\nRss:     11316 kB\nPss:      6707 kB\nPss_Dirty: 2104 kB\n")
+	if err != nil || got != 6707<<10 {
+		t.Errorf("got %d, %v; want 6707 kB", got, err)
+	}
+	if _, err := ParsePSS("Rss: 1 kB\n"); err == nil {
+		t.Error("no Pss line: want an error")
 	}
 }
