@@ -160,6 +160,7 @@ type peer struct {
 	stopped bool      // denied: never polled again
 
 	inflight  bool
+	fresh     bool      // a measurement added since the last update
 	answered  bool      // the first exchange has ended (answer or failure)
 	lastValid time.Time // when the last valid answer arrived; zero: never
 	seq       uint64
@@ -331,7 +332,7 @@ func (l *Loop) pollTimer(p *peer) {
 		return
 	}
 	now := l.opt.Timers.Now()
-	l.checkSync(now)
+	l.checkSync(now, false)
 	if p.inflight {
 		// The previous exchange has not ended (a slow Exchanger): let it.
 		l.schedule(p, now.Add(l.interval(p)))
@@ -362,9 +363,16 @@ func (l *Loop) received(p *peer, seq uint64, r *ntp.Response, qerr error) {
 	}
 	p.answered = true
 	now := l.opt.Timers.Now()
+	l.measured(p, r, qerr, now)
+	l.roundEnded(now)
+}
+
+// measured judges the answer (or failure) of p's exchange that just ended
+// and adds a valid measurement to its history.
+func (l *Loop) measured(p *peer, r *ntp.Response, qerr error, now time.Time) {
 	smp, err := p.src.Received(r, qerr, l.opt.Validate)
 	if err != nil {
-		l.rejected(p, r, err, now)
+		l.rejected(p, r, err)
 		return
 	}
 	p.lastValid = now
@@ -381,10 +389,55 @@ func (l *Loop) received(p *peer, seq uint64, r *ntp.Response, qerr error) {
 		}
 		return
 	}
+	p.fresh = true
 	l.log.Debug("measurement", "server", p.cfg.Address, "offset_seconds", smp.Offset.Seconds(), "delay_seconds", smp.Delay.Seconds())
-	if l.firstRoundDone() {
-		l.update(now, p)
+}
+
+// roundWait bounds how long an update waits for the other exchanges of
+// its round: an exchange counts as part of the round while it is younger
+// than this, and no measurement waits longer than this for its update.
+// Exchanges time out after 2 s by default.
+const roundWait = 2 * time.Second
+
+// roundEnded corrects the clock once the exchanges of a round have all
+// ended. Servers polled at the same interval are polled together (see
+// schedule), and their answers arrive within milliseconds of each other;
+// one update with all of them does what one update per answer did, with
+// a third of the clock changes (each a request to the privileged parent)
+// and of the slews to end. An update is not held for an exchange sent
+// more than roundWait ago, nor does a measurement wait longer than that.
+func (l *Loop) roundEnded(now time.Time) {
+	var fresh []*peer
+	oldest := now
+	for _, q := range l.peers {
+		if q.fresh {
+			fresh = append(fresh, q)
+			if q.sendAt.Before(oldest) {
+				oldest = q.sendAt
+			}
+		}
 	}
+	if now.Sub(oldest) < roundWait {
+		for _, q := range l.peers {
+			if q.inflight && !q.stopped && now.Sub(q.sendAt) < roundWait {
+				return // another answer of this round is on its way
+			}
+		}
+	}
+	if !l.firstRoundDone() {
+		l.refreshStates(now, nil)
+		return
+	}
+	if len(fresh) == 0 && l.updates > 0 {
+		l.refreshStates(now, nil)
+		return
+	}
+	// With nothing fresh this is the first round's last exchange failing:
+	// judge the sources that did answer.
+	for _, q := range fresh {
+		q.fresh = false
+	}
+	l.update(now, fresh)
 }
 
 // pollDisturbed is the offset, in jitters, reported to the poll control
@@ -410,7 +463,7 @@ func (l *Loop) firstRoundDone() bool {
 
 // rejected handles a failed exchange: a kiss-o'-death backs off or drops
 // the source, anything else only shows in its state.
-func (l *Loop) rejected(p *peer, r *ntp.Response, err error, now time.Time) {
+func (l *Loop) rejected(p *peer, r *ntp.Response, err error) {
 	var kiss *engine.KissError
 	switch {
 	case errors.As(err, &kiss) && kiss.Drop():
@@ -433,20 +486,14 @@ func (l *Loop) rejected(p *peer, r *ntp.Response, err error, now time.Time) {
 	default:
 		l.log.Debug("exchange failed", "server", p.cfg.Address, "err", err)
 	}
-	if l.updates == 0 && l.firstRoundDone() {
-		// This failure was the last first exchange to end: judge the
-		// sources that did answer.
-		l.update(now, nil)
-		return
-	}
-	l.refreshStates(now, nil)
 }
 
 // update runs selection over every usable source and corrects the clock
-// with the selected ones. from is the source whose measurement triggered
-// it (nil after a confirmation).
-func (l *Loop) update(now time.Time, from *peer) {
-	ests, best := l.refreshStates(now, from)
+// with the selected ones. fresh are the sources whose new measurements
+// triggered it (none after a confirmation); their poll intervals adapt to
+// the result.
+func (l *Loop) update(now time.Time, fresh []*peer) {
+	ests, best := l.refreshStates(now, nil)
 	if len(ests) == 0 {
 		return
 	}
@@ -474,7 +521,10 @@ func (l *Loop) update(now time.Time, from *peer) {
 			}
 		}
 	}
-	if from != nil && u.Action == discipline.ActionSlew {
+	for _, from := range fresh {
+		if u.Action != discipline.ActionSlew {
+			break
+		}
 		if e, ok := l.disc.Estimate(&from.track, now); ok {
 			jit := max(e.Jitter, e.OffsetSD, time.Microsecond)
 			off := u.Offset
@@ -493,7 +543,7 @@ func (l *Loop) update(now time.Time, from *peer) {
 	if l.opt.Drift != nil && u.Action == discipline.ActionSlew && now.Sub(l.lastDrift) >= l.opt.DriftInterval {
 		l.saveDrift(now)
 	}
-	l.checkSync(now)
+	l.checkSync(now, true)
 }
 
 func (l *Loop) saveDrift(now time.Time) {
@@ -635,16 +685,22 @@ func (l *Loop) state(now time.Time) (State, string) {
 }
 
 // checkSync tells a kernel that keeps sync status (Linux) whether the
-// clock is synchronized and how well.
-func (l *Loop) checkSync(now time.Time) {
+// clock is synchronized and how well: after every update (fresh error
+// bounds), and at each poll only if the state changed since (the error
+// bound grew past MaxError, or the sources went quiet). Between reports
+// the kernel grows its maximum error by itself, at 500 ppm, faster than
+// ours grows, so it never claims better than we know. A report is a
+// request to the privileged parent, so polls that change nothing send
+// none.
+func (l *Loop) checkSync(now time.Time, updated bool) {
 	rep, ok := l.opt.Clock.Driver().(platform.SyncStatusReporter)
 	if !ok {
 		return
 	}
 	st, _ := l.state(now)
 	synced := st == StateSynchronized
-	if l.kernelSet && !synced && l.unsync {
-		return
+	if l.kernelSet && synced != l.unsync && (!updated || !synced) {
+		return // nothing new to say
 	}
 	var maxErr, estErr time.Duration
 	if synced {

@@ -23,10 +23,18 @@ import (
 // the Linux driver, recorded.
 type reportingClock struct {
 	*sim.Clock
-	synced []bool
+	synced  []bool
+	reports int // every SetSyncStatus
+	freqs   int // every SetFrequency
+}
+
+func (c *reportingClock) SetFrequency(ppm float64) error {
+	c.freqs++
+	return c.Clock.SetFrequency(ppm)
 }
 
 func (c *reportingClock) SetSyncStatus(synced bool, maxErr, estErr time.Duration) error {
+	c.reports++
 	if n := len(c.synced); n == 0 || c.synced[n-1] != synced {
 		c.synced = append(c.synced, synced)
 	}
@@ -329,6 +337,72 @@ func TestMinorityHoldsUntilTheOthersAreGone(t *testing.T) {
 	r.sched.Run(1000*time.Second + 25*time.Hour)
 	if st := lp.Status(); st.State != loop.StateSynchronized || st.Reference != "a:123" {
 		t.Errorf("a day after the others went silent: state %s (%s), reference %q; want synchronized to a:123", st.State, st.Reason, st.Reference)
+	}
+}
+
+// Servers polled at one interval are polled together, and the clock is
+// corrected once per round with all their answers, not once per answer:
+// each correction is requests to the privileged parent and a slew to end.
+// The kernel hears the sync status once per update, not at every poll.
+func TestOneUpdatePerRound(t *testing.T) {
+	servers := []sim.ServerConfig{{Address: "a:123"}, {Address: "b:123"}, {Address: "c:123"}}
+	r := newRig(t, goodNet, servers, loop.Options{})
+	r.loop.Start()
+	r.sched.Run(20*time.Minute + time.Second)
+	rounds := len(r.ex.at["a:123"])
+	for _, a := range []string{"b:123", "c:123"} {
+		if got := r.ex.at[a]; len(got) != rounds {
+			t.Fatalf("%s polled %d times, a:123 %d", a, len(got), rounds)
+		}
+		for i, at := range r.ex.at[a] {
+			if at != r.ex.at["a:123"][i] {
+				t.Fatalf("poll %d of %s at %v, of a:123 at %v: want together", i, a, at, r.ex.at["a:123"][i])
+			}
+		}
+	}
+	st := r.loop.Status()
+	if rounds < 18 || st.Updates != rounds {
+		t.Errorf("%d rounds of three answers, %d updates; want one update per round", rounds, st.Updates)
+	}
+	// Per update: the frequency, the slew's start and its end.
+	if r.clock.freqs > 3*st.Updates+1 {
+		t.Errorf("%d frequency changes for %d updates; want at most three per update", r.clock.freqs, st.Updates)
+	}
+	if r.clock.reports > st.Updates+1 {
+		t.Errorf("%d sync status reports for %d updates and %d polls; want one per update", r.clock.reports, st.Updates, 3*rounds)
+	}
+	if st.State != loop.StateSynchronized {
+		t.Errorf("state %s (%s), want synchronized", st.State, st.Reason)
+	}
+}
+
+// A round's update does not wait for ever: a server that does not answer
+// holds it up for its exchange's 2 s timeout only, and the answers of the
+// others then correct the clock.
+func TestRoundWaitsForTimeoutOnly(t *testing.T) {
+	servers := []sim.ServerConfig{{Address: "a:123"}, {Address: "b:123"}, {Address: "c:123"}}
+	r := newRig(t, goodNet, servers, loop.Options{})
+	r.ex.next = dropper{r.ex.next, "c:123", r.sched}
+	r.loop.Start()
+	r.sched.Run(10 * time.Minute)
+	before := r.loop.Status().Updates
+	at := r.sched.Mono()
+	// The next round: a and b answer within milliseconds, c never.
+	var next time.Duration
+	for next = at; next < at+2*time.Minute; next += 10 * time.Millisecond {
+		r.sched.Run(next)
+		if len(r.ex.at["a:123"]) > 0 && r.ex.at["a:123"][len(r.ex.at["a:123"])-1] > at {
+			break
+		}
+	}
+	sent := r.ex.at["a:123"][len(r.ex.at["a:123"])-1]
+	r.sched.Run(r.sched.Elapsed() + 1900*time.Millisecond)
+	if got := r.loop.Status().Updates; got != before {
+		t.Errorf("1.9 s into a round whose third server is silent: %d updates, want %d (waiting)", got, before)
+	}
+	r.sched.Run(r.sched.Elapsed() + 200*time.Millisecond)
+	if got := r.loop.Status().Updates; got != before+1 {
+		t.Errorf("after the silent server's timeout (round sent at %v): %d updates, want %d", sent, got, before+1)
 	}
 }
 
