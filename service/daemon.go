@@ -540,6 +540,9 @@ func (d *Daemon) loopOptions(cfg *config.Config, servers []loop.Server) loop.Opt
 		MinSources:    cfg.MinSources,
 		Logger:        d.log,
 		BurstInterval: d.opt.BurstInterval,
+
+		UpdateInterval: loop.DefaultUpdateInterval,
+		UpdateDeadband: loop.DefaultUpdateDeadband,
 	}
 	if cfg.DriftFile != "" && !d.opt.DryRun {
 		opt.Drift = driftStore{d.priv, cfg.DriftFile}

@@ -62,6 +62,11 @@ type Scenario struct {
 	MinPoll, MaxPoll int
 	IBurst           bool
 	MinSources       int
+	// UpdateInterval and UpdateDeadband are the loop's (loop.Options):
+	// how often a synchronized clock is corrected at least, with polls
+	// shorter than that.
+	UpdateInterval time.Duration
+	UpdateDeadband float64
 	// Discipline, if set, replaces discipline.DefaultConfig().
 	Discipline *discipline.Config
 	// Drift is given to the loop, which saves the frequency to it.
@@ -220,7 +225,10 @@ func Build(sc Scenario, seed uint64) (*Rig, error) {
 		Discipline: dc,
 		MinSources: sc.MinSources,
 		Drift:      sc.Drift,
-		Logger:     log,
+
+		UpdateInterval: sc.UpdateInterval,
+		UpdateDeadband: sc.UpdateDeadband,
+		Logger:         log,
 	}
 	for _, c := range srv {
 		opt.Servers = append(opt.Servers, loop.Server{Address: c.Address, MinPoll: sc.MinPoll, MaxPoll: sc.MaxPoll, IBurst: sc.IBurst})

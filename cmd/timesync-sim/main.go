@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/timesync/timesync/service/discipline"
+	"github.com/timesync/timesync/service/loop"
 	"github.com/timesync/timesync/sim"
 )
 
@@ -71,6 +72,8 @@ func runMain(args []string, stdout io.Writer) error {
 		profile     = fs.String("profile", "linux", "clock driver emulated: linux (±83333 ppm) or freq-only (±500 ppm)")
 		iburst      = fs.Bool("iburst", false, "send a burst of requests at start (not part of Scenario A)")
 		minSources  = fs.Int("minsources", 1, "sources that must agree")
+		updIv       = fs.Duration("update-interval", loop.DefaultUpdateInterval, "once synchronized, skip updates sooner than this after the last whose offset is within --update-deadband standard deviations, as the service does (0: update at every round)")
+		updBand     = fs.Float64("update-deadband", loop.DefaultUpdateDeadband, "see --update-interval")
 		step        = fs.Duration("step", 128*time.Millisecond, "step threshold (0: never step)")
 		stepout     = fs.Duration("stepout", 900*time.Second, "stepout interval")
 		panicT      = fs.Duration("panic", 1000*time.Second, "panic threshold (0: always step)")
@@ -191,15 +194,17 @@ flags:
 			Delay: *delay, JitterMean: *jitter, Loss: *loss,
 			OutageUp: up, OutagePeriod: period,
 		},
-		Servers:      *servers,
-		Falsetickers: *falseT,
-		ServerNoise:  *srvNoise,
-		MinPoll:      *minPoll,
-		MaxPoll:      *maxPoll,
-		IBurst:       *iburst,
-		MinSources:   *minSources,
-		Discipline:   &dc,
-		Trace:        *trace != "",
+		Servers:        *servers,
+		Falsetickers:   *falseT,
+		ServerNoise:    *srvNoise,
+		MinPoll:        *minPoll,
+		MaxPoll:        *maxPoll,
+		IBurst:         *iburst,
+		MinSources:     *minSources,
+		UpdateInterval: *updIv,
+		UpdateDeadband: *updBand,
+		Discipline:     &dc,
+		Trace:          *trace != "",
 	}
 	if driftPPM != nil {
 		sc.DriftFile = sim.DriftFileFor(*driftPPM, *driftSkew)

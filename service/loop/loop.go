@@ -119,6 +119,13 @@ type Options struct {
 	// SyncThreshold: after an update whose offset exceeded it the state
 	// is "syncing" rather than "synchronized"; default 10 ms.
 	SyncThreshold time.Duration
+	// UpdateInterval and UpdateDeadband: once synchronized, an update
+	// sooner than UpdateInterval after the last one is skipped when its
+	// combined offset is within UpdateDeadband standard deviations of
+	// zero (see mayWait). 0 corrects at every round (the simulator's
+	// scenarios set what they test); the service uses 64 s and 2.
+	UpdateInterval time.Duration
+	UpdateDeadband float64
 	// BurstCount and BurstInterval shape iburst and SyncNow bursts;
 	// defaults 4 requests 2 s apart.
 	BurstCount    int
@@ -126,6 +133,17 @@ type Options struct {
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
+
+// The service's UpdateInterval and UpdateDeadband: with polls shorter
+// than a minute, a synchronized clock whose offset is within two
+// standard deviations of the measurements' noise is corrected about once
+// a minute instead of at every round. In the simulator (3 servers polled
+// every 16 s, seeds 11-60) that cost 3 % of RMS offset (21.2 -> 21.9 µs)
+// and, on a 100 µs LAN, 0.4 µs (3.75 -> 4.17 µs); see the README.
+const (
+	DefaultUpdateInterval = 64 * time.Second
+	DefaultUpdateDeadband = 2.0
+)
 
 // Loop is the running discipline of one clock by a set of servers.
 type Loop struct {
@@ -497,6 +515,13 @@ func (l *Loop) update(now time.Time, fresh []*peer) {
 	if len(ests) == 0 {
 		return
 	}
+	if off, ok := l.mayWait(now, ests); ok {
+		// The measurements stay in the sources' histories for the next
+		// update; only the poll intervals adapt now.
+		l.adaptPolls(now, fresh, off)
+		l.checkSync(now, false)
+		return
+	}
 	u := l.disc.Update(now, ests)
 	if u.Err != nil {
 		l.log.Error("correcting the clock", "err", u.Err)
@@ -521,29 +546,60 @@ func (l *Loop) update(now time.Time, fresh []*peer) {
 			}
 		}
 	}
-	for _, from := range fresh {
-		if u.Action != discipline.ActionSlew {
-			break
-		}
-		if e, ok := l.disc.Estimate(&from.track, now); ok {
-			jit := max(e.Jitter, e.OffsetSD, time.Microsecond)
-			off := u.Offset
-			if e.Samples >= 8 && e.Used < e.Samples/2 {
-				// The discipline had to drop most of the history to
-				// follow the clock: the polls are too far apart for
-				// how the frequency wanders. That counts as a large
-				// offset.
-				off = pollDisturbed * jit
-			}
-			if from.poll.Update(off, jit) && from.burst == 0 && !from.inflight {
-				l.schedule(from, from.sendAt.Add(l.interval(from)))
-			}
-		}
+	if u.Action == discipline.ActionSlew {
+		l.adaptPolls(now, fresh, u.Offset)
 	}
 	if l.opt.Drift != nil && u.Action == discipline.ActionSlew && now.Sub(l.lastDrift) >= l.opt.DriftInterval {
 		l.saveDrift(now)
 	}
 	l.checkSync(now, true)
+}
+
+// mayWait reports whether a synchronized clock may skip this update and
+// take its correction at a later one: when the last update is younger
+// than UpdateInterval and the combined offset of ests is within
+// UpdateDeadband times its own standard deviation (a correction that is
+// mostly the measurements' noise). It returns the combined offset.
+// Polls shorter than UpdateInterval then still measure at their pace,
+// but the clock (a request to the privileged parent, and a slew to end)
+// is touched about once per UpdateInterval while nothing changes; an
+// offset beyond the deadband is corrected at once.
+func (l *Loop) mayWait(now time.Time, ests []discipline.Estimate) (time.Duration, bool) {
+	// An eighth of the interval absorbs the rounds' own jitter: polls
+	// exactly UpdateInterval apart are never held.
+	if l.opt.UpdateInterval <= 0 || l.updates == 0 || now.Sub(l.lastUpdate)+l.opt.UpdateInterval/8 >= l.opt.UpdateInterval {
+		return 0, false
+	}
+	if st, _ := l.state(now); st != StateSynchronized {
+		return 0, false
+	}
+	ce := make([]engine.Estimate, len(ests))
+	for i, e := range ests {
+		ce[i] = e.Combinable()
+	}
+	c := engine.Combine(ce)
+	return c.Offset, c.Offset.Abs() <= time.Duration(l.opt.UpdateDeadband*float64(c.OffsetSD))
+}
+
+// adaptPolls lets the poll interval of each source with a fresh
+// measurement follow off, the clock's offset as the sources see it.
+func (l *Loop) adaptPolls(now time.Time, fresh []*peer, off time.Duration) {
+	for _, from := range fresh {
+		if e, ok := l.disc.Estimate(&from.track, now); ok {
+			jit := max(e.Jitter, e.OffsetSD, time.Microsecond)
+			o := off
+			if e.Samples >= 8 && e.Used < e.Samples/2 {
+				// The discipline had to drop most of the history to
+				// follow the clock: the polls are too far apart for
+				// how the frequency wanders. That counts as a large
+				// offset.
+				o = pollDisturbed * jit
+			}
+			if from.poll.Update(o, jit) && from.burst == 0 && !from.inflight {
+				l.schedule(from, from.sendAt.Add(l.interval(from)))
+			}
+		}
+	}
 }
 
 func (l *Loop) saveDrift(now time.Time) {

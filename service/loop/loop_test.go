@@ -406,6 +406,48 @@ func TestRoundWaitsForTimeoutOnly(t *testing.T) {
 	}
 }
 
+// With UpdateInterval, a synchronized clock polled every 16 s is corrected
+// about once a minute while its offset stays within the noise, and at
+// once when it does not: the servers all move 2 ms at 1000 s, and the
+// round that sees it corrects the clock.
+func TestUpdateIntervalHoldsOnlyNoise(t *testing.T) {
+	var servers []sim.ServerConfig
+	for _, a := range []string{"a:123", "b:123", "c:123"} {
+		servers = append(servers, sim.ServerConfig{Address: a, StepAt: 1000 * time.Second, StepBy: 2 * time.Millisecond})
+	}
+	opt := loop.Options{UpdateInterval: 64 * time.Second, UpdateDeadband: 2}
+	for _, sv := range servers {
+		opt.Servers = append(opt.Servers, loop.Server{Address: sv.Address, MinPoll: 4, MaxPoll: 4})
+	}
+	r := newRig(t, goodNet, servers, opt)
+	r.loop.Start()
+	r.sched.Run(300 * time.Second)
+	u0, n0 := r.loop.Status().Updates, len(r.ex.at["a:123"])
+	r.sched.Run(900 * time.Second)
+	u1, n1 := r.loop.Status().Updates, len(r.ex.at["a:123"])
+	rounds, updates := n1-n0, u1-u0
+	// 600 s: 37 or 38 rounds; one update a minute is 10, plus the few
+	// whose offset fell outside two standard deviations.
+	if updates < 8 || updates > 16 || rounds < 36 {
+		t.Errorf("from 300 to 900 s: %d updates in %d rounds; want about one a minute", updates, rounds)
+	}
+	if st := r.loop.Status(); st.State != loop.StateSynchronized {
+		t.Fatalf("state %s (%s), want synchronized", st.State, st.Reason)
+	}
+	// The servers jump at 1000 s. The discipline holds the first answers
+	// that show it aside as outliers until they persist (as it does
+	// without UpdateInterval); the round that accepts them corrects the
+	// clock at once, by about 2 ms, at 1046 s here, without waiting for a
+	// minute since the last update.
+	r.sched.Run(1000 * time.Second)
+	u2 := r.loop.Status().Updates
+	r.sched.Run(1050 * time.Second)
+	st := r.loop.Status()
+	if st.Updates != u2+1 || st.Offset < 1900*time.Microsecond {
+		t.Errorf("after the servers moved 2 ms: %d updates since 1000 s, last offset %v; want one update, of about +2 ms", st.Updates-u2, st.Offset)
+	}
+}
+
 // BenchmarkPollRound is what the loop computes for one poll of three
 // servers in steady state (three answers, each judged, fitted and
 // selected, and a correction): the idle service's own work per poll,
