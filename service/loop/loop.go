@@ -179,6 +179,7 @@ type peer struct {
 
 	inflight  bool
 	fresh     bool      // a measurement added since the last update
+	inBurst   bool      // the exchange in flight, or the last, was part of a burst
 	answered  bool      // the first exchange has ended (answer or failure)
 	lastValid time.Time // when the last valid answer arrived; zero: never
 	seq       uint64
@@ -362,6 +363,7 @@ func (l *Loop) pollTimer(p *peer) {
 	seq := p.seq
 	p.sendAt = now
 	p.steps = l.opt.Clock.Steps()
+	p.inBurst = p.burst > 0
 	if p.burst > 0 {
 		p.burst--
 	}
@@ -417,6 +419,10 @@ func (l *Loop) measured(p *peer, r *ntp.Response, qerr error, now time.Time) {
 // Exchanges time out after 2 s by default.
 const roundWait = 2 * time.Second
 
+// roundSpread is how close to a round's first poll another source's poll
+// must be due to belong to the round.
+const roundSpread = 100 * time.Millisecond
+
 // roundEnded corrects the clock once the exchanges of a round have all
 // ended. Servers polled at the same interval are polled together (see
 // schedule), and their answers arrive within milliseconds of each other;
@@ -437,8 +443,17 @@ func (l *Loop) roundEnded(now time.Time) {
 	}
 	if now.Sub(oldest) < roundWait {
 		for _, q := range l.peers {
-			if q.inflight && !q.stopped && now.Sub(q.sendAt) < roundWait {
+			if q.stopped {
+				continue
+			}
+			if q.inflight && now.Sub(q.sendAt) < roundWait {
 				return // another answer of this round is on its way
+			}
+			if !q.inflight && !q.fresh && q.timer != nil && q.sendAt.Before(oldest) && q.next.Sub(oldest) < roundSpread {
+				// Its poll is due with this round's but its timer has
+				// not run yet: timers due together fire one by one, and
+				// a quick answer can arrive before the next one runs.
+				return
 			}
 		}
 	}
@@ -515,7 +530,7 @@ func (l *Loop) update(now time.Time, fresh []*peer) {
 	if len(ests) == 0 {
 		return
 	}
-	if off, ok := l.mayWait(now, ests); ok {
+	if off, ok := l.mayWait(now, ests, fresh); ok {
 		// The measurements stay in the sources' histories for the next
 		// update; only the poll intervals adapt now.
 		l.adaptPolls(now, fresh, off)
@@ -563,8 +578,15 @@ func (l *Loop) update(now time.Time, fresh []*peer) {
 // Polls shorter than UpdateInterval then still measure at their pace,
 // but the clock (a request to the privileged parent, and a slew to end)
 // is touched about once per UpdateInterval while nothing changes; an
-// offset beyond the deadband is corrected at once.
-func (l *Loop) mayWait(now time.Time, ests []discipline.Estimate) (time.Duration, bool) {
+// offset beyond the deadband is corrected at once, and so are the
+// answers of a burst (iburst, Sync now, a wake from sleep), which ask for
+// a prompt correction.
+func (l *Loop) mayWait(now time.Time, ests []discipline.Estimate, fresh []*peer) (time.Duration, bool) {
+	for _, p := range fresh {
+		if p.inBurst {
+			return 0, false
+		}
+	}
 	// An eighth of the interval absorbs the rounds' own jitter: polls
 	// exactly UpdateInterval apart are never held.
 	if l.opt.UpdateInterval <= 0 || l.updates == 0 || now.Sub(l.lastUpdate)+l.opt.UpdateInterval/8 >= l.opt.UpdateInterval {
