@@ -251,11 +251,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 				return err
 			}
 			c := u.CPU
-			pids, err := procstat.Tree(p.pid)
-			if err != nil {
-				return err
-			}
-			key := fmt.Sprint(pids)
+			key := fmt.Sprint(u.Pids)
 			if p.u.pids == "" {
 				p.u.pids = key
 			} else if key != p.u.pids {

@@ -74,11 +74,7 @@ func (d *Discipline) Update(now time.Time, ests []Estimate) Update {
 	if len(ests) == 0 {
 		return u
 	}
-	ce := make([]engine.Estimate, len(ests))
-	for i, e := range ests {
-		ce[i] = e.Combinable()
-	}
-	c := engine.Combine(ce)
+	c := Combine(ests)
 	u.Offset, u.OffsetSD, u.Distance, u.Jitter, u.Sources = c.Offset, c.OffsetSD, c.Distance, c.Jitter, len(ests)
 	off := c.Offset
 	abs := off
@@ -153,6 +149,17 @@ func (d *Discipline) Update(now time.Time, ests []Estimate) Update {
 		"offset_sd_seconds", c.OffsetSD.Seconds(), "frequency_ppm", u.FrequencyPPM, "skew_ppm", u.SkewPPM,
 		"sources", len(ests), "used", ests[0].Used, "samples", ests[0].Samples, "bounded", ests[0].Bounded)
 	return u
+}
+
+// Combine combines the estimates of the selected sources with
+// engine.Combine, as Update does before it corrects the clock; the loop
+// uses it to judge whether an update is worth making now.
+func Combine(ests []Estimate) engine.Combined {
+	ce := make([]engine.Estimate, len(ests))
+	for i, e := range ests {
+		ce[i] = e.Combinable()
+	}
+	return engine.Combine(ce)
 }
 
 // Confirm allows the refused correction (beyond the panic threshold) to be

@@ -595,11 +595,7 @@ func (l *Loop) mayWait(now time.Time, ests []discipline.Estimate, fresh []*peer)
 	if st, _ := l.state(now); st != StateSynchronized {
 		return 0, false
 	}
-	ce := make([]engine.Estimate, len(ests))
-	for i, e := range ests {
-		ce[i] = e.Combinable()
-	}
-	c := engine.Combine(ce)
+	c := discipline.Combine(ests)
 	return c.Offset, c.Offset.Abs() <= time.Duration(l.opt.UpdateDeadband*float64(c.OffsetSD))
 }
 

@@ -202,6 +202,7 @@ type Usage struct {
 	MaxRSS  int64         // the largest single process's VmRSS
 	Threads int
 	Procs   int
+	Pids    []int // the tree, pid first: the processes counted are among them
 }
 
 // TreeUsage sums CPUTime, Memory and PSS over Tree(pid).
@@ -211,6 +212,7 @@ func TreeUsage(pid int) (Usage, error) {
 	if err != nil {
 		return u, err
 	}
+	u.Pids = pids
 	for i, p := range pids {
 		c, err := CPUTime(p)
 		if err == nil {
