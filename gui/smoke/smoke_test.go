@@ -504,7 +504,14 @@ func TestTrayAndWindows(t *testing.T) {
 						t.Fatal(err)
 					}
 					if !e.waitPixmap(h, item, func(px string) bool { return px != dark }, 10*time.Second) {
-						t.Fatal("the icon did not change when the desktop's colour scheme turned light")
+						// The portal's signal is broadcast; one sent before
+						// the app subscribed to it is lost (seen once in
+						// CI), so the desktop turns dark and light again.
+						t.Logf("round %d: the icon did not change when the desktop's colour scheme turned light; again", attempt+1)
+						if err := desktop.set(1); err != nil {
+							t.Fatal(err)
+						}
+						continue
 					}
 					if err := desktop.set(1); err != nil {
 						t.Fatal(err)
@@ -515,7 +522,7 @@ func TestTrayAndWindows(t *testing.T) {
 					}
 				}
 				if !themeOK {
-					t.Error("the icon did not come back to the dark panel's when the colour scheme turned dark again (3 rounds)")
+					t.Error("the icon did not follow the desktop's colour scheme, light and back to dark, in 3 rounds")
 				}
 
 				// Live: the service goes away and comes back; the tray

@@ -179,6 +179,7 @@ type peer struct {
 
 	inflight  bool
 	fresh     bool      // a measurement added since the last update
+	freshSent time.Time // when the exchange that gave it was sent
 	inBurst   bool      // the exchange in flight, or the last, was part of a burst
 	answered  bool      // the first exchange has ended (answer or failure)
 	lastValid time.Time // when the last valid answer arrived; zero: never
@@ -265,6 +266,9 @@ func (l *Loop) Start() {
 	l.running = true
 	now := l.opt.Timers.Now()
 	for _, p := range l.peers {
+		// Measurements from before a Stop stay in the histories; they
+		// no longer make a round.
+		p.fresh, p.inBurst = false, false
 		if p.cfg.IBurst {
 			p.burst = l.opt.BurstCount
 		}
@@ -409,7 +413,7 @@ func (l *Loop) measured(p *peer, r *ntp.Response, qerr error, now time.Time) {
 		}
 		return
 	}
-	p.fresh = true
+	p.fresh, p.freshSent = true, p.sendAt
 	l.log.Debug("measurement", "server", p.cfg.Address, "offset_seconds", smp.Offset.Seconds(), "delay_seconds", smp.Delay.Seconds())
 }
 
@@ -434,10 +438,10 @@ func (l *Loop) roundEnded(now time.Time) {
 	var fresh []*peer
 	oldest := now
 	for _, q := range l.peers {
-		if q.fresh {
+		if q.fresh && !q.stopped {
 			fresh = append(fresh, q)
-			if q.sendAt.Before(oldest) {
-				oldest = q.sendAt
+			if q.freshSent.Before(oldest) {
+				oldest = q.freshSent
 			}
 		}
 	}
@@ -446,13 +450,15 @@ func (l *Loop) roundEnded(now time.Time) {
 			if q.stopped {
 				continue
 			}
-			if q.inflight && now.Sub(q.sendAt) < roundWait {
-				return // another answer of this round is on its way
-			}
-			if !q.inflight && !q.fresh && q.timer != nil && q.sendAt.Before(oldest) && q.next.Sub(oldest) < roundSpread {
-				// Its poll is due with this round's but its timer has
-				// not run yet: timers due together fire one by one, and
-				// a quick answer can arrive before the next one runs.
+			waiting := q.inflight && now.Sub(q.sendAt) < roundWait
+			// A poll due with this round's whose timer has not run yet:
+			// timers due together fire one by one, and a quick answer
+			// can arrive before the next one runs.
+			waiting = waiting || !q.inflight && !q.fresh && q.timer != nil && q.sendAt.Before(oldest) && q.next.Sub(oldest) < roundSpread
+			if waiting {
+				// Another answer of this round is on its way; the
+				// sources' states still follow this one.
+				l.refreshStates(now, nil)
 				return
 			}
 		}
@@ -573,8 +579,8 @@ func (l *Loop) update(now time.Time, fresh []*peer) {
 // mayWait reports whether a synchronized clock may skip this update and
 // take its correction at a later one: when the last update is younger
 // than UpdateInterval and the combined offset of ests is within
-// UpdateDeadband times its own standard deviation (a correction that is
-// mostly the measurements' noise). It returns the combined offset.
+// UpdateDeadband times the measurements' standard deviation (a
+// correction that is mostly their noise). It returns the combined offset.
 // Polls shorter than UpdateInterval then still measure at their pace,
 // but the clock (a request to the privileged parent, and a slew to end)
 // is touched about once per UpdateInterval while nothing changes; an
@@ -595,8 +601,18 @@ func (l *Loop) mayWait(now time.Time, ests []discipline.Estimate, fresh []*peer)
 	if st, _ := l.state(now); st != StateSynchronized {
 		return 0, false
 	}
+	// The deadband is the measurements' own noise: the combined
+	// estimate's deviation also counts each server's error bound (root
+	// delay and dispersion, milliseconds for servers across the
+	// internet), which an update would not reduce; and it never exceeds
+	// a tenth of SyncThreshold.
+	var w float64
+	for _, e := range ests {
+		w += 1 / max(e.OffsetSD.Seconds()*e.OffsetSD.Seconds(), 1e-18)
+	}
+	band := min(l.opt.UpdateDeadband*math.Sqrt(1/w)*1e9, float64(l.opt.SyncThreshold/10))
 	c := discipline.Combine(ests)
-	return c.Offset, c.Offset.Abs() <= time.Duration(l.opt.UpdateDeadband*float64(c.OffsetSD))
+	return c.Offset, float64(c.Offset.Abs()) <= band
 }
 
 // adaptPolls lets the poll interval of each source with a fresh

@@ -448,6 +448,47 @@ func TestUpdateIntervalHoldsOnlyNoise(t *testing.T) {
 	}
 }
 
+// A burst's rounds each end by the silent server's 2 s timeout, even
+// though the answering servers are polled again meanwhile: each of the
+// four rounds of an iburst corrects the clock by itself.
+func TestBurstRoundsWithASilentServer(t *testing.T) {
+	servers := []sim.ServerConfig{{Address: "a:123"}, {Address: "b:123"}, {Address: "c:123"}}
+	var opt loop.Options
+	for _, sv := range servers {
+		opt.Servers = append(opt.Servers, loop.Server{Address: sv.Address, MinPoll: 6, MaxPoll: 6, IBurst: true})
+	}
+	opt.UpdateInterval, opt.UpdateDeadband = 64*time.Second, 2
+	r := newRig(t, goodNet, servers, opt)
+	r.ex.next = dropper{r.ex.next, "c:123", r.sched}
+	r.loop.Start()
+	r.sched.Run(8100 * time.Millisecond)
+	if got := r.loop.Status().Updates; got != 4 {
+		t.Errorf("8.1 s into an iburst with a silent server: %d updates, want 4 (one per round, each 2 s after its polls)", got)
+	}
+}
+
+// Removing the server a round waits for ends the round.
+func TestRemovingAwaitedServerEndsRound(t *testing.T) {
+	servers := []sim.ServerConfig{{Address: "a:123"}, {Address: "b:123"}}
+	r := newRig(t, goodNet, servers, loop.Options{})
+	r.ex.next = dropper{r.ex.next, "b:123", r.sched}
+	r.loop.Start()
+	r.sched.Run(10 * time.Minute)
+	before := r.loop.Status().Updates
+	// Into the next round: a answers within milliseconds, b never.
+	next := r.ex.at["a:123"][len(r.ex.at["a:123"])-1] + 64*time.Second
+	r.sched.Run(r.sched.Elapsed() + (next - r.sched.Mono()) + 100*time.Millisecond)
+	if got := r.loop.Status().Updates; got != before {
+		t.Fatalf("round still waiting for b: %d updates, want %d", got, before)
+	}
+	if err := r.loop.RemoveServer("b:123"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.loop.Status().Updates; got != before+1 {
+		t.Errorf("after removing b: %d updates, want %d", got, before+1)
+	}
+}
+
 // BenchmarkPollRound is what the loop computes for one poll of three
 // servers in steady state (three answers, each judged, fitted and
 // selected, and a correction): the idle service's own work per poll,

@@ -72,7 +72,12 @@ func (l *Loop) RemoveServer(address string) error {
 		if l.ref == p {
 			l.ref = nil
 		}
-		l.refreshStates(l.opt.Timers.Now(), nil)
+		// A round may have been waiting for its answer.
+		if l.running {
+			l.roundEnded(l.opt.Timers.Now())
+		} else {
+			l.refreshStates(l.opt.Timers.Now(), nil)
+		}
 		return nil
 	}
 	return fmt.Errorf("%w: %s", ErrUnknownServer, address)
