@@ -1,12 +1,13 @@
 package ntpclient
 
 // client.go: the service's exchanges. One connected UDP socket per server
-// stays open between polls, and one goroutine per socket sleeps on it
-// (parked in the runtime's network poller, no thread) waiting for the
-// next exchange: an exchange costs a write, a read and the poller's
-// wake-up, where a socket per query cost ~25 system calls (socket,
-// setsockopt, connect, getsockname, getpeername, two epoll_ctl, close…)
-// and a goroutine.
+// stays open between polls, and one goroutine per socket waits (parked,
+// no thread) for the next exchange: an exchange costs a write and a read,
+// where a socket per query cost ~25 system calls (socket, setsockopt,
+// connect, getsockname, getpeername, two epoll_ctl, close…) and a
+// goroutine. On Linux the read waits in the kernel with a receive timeout
+// (block_linux.go: a read deadline would wake the idle process 2 s after
+// every round); elsewhere on a read deadline in the runtime's poller.
 //
 // A socket is kept only while its exchanges succeed: after any failure
 // (no answer, refused, malformed, a mismatched origin) the next exchange
@@ -89,6 +90,7 @@ func (c *Client) Exchange(address string, done func(*ntp.Response, error)) {
 			fail(mapError(err, timeout))
 			return
 		}
+		s.setBlocking(timeout)
 		sv = &server{sock: s, work: make(chan pending, 1)}
 		if c.servers == nil {
 			c.servers = map[string]*server{}
@@ -113,8 +115,10 @@ func (sv *server) send(timeout time.Duration, done func(*ntp.Response, error)) (
 	if err != nil {
 		return pending{}, err
 	}
-	if err := s.conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return pending{}, mapError(err, timeout)
+	if s.rc == nil {
+		if err := s.conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+			return pending{}, mapError(err, timeout)
+		}
 	}
 	var b [headerSize]byte
 	req := putRequest(b[:], cookie)
@@ -131,9 +135,6 @@ func (sv *server) send(timeout time.Duration, done func(*ntp.Response, error)) (
 func (c *Client) read(address string, sv *server, timeout time.Duration) {
 	for p := range sv.work {
 		b, t4, err := sv.sock.read()
-		// The deadline's timer would otherwise stay armed and wake the
-		// idle process when it passes, long after the answer.
-		sv.sock.conn.SetReadDeadline(time.Time{})
 		var r *ntp.Response
 		if err == nil {
 			r, err = judge(b, p.cookie, p.t1, t4)

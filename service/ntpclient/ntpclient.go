@@ -85,6 +85,11 @@ type socket struct {
 	opened   time.Time
 	buf      [headerSize + 1024]byte // room for extension fields (ignored)
 	oob      []byte
+
+	// rc is set when reads block in the kernel for at most timeout
+	// instead of waiting on a read deadline (setBlocking, Linux).
+	rc      syscall.RawConn
+	timeout time.Duration
 }
 
 // open dials address. now reads the local clock (nil: the system clock,
@@ -111,7 +116,10 @@ func open(dial func(la, ra string) (net.Conn, error), now func() time.Time, addr
 	return s, nil
 }
 
-func (s *socket) close() error { return s.conn.Close() }
+func (s *socket) close() error {
+	s.wake()
+	return s.conn.Close()
+}
 
 // exchange sends one request and reads the answer, waiting at most
 // timeout. The first datagram decides, as a connected socket receives
@@ -142,7 +150,9 @@ func (s *socket) exchange(timeout time.Duration) (*ntp.Response, error) {
 func (s *socket) read() ([]byte, time.Time, error) {
 	var n, oobn int
 	var err error
-	if s.udp != nil {
+	if s.rc != nil {
+		n, oobn, err = s.readBlocking()
+	} else if s.udp != nil {
 		n, oobn, _, _, err = s.udp.ReadMsgUDP(s.buf[:], s.oob)
 	} else {
 		n, err = s.conn.Read(s.buf[:])
