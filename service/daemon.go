@@ -113,11 +113,13 @@ type Daemon struct {
 	stopped    bool
 	ntp        *ntpclient.Client // the production exchanges' sockets; nil until used
 
-	// wakeLooks asks the wake watch to look at the clocks; wakeTimer
-	// does so when no exchange has for WakeInterval (lookForWake). Both
-	// nil without a watch; set before the first exchange.
+	// wakeLooks asks the wake watch to look at the clocks (nil without
+	// a watch; set before the first exchange); wakeTimer does so when no
+	// poll is due within WakeInterval (lookForWake, armWake).
 	wakeLooks chan time.Time
-	wakeTimer *time.Timer
+	wakeMu    sync.Mutex
+	wakeTimer *time.Timer // nil until first needed (guarded by wakeMu)
+	wakeArmed bool        // wakeTimer is running (guarded by wakeMu)
 
 	refreshMu sync.Mutex // serialises status snapshots for events
 	applyMu   sync.Mutex // serialises apply
@@ -276,7 +278,6 @@ func (d *Daemon) Start() error {
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if d.opt.WakeInterval > 0 {
 		d.wakeLooks = make(chan time.Time, 1)
-		d.wakeTimer = time.AfterFunc(d.opt.WakeInterval, d.lookForWake)
 	}
 	d.apply()
 	d.wg.Add(1)
@@ -326,9 +327,11 @@ func (d *Daemon) Stop(ctx context.Context) error {
 	if d.cancel != nil {
 		d.cancel()
 	}
+	d.wakeMu.Lock()
 	if d.wakeTimer != nil {
 		d.wakeTimer.Stop()
 	}
+	d.wakeMu.Unlock()
 	err := d.srv.Shutdown(ctx)
 	if lp != nil {
 		lp.Stop()
@@ -444,6 +447,8 @@ func (d *Daemon) publishConfig() {
 // are serialised and each reads the latest configuration, so a late
 // retry can never bring back an older one.
 func (d *Daemon) apply() {
+	// Last, with no lock held: the servers polled may have changed.
+	defer d.armWake()
 	d.applyMu.Lock()
 	defer d.applyMu.Unlock()
 	d.cfgMu.Lock()
@@ -822,20 +827,56 @@ func (d *Daemon) watchWake() {
 	})
 }
 
-// lookForWake has the wake watch look at the clocks now, and again
-// after WakeInterval unless an exchange asks first. It is called after
-// every exchange: while polls come more often than WakeInterval the
-// watch rides on the wake-ups they cause anyway, and its timer, whose
-// every firing woke the idle process for one look, never fires.
+// lookForWake has the wake watch look at the clocks now. It is called
+// after every exchange, and by the wake timer, which armWake keeps
+// running only while no poll is due within WakeInterval: while polls come
+// more often, the watch rides on the wake-ups they cause anyway. (A timer
+// pushed back at every exchange, as before, still woke the idle process
+// once per interval: the runtime wakes for a timer when it was first due,
+// however often it was moved since.)
 func (d *Daemon) lookForWake() {
 	if d.ctx.Err() != nil {
 		return // stopped: the timer is not armed again
 	}
-	d.wakeTimer.Reset(d.opt.WakeInterval)
 	select {
 	case d.wakeLooks <- time.Now():
 	default: // a look is pending already
 	}
+	d.armWake()
+}
+
+// wakeFired is the wake timer's function.
+func (d *Daemon) wakeFired() {
+	d.wakeMu.Lock()
+	d.wakeArmed = false
+	d.wakeMu.Unlock()
+	d.lookForWake()
+}
+
+// armWake starts the wake timer unless a poll is due within WakeInterval
+// (whose exchange will look) or the timer runs already.
+func (d *Daemon) armWake() {
+	if d.wakeLooks == nil || d.ctx.Err() != nil {
+		return
+	}
+	d.mu.Lock()
+	lp := d.lp
+	d.mu.Unlock()
+	if lp != nil {
+		if in, ok := lp.NextPollIn(); ok && in <= d.opt.WakeInterval {
+			return
+		}
+	}
+	d.wakeMu.Lock()
+	defer d.wakeMu.Unlock()
+	switch {
+	case d.wakeArmed:
+	case d.wakeTimer == nil:
+		d.wakeTimer = time.AfterFunc(d.opt.WakeInterval, d.wakeFired)
+	default:
+		d.wakeTimer.Reset(d.opt.WakeInterval)
+	}
+	d.wakeArmed = true
 }
 
 // allowStep lets the loop's next correction step, once.

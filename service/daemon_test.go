@@ -612,3 +612,36 @@ func TestDaemonWakeWatchRidesOnExchanges(t *testing.T) {
 		t.Errorf("%d looks after 3 exchanges with a 1 h interval, want at least 3 (the first, then after the exchanges)", n)
 	}
 }
+
+// The wake timer runs only while no poll is due within WakeInterval:
+// polled every 8 s, the service arms it for a 5 s interval and not for a
+// 10 s one (the polls' own wake-ups carry the looks), so an idle process
+// polled often is not woken for it.
+func TestDaemonWakeTimerOnlyWithoutNearPolls(t *testing.T) {
+	addrs := startNTP(t, 49, 0)
+	for _, tc := range []struct {
+		interval time.Duration
+		armed    bool
+	}{{10 * time.Second, false}, {5 * time.Second, true}} {
+		var looks atomic.Int64
+		d, c, _ := testDaemon(t, serverLines(addrs[:1]), func(o *Options) {
+			o.WakeInterval = tc.interval
+			o.WakeRead = func() wake.Reading { looks.Add(1); return wake.Read() }
+		})
+		// The iburst is over once the poll interval is 8 s again.
+		waitStatus(t, c, func(s *control.Status) bool { return s.Sources[0].Samples >= 4 })
+		time.Sleep(300 * time.Millisecond)
+		d.wakeMu.Lock()
+		armed := d.wakeArmed
+		d.wakeMu.Unlock()
+		if armed != tc.armed {
+			t.Errorf("wake interval %v, polls every 8 s: timer armed %v, want %v", tc.interval, armed, tc.armed)
+		}
+		if looks.Load() < 4 {
+			t.Errorf("wake interval %v: %d looks after 4 exchanges", tc.interval, looks.Load())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		d.Stop(ctx)
+		cancel()
+	}
+}

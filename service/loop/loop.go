@@ -327,6 +327,26 @@ func (l *Loop) ConfirmStep() error {
 	return nil
 }
 
+// NextPollIn reports how long until the next poll of any server is due;
+// false when none is (stopped, or no servers).
+func (l *Loop) NextPollIn() (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.running {
+		return 0, false
+	}
+	var next time.Time
+	for _, p := range l.peers {
+		if !p.stopped && p.timer != nil && (next.IsZero() || p.next.Before(next)) {
+			next = p.next
+		}
+	}
+	if next.IsZero() {
+		return 0, false
+	}
+	return next.Sub(l.opt.Timers.Now()), true
+}
+
 // schedule (re)arms p's poll timer for at.
 func (l *Loop) schedule(p *peer, at time.Time) {
 	if p.timer != nil {
