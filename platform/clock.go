@@ -146,6 +146,7 @@ type Clock struct {
 	slewFrom time.Time
 	steps    uint64    // number of steps made
 	hist     []segment // correction history, oldest first, never empty
+	status   *SyncStatus // a sync status to pass with the next frequency (SetSyncStatus)
 }
 
 // NewClock wraps d. The driver's current frequency is taken as the base
@@ -205,10 +206,13 @@ func (c *Clock) SetFrequency(ppm float64) (float64, error) {
 	if math.IsNaN(ppm) || math.IsInf(ppm, 0) {
 		return 0, fmt.Errorf("set frequency %v ppm: %w", ppm, ErrOutOfRange)
 	}
-	ppm = clamp(ppm, c.opt.MaxFrequencyPPM)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.opt.Timers.Now()
+	return c.setFrequencyLocked(c.opt.Timers.Now(), ppm)
+}
+
+func (c *Clock) setFrequencyLocked(now time.Time, ppm float64) (float64, error) {
+	ppm = clamp(ppm, c.opt.MaxFrequencyPPM)
 	left, until := c.slewRemainingLocked(now), c.slewEnd.Sub(now)
 	c.cancelSlewLocked()
 	old := c.basePPM
@@ -229,6 +233,63 @@ func (c *Clock) SetFrequency(ppm float64) (float64, error) {
 	}
 	return ppm, nil
 }
+
+// Correct is SetFrequency(ppm) and then Slew(offset, minDuration) (the
+// slew in progress is replaced, not resumed) with a single change of the
+// driver's frequency instead of two, which for the privilege-separated
+// engine is one request to the parent fewer per update. On any refusal it
+// falls back to the two calls, and its results are theirs: the frequency
+// set, the slew's duration, and each one's error.
+func (c *Clock) Correct(ppm float64, offset, minDuration time.Duration) (got float64, dur time.Duration, ferr, serr error) {
+	if math.IsNaN(ppm) || math.IsInf(ppm, 0) {
+		dur, serr = c.Slew(offset, minDuration)
+		return c.Frequency(), dur, fmt.Errorf("set frequency %v ppm: %w", ppm, ErrOutOfRange), serr
+	}
+	ppm = clamp(ppm, c.opt.MaxFrequencyPPM)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.opt.Timers.Now()
+	c.cancelSlewLocked()
+	old := c.basePPM
+	c.basePPM = ppm
+	if dur, err := c.slewLocked(now, offset, minDuration); err == nil {
+		return ppm, dur, nil, nil
+	}
+	c.basePPM = old
+	got, ferr = c.setFrequencyLocked(now, ppm)
+	c.cancelSlewLocked()
+	dur, serr = c.slewLocked(now, offset, minDuration)
+	return got, dur, ferr, serr
+}
+
+// SetSyncStatus tells a driver that keeps a sync status in the kernel
+// (SyncStatusReporter; ErrUnsupported for others) whether the clock is
+// synchronized and how well. During a slew that ends within
+// maxStatusDelay, a driver that takes the status with a frequency
+// (StatusFrequencySetter) gets it with the slew's end instead: the
+// privilege-separated engine then asks its parent once per update, not
+// twice. The kernel hears it that much later, as if the update had come
+// at the end of its slew.
+func (c *Clock) SetSyncStatus(synced bool, maxError, estError time.Duration) error {
+	r, ok := c.d.(SyncStatusReporter)
+	if !ok {
+		return ErrUnsupported
+	}
+	st := SyncStatus{Synced: synced, MaxError: maxError, EstError: estError}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.d.(StatusFrequencySetter); ok && c.slewStop != nil &&
+		c.slewEnd.Sub(c.opt.Timers.Now()) <= maxStatusDelay {
+		c.status = &st
+		return nil
+	}
+	c.status = nil
+	return r.SetSyncStatus(synced, maxError, estError)
+}
+
+// maxStatusDelay is the longest SetSyncStatus holds a status for the end
+// of a slew.
+const maxStatusDelay = time.Second
 
 // CorrectedTimeBase reports whether the Timers run at the corrected rate
 // (TimeBaseCorrected).
@@ -406,7 +467,11 @@ func (c *Clock) slewRemainingLocked(now time.Time) time.Duration {
 func (c *Clock) applyLocked(now time.Time) error {
 	ppm := c.basePPM + c.slewPPM
 	var err error
-	if b, ok := c.d.(BaseFrequencySetter); ok {
+	if sf, ok := c.d.(StatusFrequencySetter); ok && c.status != nil {
+		st := *c.status
+		c.status = nil
+		err = sf.SetFrequencyBaseStatus(ppm, c.basePPM, st)
+	} else if b, ok := c.d.(BaseFrequencySetter); ok {
 		err = b.SetFrequencyBase(ppm, c.basePPM)
 	} else {
 		err = c.d.SetFrequency(ppm)

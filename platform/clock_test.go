@@ -543,3 +543,93 @@ func TestStaleEndOfSlewTimerIgnored(t *testing.T) {
 		t.Errorf("the new slew's own timer did not end it: %v left", got)
 	}
 }
+
+// statusDriver is a fakeDriver that takes a sync status with a frequency
+// (StatusFrequencySetter), as the privilege-separated engine's does, and
+// counts its requests.
+type statusDriver struct {
+	*fakeDriver
+	requests int
+	statuses []SyncStatus
+	withFreq []bool // whether each status came with a frequency
+}
+
+func (d *statusDriver) SetFrequency(ppm float64) error {
+	d.requests++
+	return d.fakeDriver.SetFrequency(ppm)
+}
+func (d *statusDriver) SetFrequencyBase(ppm, _ float64) error { return d.SetFrequency(ppm) }
+func (d *statusDriver) SetSyncStatus(synced bool, maxError, estError time.Duration) error {
+	d.requests++
+	d.statuses = append(d.statuses, SyncStatus{synced, maxError, estError})
+	d.withFreq = append(d.withFreq, false)
+	return nil
+}
+func (d *statusDriver) SetFrequencyBaseStatus(ppm, _ float64, st SyncStatus) error {
+	if err := d.SetFrequency(ppm); err != nil {
+		return err
+	}
+	d.statuses = append(d.statuses, st)
+	d.withFreq = append(d.withFreq, true)
+	return nil
+}
+
+// Correct moves the clock exactly as SetFrequency then Slew do, in one
+// request instead of two; a status reported during the slew goes with
+// its end (one request more, not two), and without a slew at once.
+func TestCorrectAndStatusWithSlewEnd(t *testing.T) {
+	two, d2, ft2, _ := newTestClock(t, 500, ClockOptions{MaxSlewPPM: 500})
+	one, d1f, ft1, _ := newTestClock(t, 500, ClockOptions{})
+	d1 := &statusDriver{fakeDriver: d1f}
+	one.d = d1
+	one.opt.MaxSlewPPM = 500
+
+	if _, err := two.SetFrequency(12); err != nil {
+		t.Fatal(err)
+	}
+	dur2, err := two.Slew(40*time.Microsecond, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, dur1, ferr, serr := one.Correct(12, 40*time.Microsecond, 0)
+	if ferr != nil || serr != nil || got != 12 || dur1 != dur2 {
+		t.Fatalf("Correct = %v, %v, %v, %v; want 12 ppm, %v (as SetFrequency and Slew)", got, dur1, ferr, serr, dur2)
+	}
+	if d1.requests != 1 {
+		t.Errorf("Correct made %d requests, want 1", d1.requests)
+	}
+	if err := one.SetSyncStatus(true, 5*time.Millisecond, 20*time.Microsecond); err != nil {
+		t.Fatal(err)
+	}
+	if len(d1.statuses) != 0 {
+		t.Error("the status was sent during the slew, not with its end")
+	}
+	ft1.Advance(time.Second)
+	ft2.Advance(time.Second)
+	if d1.requests != 2 || len(d1.statuses) != 1 || !d1.withFreq[0] || d1.statuses[0] != (SyncStatus{true, 5 * time.Millisecond, 20 * time.Microsecond}) {
+		t.Errorf("after the slew: %d requests, statuses %+v (with a frequency: %v); want 2, the status with the slew's end", d1.requests, d1.statuses, d1.withFreq)
+	}
+	a1, _ := one.AppliedAt(ft1.now)
+	a2, _ := two.AppliedAt(ft2.now)
+	if !near(a1, a2, 1e-15) || !near(d1.moved, d2.moved, 1e-15) || d1.ppm != d2.ppm {
+		t.Errorf("Correct applied %v s (driver %v s, %v ppm); SetFrequency and Slew %v s (%v s, %v ppm)", a1, d1.moved, d1.ppm, a2, d2.moved, d2.ppm)
+	}
+	// No slew in progress: the status goes at once.
+	if err := one.SetSyncStatus(false, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if d1.requests != 3 || len(d1.statuses) != 2 || d1.withFreq[1] {
+		t.Errorf("without a slew: %d requests, with a frequency %v; want the status alone at once", d1.requests, d1.withFreq)
+	}
+	// A long slew does not hold a status.
+	if _, _, ferr, serr := one.Correct(12, 50*time.Millisecond, 0); ferr != nil || serr != nil {
+		t.Fatal(ferr, serr)
+	}
+	if err := one.SetSyncStatus(true, 60*time.Millisecond, time.Millisecond); err != nil || len(d1.statuses) != 3 || d1.withFreq[2] {
+		t.Errorf("during a 100 s slew the status was held (%v, %v)", err, d1.withFreq)
+	}
+	// A driver without a status is told so.
+	if err := two.SetSyncStatus(true, 0, 0); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("SetSyncStatus on a driver without one = %v, want ErrUnsupported", err)
+	}
+}

@@ -62,6 +62,23 @@ type BaseFrequencySetter interface {
 	SetFrequencyBase(ppm, basePPM float64) error
 }
 
+// SyncStatus is what a SyncStatusReporter tells the kernel.
+type SyncStatus struct {
+	Synced             bool
+	MaxError, EstError time.Duration
+}
+
+// StatusFrequencySetter is implemented by drivers that can take a sync
+// status with a frequency change, in one request: the privilege-separated
+// engine's driver, for which every request wakes the privileged parent.
+// Clock.SetSyncStatus hands over a status that way at the end of a short
+// slew in progress.
+type StatusFrequencySetter interface {
+	BaseFrequencySetter
+	SyncStatusReporter
+	SetFrequencyBaseStatus(ppm, basePPM float64, st SyncStatus) error
+}
+
 // KernelSlewer is implemented by drivers whose kernel can slew an offset on
 // its own, after this process has exited (Linux ADJ_OFFSET_SINGLESHOT, BSD
 // and macOS adjtime). timesync --once uses it for corrections below the step

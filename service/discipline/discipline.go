@@ -83,6 +83,13 @@ type Clock interface {
 	AppliedAt(t time.Time) (float64, bool)
 }
 
+// corrector is implemented by clocks that can set the frequency and start
+// a slew with one change (*platform.Clock: one request to the privileged
+// parent instead of two).
+type corrector interface {
+	Correct(ppm float64, offset, minDuration time.Duration) (got float64, dur time.Duration, ferr, serr error)
+}
+
 // Config is the discipline's policy. Start from DefaultConfig: the zero
 // values of Step and Panic mean "never step" and "no panic limit", as in
 // ntpd's tinker.

@@ -120,12 +120,29 @@ func (d *Discipline) Update(now time.Time, ests []Estimate) Update {
 	d.spikeSince = time.Time{}
 	d.confirmed, d.stepOnce = false, false
 
-	if !c.HasFrequency {
+	routine := time.Duration(math.Abs(float64(off)) / (d.cfg.RoutineSlewPPM * 1e-6))
+	slewFor := min(routine, d.cfg.MaxSlewTime)
+	cr, combined := d.clock.(corrector)
+	combined = combined && c.HasFrequency && !step
+	switch {
+	case !c.HasFrequency:
 		// No estimate gives a frequency: keep the one in force.
-	} else if got, err := d.clock.SetFrequency(c.FrequencyPPM); err != nil {
-		u.Err = fmt.Errorf("set frequency: %w", err)
-	} else {
-		d.freqPPM, d.skewPPM = got, c.SkewPPM
+	case combined:
+		got, _, ferr, serr := cr.Correct(c.FrequencyPPM, off, slewFor)
+		if ferr != nil {
+			u.Err = fmt.Errorf("set frequency: %w", ferr)
+		} else {
+			d.freqPPM, d.skewPPM = got, c.SkewPPM
+		}
+		if serr != nil {
+			u.Err = fmt.Errorf("slew: %w", serr)
+		}
+	default:
+		if got, err := d.clock.SetFrequency(c.FrequencyPPM); err != nil {
+			u.Err = fmt.Errorf("set frequency: %w", err)
+		} else {
+			d.freqPPM, d.skewPPM = got, c.SkewPPM
+		}
 	}
 	u.FrequencyPPM, u.SkewPPM = d.freqPPM, d.skewPPM
 
@@ -137,9 +154,10 @@ func (d *Discipline) Update(now time.Time, ests []Estimate) Update {
 		}
 		u.Action = ActionStep
 	} else {
-		routine := time.Duration(math.Abs(float64(off)) / (d.cfg.RoutineSlewPPM * 1e-6))
-		if _, err := d.clock.Slew(off, min(routine, d.cfg.MaxSlewTime)); err != nil {
-			u.Err = fmt.Errorf("slew: %w", err)
+		if !combined {
+			if _, err := d.clock.Slew(off, slewFor); err != nil {
+				u.Err = fmt.Errorf("slew: %w", err)
+			}
 		}
 		u.Action = ActionSlew
 	}

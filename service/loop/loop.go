@@ -803,8 +803,7 @@ func (l *Loop) state(now time.Time) (State, string) {
 // request to the privileged parent, so polls that change nothing send
 // none.
 func (l *Loop) checkSync(now time.Time, updated bool) {
-	rep, ok := l.opt.Clock.Driver().(platform.SyncStatusReporter)
-	if !ok {
+	if _, ok := l.opt.Clock.Driver().(platform.SyncStatusReporter); !ok {
 		return
 	}
 	st, _ := l.state(now)
@@ -817,7 +816,9 @@ func (l *Loop) checkSync(now time.Time, updated bool) {
 		maxErr = l.errorBound(now)
 		estErr = l.disc.Last().OffsetSD
 	}
-	if err := rep.SetSyncStatus(synced, maxErr, estErr); err != nil {
+	// Through the Clock, which passes it with the end of the update's
+	// slew where that saves a request to the privileged parent.
+	if err := l.opt.Clock.SetSyncStatus(synced, maxErr, estErr); err != nil {
 		l.log.Debug("reporting sync status to the kernel", "err", err)
 		return
 	}

@@ -256,3 +256,10 @@ type syncDriver struct{ *remoteDriver }
 func (d syncDriver) SetSyncStatus(synced bool, maxError, estError time.Duration) error {
 	return mapRefusal(d.r.call(OpSetSyncStatus, SyncStatusArgs{Synced: synced, MaxErrorNS: int64(maxError), EstErrorNS: int64(estError)}, nil))
 }
+
+// SetFrequencyBaseStatus implements platform.StatusFrequencySetter: the
+// status rides on the frequency's request.
+func (d syncDriver) SetFrequencyBaseStatus(ppm, basePPM float64, st platform.SyncStatus) error {
+	return mapRefusal(d.r.call(OpSetFrequency, FrequencyArgs{PPM: ppm, BasePPM: &basePPM,
+		Sync: &SyncStatusArgs{Synced: st.Synced, MaxErrorNS: int64(st.MaxError), EstErrorNS: int64(st.EstError)}}, nil))
+}

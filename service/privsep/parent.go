@@ -337,12 +337,24 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 		if a.BasePPM != nil && (math.IsNaN(*a.BasePPM) || math.Abs(*a.BasePPM) > max) {
 			return nil, nil, refusedf(CodeRange, "base frequency %v ppm is beyond ±%v ppm", *a.BasePPM, max)
 		}
+		if a.Sync != nil {
+			if err := p.checkSyncStatus(*a.Sync); err != nil {
+				return nil, nil, err
+			}
+		}
 		if err := driverErr(p.Driver.SetFrequency(a.PPM)); err != nil {
 			return nil, nil, err
 		}
 		p.mu.Lock()
 		p.base = a.BasePPM
 		p.mu.Unlock()
+		if a.Sync != nil {
+			// The frequency is set: the answer must say so. The status
+			// comes again with the next update.
+			if err := p.setSyncStatus(*a.Sync); err != nil {
+				p.Logger.Error("reporting the sync status with a frequency", "err", err)
+			}
+		}
 		return nil, nil, nil
 
 	case OpStep:
@@ -357,22 +369,10 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 		if err := args(req, &a); err != nil {
 			return nil, nil, err
 		}
-		if a.MaxErrorNS < 0 || a.EstErrorNS < 0 || a.MaxErrorNS > int64(maxKernelError) || a.EstErrorNS > int64(maxKernelError) {
-			return nil, nil, refusedf(CodeRange, "error estimates %v and %v must lie within 0 and %v", time.Duration(a.MaxErrorNS), time.Duration(a.EstErrorNS), maxKernelError)
-		}
-		r, ok := p.Driver.(platform.SyncStatusReporter)
-		if !ok {
-			return nil, nil, refusedf(CodeUnsupported, "the %s driver cannot report a sync status", p.Driver.Name())
-		}
-		if err := driverErr(r.SetSyncStatus(a.Synced, time.Duration(a.MaxErrorNS), time.Duration(a.EstErrorNS))); err != nil {
+		if err := p.checkSyncStatus(a); err != nil {
 			return nil, nil, err
 		}
-		if a.Synced {
-			p.mu.Lock()
-			p.stepped = true // synchronized: the first correction is long made
-			p.mu.Unlock()
-		}
-		return nil, nil, nil
+		return nil, nil, p.setSyncStatus(a)
 
 	case OpLoadDrift:
 		if err := args(req, &struct{}{}); err != nil {
@@ -456,6 +456,32 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 // was reported synchronized and within FirstStepWindow (ntpd -g: a machine
 // whose RTC lost the time must not wait for an administrator; an engine
 // taken over later must not have that step).
+// checkSyncStatus refuses a sync status the kernel would not take, or one
+// this driver cannot report.
+func (p *Parent) checkSyncStatus(a SyncStatusArgs) error {
+	if a.MaxErrorNS < 0 || a.EstErrorNS < 0 || a.MaxErrorNS > int64(maxKernelError) || a.EstErrorNS > int64(maxKernelError) {
+		return refusedf(CodeRange, "error estimates %v and %v must lie within 0 and %v", time.Duration(a.MaxErrorNS), time.Duration(a.EstErrorNS), maxKernelError)
+	}
+	if _, ok := p.Driver.(platform.SyncStatusReporter); !ok {
+		return refusedf(CodeUnsupported, "the %s driver cannot report a sync status", p.Driver.Name())
+	}
+	return nil
+}
+
+// setSyncStatus reports a sync status checked by checkSyncStatus.
+func (p *Parent) setSyncStatus(a SyncStatusArgs) error {
+	r := p.Driver.(platform.SyncStatusReporter)
+	if err := driverErr(r.SetSyncStatus(a.Synced, time.Duration(a.MaxErrorNS), time.Duration(a.EstErrorNS))); err != nil {
+		return err
+	}
+	if a.Synced {
+		p.mu.Lock()
+		p.stepped = true // synchronized: the first correction is long made
+		p.mu.Unlock()
+	}
+	return nil
+}
+
 func (p *Parent) step(a StepArgs) error {
 	off := time.Duration(a.OffsetNS)
 	abs := off

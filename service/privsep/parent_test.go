@@ -288,6 +288,18 @@ func TestRemoteRoundTrip(t *testing.T) {
 	if ppm, _ := f.drv.Frequency(); ppm != 12.5 {
 		t.Errorf("after the engine died mid-slew, frequency %v ppm, want the base 12.5", ppm)
 	}
+	// A sync status can ride on a frequency (one request per update).
+	before := len(f.drv.Actions())
+	if err := drv.(platform.StatusFrequencySetter).SetFrequencyBaseStatus(13, 12.75, platform.SyncStatus{MaxError: 3 * time.Millisecond, EstError: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if acts := f.drv.Actions()[before:]; len(acts) != 2 || acts[0].Kind != platform.ActionFrequency || acts[0].FrequencyPPM != 13 ||
+		acts[1].Kind != platform.ActionSyncStatus || acts[1].MaxError != 3*time.Millisecond || acts[1].EstError != time.Millisecond {
+		t.Errorf("frequency with a status did %+v, want the frequency then the status", acts)
+	}
+	if err := drv.(platform.StatusFrequencySetter).SetFrequencyBaseStatus(13, 12.75, platform.SyncStatus{MaxError: -1}); !errors.Is(err, platform.ErrOutOfRange) {
+		t.Errorf("frequency with a negative error bound = %v, want ErrOutOfRange", err)
+	}
 	if err := drv.SetFrequency(1e5); !errors.Is(err, platform.ErrOutOfRange) {
 		t.Errorf("SetFrequency(1e5) = %v, want ErrOutOfRange", err)
 	}

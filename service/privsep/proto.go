@@ -97,6 +97,10 @@ type FrequencyArgs struct {
 	// BasePPM, if set, is the disciplined part of PPM (without a slew in
 	// progress): what the parent sets if the engine dies.
 	BasePPM *float64 `json:"base_ppm,omitempty"`
+	// Sync, if set, is a sync status to report after the frequency is
+	// set (as OpSetSyncStatus): the engine's status of an update rides
+	// on the end of its slew.
+	Sync *SyncStatusArgs `json:"sync,omitempty"`
 }
 
 type StepArgs struct {
