@@ -135,10 +135,9 @@ var engineDenied = []string{
 	// It never runs a program, and needs neither of these.
 	"execve", "execveat", "userfaultfd",
 	"io_uring_setup", "io_uring_enter", "io_uring_register",
-	// clone3 passes its flags in memory, out of the filter's sight (and
-	// Go's runtime makes its threads with clone); clone itself is refused
-	// any namespace flag (below), as unshare is.
-	"clone3",
+	// (clone3 passes its flags in memory, out of the filter's sight: it
+	// fails with ENOSYS, below, and clone is refused any namespace flag,
+	// as unshare is.)
 }
 
 // namespaceFlags are clone's flags that make new namespaces.
@@ -206,7 +205,8 @@ const (
 // deny list is in native numbers only and would not see it, and the
 // engine never makes one; x32 calls, which share x86-64's architecture,
 // fail with ENOSYS (the library's own rule); then engineDenied, and clone
-// with a namespace flag, fail with EPERM, and the rest is allowed.
+// with a namespace flag, fail with EPERM, clone3 with ENOSYS, and the
+// rest is allowed.
 func engineFilter() ([]bpf.Instruction, error) {
 	info, err := arch.GetInfo("")
 	if err != nil {
@@ -222,6 +222,12 @@ func engineFilter() ([]bpf.Instruction, error) {
 		DefaultAction: seccomp.ActionAllow,
 		Syscalls: []seccomp.SyscallGroup{
 			{Names: names, Action: seccomp.ActionErrno},
+			// clone3 fails as on a kernel without it, so that a C
+			// library (a cgo build) makes its threads with clone
+			// instead; it takes EPERM for a refusal. Go's runtime
+			// uses clone, and makes threads after the lockdown: a
+			// read waiting in the kernel holds one (ntpclient).
+			{Names: []string{"clone3"}, Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS)},
 			{NamesWithCondtions: []seccomp.NameWithConditions{{Name: "clone", Conditions: seccomp.ArgumentConditions{
 				{Argument: 0, Operation: seccomp.BitsSet, Value: namespaceFlags},
 			}}}, Action: seccomp.ActionErrno},
