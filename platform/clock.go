@@ -144,8 +144,8 @@ type Clock struct {
 	slewGen  uint64        // counts slews begun or cancelled: a timer of an older one is stale
 	slewLeft time.Duration // offset the slew in progress still has to apply, as of slewFrom
 	slewFrom time.Time
-	steps    uint64    // number of steps made
-	hist     []segment // correction history, oldest first, never empty
+	steps    uint64      // number of steps made
+	hist     []segment   // correction history, oldest first, never empty
 	status   *SyncStatus // a sync status to pass with the next frequency (SetSyncStatus)
 }
 
