@@ -683,6 +683,15 @@ func (d *Daemon) exchanged(address string, r *ntp.Response, err error) {
 	if d.wakeLooks != nil {
 		d.lookForWake()
 	}
+	// The status is refreshed (and an event sent to every watcher, each
+	// a wake-up of the tray and of an open status window) once a round's
+	// exchanges have all ended, not after each of them.
+	d.mu.Lock()
+	lp := d.lp
+	d.mu.Unlock()
+	if lp != nil && lp.Exchanging() {
+		return
+	}
 	d.refresh()
 }
 

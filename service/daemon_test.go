@@ -645,3 +645,43 @@ func TestDaemonWakeTimerOnlyWithoutNearPolls(t *testing.T) {
 		cancel()
 	}
 }
+
+// A round of exchanges with three servers sends watchers one status event
+// (after its last answer), not one per answer: each event wakes the tray
+// and an open status window.
+func TestDaemonOneStatusEventPerRound(t *testing.T) {
+	addrs := startNTP(t, 53, 0, 0, 0)
+	_, c, _ := testDaemon(t, serverLines(addrs))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var events atomic.Int64
+	watching := make(chan struct{})
+	go c.Watch(ctx, func(e control.Event) error {
+		if e.Kind == control.EventStatus {
+			if events.Add(1) == 1 {
+				close(watching)
+			}
+		}
+		return nil
+	})
+	<-watching
+	// The iburst: rounds 50 ms apart, each of three exchanges.
+	st := waitStatus(t, c, func(s *control.Status) bool {
+		for _, src := range s.Sources {
+			if src.Samples < 4 {
+				return false
+			}
+		}
+		return len(s.Sources) == 3
+	})
+	time.Sleep(200 * time.Millisecond) // the last event is out
+	samples := 0
+	for _, src := range st.Sources {
+		samples += src.Samples
+	}
+	if n := events.Load(); n > int64(samples/3)+2 {
+		t.Errorf("%d status events for %d exchanges in rounds of 3, want one a round", n, samples)
+	} else {
+		t.Logf("%d status events for %d exchanges", n, samples)
+	}
+}

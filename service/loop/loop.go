@@ -347,6 +347,18 @@ func (l *Loop) NextPollIn() (time.Duration, bool) {
 	return next.Sub(l.opt.Timers.Now()), true
 }
 
+// Exchanging reports whether an exchange is in flight.
+func (l *Loop) Exchanging() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range l.peers {
+		if p.inflight {
+			return true
+		}
+	}
+	return false
+}
+
 // schedule (re)arms p's poll timer for at.
 func (l *Loop) schedule(p *peer, at time.Time) {
 	if p.timer != nil {
