@@ -57,15 +57,18 @@ func (s *socket) readBlocking() (n, oobn int, err error) {
 	shortened := false
 	err = s.rc.Read(func(fd uintptr) bool {
 		for {
-			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), s.buf[:], s.oob, 0)
-			if rerr != unix.EINTR {
+			// syscall's Recvmsg, not unix's: that one asks the socket
+			// for its protocol (one more system call) with every
+			// datagram.
+			n, oobn, _, _, rerr = syscall.Recvmsg(int(fd), s.buf[:], s.oob, 0)
+			if rerr != syscall.EINTR {
 				return true
 			}
 			// A signal ends a wait with a receive timeout (it is not
 			// restarted): wait again for what is left of it.
 			left := time.Until(deadline)
 			if left <= 0 {
-				rerr = unix.EAGAIN
+				rerr = syscall.EAGAIN
 				return true
 			}
 			tv := unix.NsecToTimeval(left.Nanoseconds())
