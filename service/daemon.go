@@ -684,12 +684,12 @@ func (d *Daemon) exchanged(address string, r *ntp.Response, err error) {
 		d.lookForWake()
 	}
 	// The status is refreshed (and an event sent to every watcher, each
-	// a wake-up of the tray and of an open status window) once a round's
-	// exchanges have all ended, not after each of them.
+	// a wake-up of the tray and of an open status window) once a round of
+	// polls is over, not after each of its answers.
 	d.mu.Lock()
 	lp := d.lp
 	d.mu.Unlock()
-	if lp != nil && lp.Exchanging() {
+	if lp != nil && lp.RoundOpen() {
 		return
 	}
 	d.refresh()

@@ -154,6 +154,7 @@ type Loop struct {
 	peers []*peer
 
 	running    bool
+	roundOpen  bool // the last answer's round waits for another (roundEnded)
 	updates    int
 	lastUpdate time.Time
 	lastDist   time.Duration
@@ -264,6 +265,7 @@ func (l *Loop) Start() {
 		return
 	}
 	l.running = true
+	l.roundOpen = false
 	now := l.opt.Timers.Now()
 	for _, p := range l.peers {
 		// Measurements from before a Stop stay in the histories; they
@@ -284,7 +286,7 @@ func (l *Loop) Stop() {
 	if !l.running {
 		return
 	}
-	l.running = false
+	l.running, l.roundOpen = false, false
 	for _, p := range l.peers {
 		if p.timer != nil {
 			p.timer()
@@ -347,10 +349,15 @@ func (l *Loop) NextPollIn() (time.Duration, bool) {
 	return next.Sub(l.opt.Timers.Now()), true
 }
 
-// Exchanging reports whether an exchange is in flight.
-func (l *Loop) Exchanging() bool {
+// RoundOpen reports whether a round of polls is under way: an exchange
+// is in flight, or the last answer's round waits for another (roundEnded).
+// The daemon publishes the status once a round is over.
+func (l *Loop) RoundOpen() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.roundOpen {
+		return true
+	}
 	for _, p := range l.peers {
 		if p.inflight {
 			return true
@@ -467,6 +474,7 @@ const roundSpread = 100 * time.Millisecond
 // and of the slews to end. An update is not held for an exchange sent
 // more than roundWait ago, nor does a measurement wait longer than that.
 func (l *Loop) roundEnded(now time.Time) {
+	l.roundOpen = false
 	var fresh []*peer
 	oldest := now
 	for _, q := range l.peers {
@@ -491,6 +499,7 @@ func (l *Loop) roundEnded(now time.Time) {
 				// Another answer of this round is on its way; the
 				// sources' states still follow this one.
 				l.refreshStates(now, nil)
+				l.roundOpen = true
 				return
 			}
 		}

@@ -511,3 +511,80 @@ func BenchmarkPollRound(b *testing.B) {
 		r.sched.Run(at)
 	}
 }
+
+// roundWatcher counts the answers after which the loop's round is over
+// (RoundOpen false), as the daemon asks before publishing the status.
+type roundWatcher struct {
+	next   loop.Exchanger
+	lp     **loop.Loop
+	closed *int
+}
+
+func (w roundWatcher) Exchange(addr string, done func(*ntp.Response, error)) {
+	w.next.Exchange(addr, func(r *ntp.Response, err error) {
+		done(r, err)
+		if !(*w.lp).RoundOpen() {
+			*w.closed++
+		}
+	})
+}
+
+// A round stays open from its first answer to its last, also while a
+// silent server holds it for its timeout: the daemon publishes the status
+// once a round, not once an answer.
+func TestRoundOpenUntilItsLastAnswer(t *testing.T) {
+	servers := []sim.ServerConfig{{Address: "a:123"}, {Address: "b:123"}, {Address: "c:123"}}
+	r := newRig(t, goodNet, servers, loop.Options{})
+	closed := 0
+	r.ex.next = roundWatcher{dropper{r.ex.next, "c:123", r.sched}, &r.loop, &closed}
+	r.loop.Start()
+	r.sched.Run(10 * time.Minute)
+	rounds := len(r.ex.at["a:123"])
+	if closed != rounds {
+		t.Errorf("%d answers ended a round, in %d rounds of three (one silent); want one per round", closed, rounds)
+	}
+	// Within a round: a and b have answered, c is silent.
+	at := r.sched.Elapsed()
+	for r.sched.Run(r.sched.Elapsed() + 10*time.Millisecond); len(r.ex.at["a:123"]) == rounds; r.sched.Run(r.sched.Elapsed() + 10*time.Millisecond) {
+		if r.sched.Elapsed() > at+2*time.Minute {
+			t.Fatal("no new round")
+		}
+	}
+	r.sched.Run(r.sched.Elapsed() + time.Second)
+	if !r.loop.RoundOpen() {
+		t.Error("1 s into a round whose third server is silent: RoundOpen false")
+	}
+	r.sched.Run(r.sched.Elapsed() + 2*time.Second)
+	if r.loop.RoundOpen() {
+		t.Error("after the silent server's timeout: RoundOpen true")
+	}
+}
+
+// Polls due within a round's spread but on timers of their own (a server
+// added 50 ms after the others) make one round: it stays open between
+// the others' answers and the late poll's, whose timer has not run yet.
+func TestRoundOpenForAPollNotYetSent(t *testing.T) {
+	servers := []sim.ServerConfig{{Address: "a:123"}, {Address: "b:123"}, {Address: "c:123"}}
+	r := newRig(t, goodNet, servers, loop.Options{})
+	if err := r.loop.RemoveServer("c:123"); err != nil {
+		t.Fatal(err)
+	}
+	closed := 0
+	r.ex.next = roundWatcher{r.ex.next, &r.loop, &closed}
+	r.loop.Start()
+	r.sched.Run(50 * time.Millisecond)
+	if err := r.loop.AddServer(loop.Server{Address: "c:123", MinPoll: 6, MaxPoll: 6}); err != nil {
+		t.Fatal(err)
+	}
+	r.sched.Run(10 * time.Minute)
+	a, c := r.ex.at["a:123"], r.ex.at["c:123"]
+	if d := c[len(c)-1] - a[len(a)-1]; len(a) < 8 || len(c) < 8 || d < 40*time.Millisecond || d > 60*time.Millisecond {
+		t.Fatalf("polls of a at %v, of c at %v: want c 50 ms after a", a, c)
+	}
+	closed = 0
+	r.sched.Run(20 * time.Minute)
+	rounds := len(r.ex.at["a:123"]) - len(a)
+	if closed != rounds {
+		t.Errorf("%d answers ended a round in %d rounds (c polled 50 ms after a and b); want one per round", closed, rounds)
+	}
+}
