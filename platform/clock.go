@@ -278,7 +278,10 @@ func (c *Clock) SetSyncStatus(synced bool, maxError, estError time.Duration) err
 	st := SyncStatus{Synced: synced, MaxError: maxError, EstError: estError}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.d.(StatusFrequencySetter); ok && c.slewStop != nil &&
+	// Only a synchronized status is held: the loop sends one with every
+	// update, so one lost with a failed request is replaced within a
+	// minute, while an unsynchronized one is sent once per change.
+	if _, ok := c.d.(StatusFrequencySetter); ok && synced && c.slewStop != nil &&
 		c.slewEnd.Sub(c.opt.Timers.Now()) <= maxStatusDelay {
 		c.status = &st
 		return nil
@@ -470,7 +473,15 @@ func (c *Clock) applyLocked(now time.Time) error {
 	if sf, ok := c.d.(StatusFrequencySetter); ok && c.status != nil {
 		st := *c.status
 		c.status = nil
-		err = sf.SetFrequencyBaseStatus(ppm, c.basePPM, st)
+		if err = sf.SetFrequencyBaseStatus(ppm, c.basePPM, st); err != nil {
+			// Refused together: the frequency alone, then the status
+			// alone, each judged on its own.
+			if err = sf.SetFrequencyBase(ppm, c.basePPM); err == nil {
+				if serr := sf.SetSyncStatus(st.Synced, st.MaxError, st.EstError); serr != nil {
+					c.log.Error("reporting the sync status", "err", serr)
+				}
+			}
+		}
 	} else if b, ok := c.d.(BaseFrequencySetter); ok {
 		err = b.SetFrequencyBase(ppm, c.basePPM)
 	} else {

@@ -549,9 +549,10 @@ func TestStaleEndOfSlewTimerIgnored(t *testing.T) {
 // counts its requests.
 type statusDriver struct {
 	*fakeDriver
-	requests int
-	statuses []SyncStatus
-	withFreq []bool // whether each status came with a frequency
+	requests     int
+	statuses     []SyncStatus
+	withFreq     []bool // whether each status came with a frequency
+	failCombined bool   // refuse a status with a frequency
 }
 
 func (d *statusDriver) SetFrequency(ppm float64) error {
@@ -566,6 +567,10 @@ func (d *statusDriver) SetSyncStatus(synced bool, maxError, estError time.Durati
 	return nil
 }
 func (d *statusDriver) SetFrequencyBaseStatus(ppm, _ float64, st SyncStatus) error {
+	if d.failCombined {
+		d.requests++
+		return ErrPermission
+	}
 	if err := d.SetFrequency(ppm); err != nil {
 		return err
 	}
@@ -627,6 +632,26 @@ func TestCorrectAndStatusWithSlewEnd(t *testing.T) {
 	}
 	if err := one.SetSyncStatus(true, 60*time.Millisecond, time.Millisecond); err != nil || len(d1.statuses) != 3 || d1.withFreq[2] {
 		t.Errorf("during a 100 s slew the status was held (%v, %v)", err, d1.withFreq)
+	}
+	// An unsynchronized status is never held (it is sent once per
+	// change, not with every update).
+	ft1.Advance(200 * time.Second)
+	if _, _, ferr, serr := one.Correct(12, 40*time.Microsecond, 0); ferr != nil || serr != nil {
+		t.Fatal(ferr, serr)
+	}
+	n := len(d1.statuses)
+	if err := one.SetSyncStatus(false, 0, 0); err != nil || len(d1.statuses) != n+1 || d1.withFreq[n] {
+		t.Errorf("an unsynchronized status during a slew was held (%v, %v)", err, d1.withFreq)
+	}
+	// A status refused together with the slew's end: both still go,
+	// each on its own.
+	if err := one.SetSyncStatus(true, 4*time.Millisecond, time.Microsecond); err != nil || len(d1.statuses) != n+1 {
+		t.Fatalf("status not held (%v)", err)
+	}
+	d1.failCombined = true
+	ft1.Advance(time.Second)
+	if len(d1.statuses) != n+2 || d1.withFreq[n+1] || d1.statuses[n+1].MaxError != 4*time.Millisecond || d1.ppm != 12 {
+		t.Errorf("after a refused status with the slew's end: statuses %+v, driver at %v ppm; want the status alone and the base 12 ppm", d1.statuses, d1.ppm)
 	}
 	// A driver without a status is told so.
 	if err := two.SetSyncStatus(true, 0, 0); !errors.Is(err, ErrUnsupported) {

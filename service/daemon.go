@@ -879,6 +879,8 @@ func (d *Daemon) armWake() {
 	d.wakeMu.Lock()
 	defer d.wakeMu.Unlock()
 	switch {
+	case d.ctx.Err() != nil: // stopped meanwhile (Stop stops the timer under wakeMu)
+		return
 	case d.wakeArmed:
 	case d.wakeTimer == nil:
 		d.wakeTimer = time.AfterFunc(d.opt.WakeInterval, d.wakeFired)

@@ -358,8 +358,10 @@ func (l *Loop) RoundOpen() bool {
 	if l.roundOpen {
 		return true
 	}
+	// As roundEnded waits: for exchanges of the round's age only.
+	now := l.opt.Timers.Now()
 	for _, p := range l.peers {
-		if p.inflight {
+		if p.inflight && now.Sub(p.sendAt) < roundWait {
 			return true
 		}
 	}
