@@ -35,8 +35,7 @@ func (s *socket) setBlocking(timeout time.Duration) bool {
 	}
 	var serr error
 	err = rc.Control(func(fd uintptr) {
-		tv := unix.NsecToTimeval(timeout.Nanoseconds())
-		if serr = unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); serr != nil {
+		if serr = setRcvTimeout(fd, timeout); serr != nil {
 			return
 		}
 		serr = unix.SetNonblock(int(fd), false)
@@ -71,18 +70,14 @@ func (s *socket) readBlocking() (n, oobn int, err error) {
 				rerr = syscall.EAGAIN
 				return true
 			}
-			tv := unix.NsecToTimeval(left.Nanoseconds())
-			if rerr = unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); rerr != nil {
+			if rerr = setRcvTimeout(fd, left); rerr != nil {
 				return true
 			}
 			shortened = true
 		}
 	})
 	if shortened {
-		_ = s.rc.Control(func(fd uintptr) {
-			tv := unix.NsecToTimeval(s.timeout.Nanoseconds())
-			_ = unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		})
+		_ = s.rc.Control(func(fd uintptr) { _ = setRcvTimeout(fd, s.timeout) })
 	}
 	if err == nil {
 		err = rerr
@@ -98,6 +93,12 @@ func (s *socket) readBlocking() (n, oobn int, err error) {
 		return 0, 0, net.ErrClosed
 	}
 	return n, oobn, nil
+}
+
+// setRcvTimeout sets how long a blocking receive on fd waits.
+func setRcvTimeout(fd uintptr, d time.Duration) error {
+	tv := unix.NsecToTimeval(d.Nanoseconds())
+	return unix.SetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 }
 
 // wake ends a read waiting on s (the socket is being closed: a blocked

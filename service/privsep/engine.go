@@ -254,12 +254,16 @@ func (d *remoteDriver) Step(offset time.Duration) error {
 type syncDriver struct{ *remoteDriver }
 
 func (d syncDriver) SetSyncStatus(synced bool, maxError, estError time.Duration) error {
-	return mapRefusal(d.r.call(OpSetSyncStatus, SyncStatusArgs{Synced: synced, MaxErrorNS: int64(maxError), EstErrorNS: int64(estError)}, nil))
+	return mapRefusal(d.r.call(OpSetSyncStatus, syncArgs(platform.SyncStatus{Synced: synced, MaxError: maxError, EstError: estError}), nil))
 }
 
 // SetFrequencyBaseStatus implements platform.StatusFrequencySetter: the
 // status rides on the frequency's request.
 func (d syncDriver) SetFrequencyBaseStatus(ppm, basePPM float64, st platform.SyncStatus) error {
-	return mapRefusal(d.r.call(OpSetFrequency, FrequencyArgs{PPM: ppm, BasePPM: &basePPM,
-		Sync: &SyncStatusArgs{Synced: st.Synced, MaxErrorNS: int64(st.MaxError), EstErrorNS: int64(st.EstError)}}, nil))
+	a := syncArgs(st)
+	return mapRefusal(d.r.call(OpSetFrequency, FrequencyArgs{PPM: ppm, BasePPM: &basePPM, Sync: &a}, nil))
+}
+
+func syncArgs(st platform.SyncStatus) SyncStatusArgs {
+	return SyncStatusArgs{Synced: st.Synced, MaxErrorNS: int64(st.MaxError), EstErrorNS: int64(st.EstError)}
 }
