@@ -62,13 +62,15 @@ func TestFinalOffset(t *testing.T) {
 
 func TestFrequencyError(t *testing.T) {
 	// Raw clock: one sample every 10 s. The server runs +60 ppm against
-	// it; the guest clock +59.5 ppm in the last 40 s (and wildly off
-	// before, which must not matter), so the error is −0.5 ppm.
+	// it; the kernel's frequency ends at +59.5 ppm, but the guest clock
+	// runs +61 ppm in the last 40 s (a slew still taking 60 µs back) and
+	// wildly off before, which must not matter: the frequency error is
+	// −0.5 ppm, the offset's drift over the window +1 ppm.
 	var s []offsetSample
 	for i := 0; i <= 10; i++ {
 		raw := int64(i) * 10e9
 		server := int64(float64(raw) * 60e-6)
-		clockRate := 59.5e-6
+		clockRate := 61e-6
 		if i < 6 {
 			clockRate = 10e-6
 		}
@@ -78,9 +80,12 @@ func TestFrequencyError(t *testing.T) {
 		}
 		s = append(s, offsetSample{at: time.Duration(raw), raw: raw, phase: phase, offset: time.Duration(server - phase)})
 	}
-	r := frequencyError(s, 40*time.Second)
-	if math.Abs(r.serverPPM-60) > 1e-6 || math.Abs(r.clockPPM-59.5) > 1e-6 || math.Abs(r.errPPM+0.5) > 1e-6 {
-		t.Errorf("got %+v, want server 60, clock 59.5, error -0.5 ppm", r)
+	r := frequencyError(s, 40*time.Second, 59.5)
+	if math.Abs(r.serverPPM-60) > 1e-6 || math.Abs(r.clockPPM-61) > 1e-6 || math.Abs(r.errPPM+0.5) > 1e-6 || math.Abs(r.driftPPM-1) > 1e-6 {
+		t.Errorf("got %+v, want server 60, clock 61, error -0.5 ppm, drift +1 ppm", r)
+	}
+	if r := frequencyError(s, 40*time.Second, math.NaN()); !math.IsNaN(r.errPPM) {
+		t.Errorf("without the kernel's frequency: error %v, want NaN (and the check failing)", r.errPPM)
 	}
 }
 
