@@ -50,6 +50,12 @@ type ClockConfig struct {
 	// oscillator's frequency error once per simulated second
 	// (dimensionless: 1e-9 is 0.001 ppm), a random walk of the frequency.
 	Wander float64
+	// FreqStepPPM is added to the oscillator's frequency error at the
+	// whole true second FreqStepAt (truncated): a change the discipline
+	// must notice, as when the temperature changes or a virtual machine
+	// moves to another host. 0: none.
+	FreqStepAt  time.Duration
+	FreqStepPPM float64
 }
 
 // Clock is the simulated machine's clock and implements platform.Driver.
@@ -130,6 +136,9 @@ func (c *Clock) advanceTo(t time.Duration) {
 		c.at = c.nextSec
 		if c.cfg.Wander != 0 {
 			c.osc += c.cfg.Wander * c.rng.NormFloat64()
+		}
+		if c.cfg.FreqStepPPM != 0 && c.at == c.cfg.FreqStepAt.Truncate(time.Second) {
+			c.osc += c.cfg.FreqStepPPM * 1e-6
 		}
 		c.pending, c.pendingAt, c.pendingX = true, c.at, c.x
 		c.nextSec += time.Second

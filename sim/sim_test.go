@@ -453,3 +453,25 @@ func TestTraceWithDriftFileStartsAtZero(t *testing.T) {
 		t.Errorf("frequency error at second 0: got %v ppm, want ~0 (the file corrects it)", res.FreqPPM[0])
 	}
 }
+
+// A frequency step changes the oscillator's rate at its whole second and
+// not before: +5 ppm at 10.5 s (truncated to 10 s) on a clock with no
+// error of its own leaves 50 µs after 20 s.
+func TestClockFrequencyStep(t *testing.T) {
+	s := NewScheduler()
+	c, err := NewClock(s, ClockConfig{FreqStepAt: 10500 * time.Millisecond, FreqStepPPM: 5}, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Run(10 * time.Second)
+	if got := c.Offset(); got != 0 {
+		t.Errorf("at 10 s: offset %v, want 0", got)
+	}
+	s.Run(20 * time.Second)
+	if got := c.Offset(); math.Abs(got-50e-6) > 1e-15 {
+		t.Errorf("at 20 s: offset %v, want 50 µs", got)
+	}
+	if got := c.OscillatorPPM(); math.Abs(got-5) > 1e-12 {
+		t.Errorf("oscillator: %v ppm, want 5", got)
+	}
+}

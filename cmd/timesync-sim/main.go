@@ -59,6 +59,7 @@ func runMain(args []string, stdout io.Writer) error {
 		statsFrom   = fs.Duration("stats-from", 10000*time.Second, "start of the statistics window")
 		startOffset = fs.Duration("start-offset", 100*time.Millisecond, "initial clock error (clock − true time)")
 		freqPPM     = fs.Float64("freq-ppm", 100, "oscillator frequency error, ppm (positive: fast)")
+		freqStep    = fs.String("freq-step", "", "AT:PPM: the oscillator's frequency error changes by PPM at simulated time AT (e.g. 2h:10)")
 		wander      = fs.Float64("wander", 1e-9, "std. dev. of the frequency's random-walk step per second (1e-9 = 0.001 ppm)")
 		delay       = fs.Duration("delay", time.Millisecond, "fixed one-way delay")
 		jitter      = fs.Duration("jitter-mean", time.Millisecond, "mean of the exponential extra one-way delay, per packet")
@@ -163,6 +164,17 @@ flags:
 	if math.IsNaN(*freqPPM) || math.Abs(*freqPPM) > 10000 {
 		return fmt.Errorf("--freq-ppm %v: want a number within ±10000", *freqPPM)
 	}
+	var stepAt time.Duration
+	var stepPPM float64
+	if *freqStep != "" {
+		at, ppm, ok := strings.Cut(*freqStep, ":")
+		var err1, err2 error
+		stepAt, err1 = time.ParseDuration(at)
+		stepPPM, err2 = strconv.ParseFloat(ppm, 64)
+		if !ok || err1 != nil || err2 != nil || stepAt < 0 || math.IsNaN(stepPPM) || math.Abs(stepPPM) > 10000 {
+			return fmt.Errorf("--freq-step %q: want AT:PPM, a time and a change within ±10000 ppm (e.g. 2h:10)", *freqStep)
+		}
+	}
 	if *minSources < 1 {
 		return fmt.Errorf("--minsources %d: want at least 1", *minSources)
 	}
@@ -189,6 +201,8 @@ flags:
 			StartOffset: *startOffset,
 			FreqPPM:     *freqPPM,
 			Wander:      *wander,
+			FreqStepAt:  stepAt,
+			FreqStepPPM: stepPPM,
 		},
 		Network: sim.NetworkConfig{
 			Delay: *delay, JitterMean: *jitter, Loss: *loss,
@@ -225,6 +239,7 @@ flags:
 	out := output{Scenario: map[string]any{
 		"duration_seconds": duration.Seconds(), "stats_from_seconds": statsFrom.Seconds(),
 		"start_offset_seconds": startOffset.Seconds(), "freq_ppm": *freqPPM, "wander": *wander,
+		"freq_step_at_seconds": stepAt.Seconds(), "freq_step_ppm": stepPPM,
 		"delay_seconds": delay.Seconds(), "jitter_mean_seconds": jitter.Seconds(),
 		"minpoll": *minPoll, "maxpoll": *maxPoll, "servers": *servers, "falsetickers": *falseT,
 		"loss": *loss, "server_noise_seconds": srvNoise.Seconds(), "outage": *outage, "profile": *profile, "iburst": *iburst, "estimator": *estimator,
