@@ -154,7 +154,7 @@ func TestScenario003LargeOffsets(t *testing.T) {
 			}
 		}
 		atMost(t, "first below 1 ms (s)", sum.Max.FirstBelow1ms, 2)
-		atMost(t, "mean RMS offset (s)", sum.RMSOffset, 120*us)
+		atMost(t, "mean RMS offset (s)", sum.RMSOffset, 108*us)
 	})
 	t.Run("2000s at start", func(t *testing.T) {
 		sc := ScenarioA(-2000 * time.Second)
@@ -571,4 +571,32 @@ func TestScenario012AnyDate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// 013: a start on one server over a jittery path (300 µs + Exp(300 µs)
+// per leg, as the VM test's path under TCG): the burst's four answers,
+// two seconds apart, give a young line whose slope may be far off. The
+// answers of the next polls must correct it, not be held aside as
+// inconsistent with it. Held, they left the clock uncorrected for five
+// polls: seed 424 reached 7.65 ms and converged only after 87 s (worst
+// of seeds 401-500; fresh seeds 1001-1300: 9.66 ms, 87 s). Now the
+// consistency test allows for how few measurements the line has
+// (studentT3): worst 1.71 ms and 39 s here (fresh: 2.31 ms, 55 s). And a
+// young line's frequency, wrong by tens of ppm, carries the offset away
+// between polls: the loop no longer skips an update whose offset is small
+// now but may not be by the next one (mayWait). Mean RMS offset 128 µs
+// before either change, 116 with the first, 94.6 with both (fresh seeds:
+// 123.5, 111.4, 88.8; worst max 1.56 ms).
+func TestScenario013JitteryStartOneServer(t *testing.T) {
+	sc := Scenario{
+		Duration: 5 * time.Minute, StatsFrom: 30 * time.Second,
+		Clock:   ClockConfig{Profile: ProfileLinux, StartOffset: -100 * time.Millisecond, FreqPPM: -40, Wander: 1e-9},
+		Network: NetworkConfig{Delay: 300 * time.Microsecond, JitterMean: 300 * time.Microsecond},
+		Servers: 1, MinPoll: 4, MaxPoll: 4, IBurst: true,
+		UpdateInterval: loop.DefaultUpdateInterval, UpdateDeadband: loop.DefaultUpdateDeadband,
+	}
+	sum, _ := runSeedRange(t, sc, 401, 500)
+	atMost(t, "worst max |offset| (s)", sum.Max.MaxAbsOffset, 3e-3)
+	atMost(t, "worst convergence below 1 ms (s)", sum.Max.Converged1ms, 60)
+	atMost(t, "mean RMS offset (s)", sum.RMSOffset, 108*us)
 }

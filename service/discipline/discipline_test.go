@@ -547,3 +547,28 @@ func TestNoLockOutFromWrongSlope(t *testing.T) {
 		t.Errorf("clock error: got %v s, want within 1 ms", x)
 	}
 }
+
+// studentT3 is Student's t for the normal 3σ tail: huge for the fewest
+// degrees of freedom, falling steadily, 3 in the limit, and exact at the
+// table's entries.
+func TestStudentT3(t *testing.T) {
+	if !math.IsInf(studentT3(0), 1) {
+		t.Errorf("no degree of freedom: got %v, want +Inf", studentT3(0))
+	}
+	for dof, want := range map[int]float64{2: 19.207, 8: 4.277, 62: 3.126} {
+		if got := studentT3(dof); got != want {
+			t.Errorf("studentT3(%d) = %v, want %v", dof, got, want)
+		}
+	}
+	prev := math.Inf(1)
+	for dof := 1; dof <= 2000; dof++ {
+		got := studentT3(dof)
+		if !(got < prev) || got <= 3 {
+			t.Fatalf("studentT3(%d) = %v after %v: want decreasing and above 3", dof, got, prev)
+		}
+		prev = got
+	}
+	if got := studentT3(1e6); math.Abs(got-3) > 1e-3 {
+		t.Errorf("studentT3(1e6) = %v, want 3", got)
+	}
+}

@@ -623,7 +623,11 @@ func (l *Loop) update(now time.Time, fresh []*peer) {
 // take its correction at a later one: when the last update is younger
 // than UpdateInterval and the combined offset of ests is within
 // UpdateDeadband times the measurements' standard deviation (a
-// correction that is mostly their noise). It returns the combined offset.
+// correction that is mostly their noise), now and, at the frequency in
+// force, when the next update is due. It returns the combined offset.
+// (In the simulator the second condition adds 1-4 % of updates once
+// settled, and takes a start on one jittery server from 111 to 89 µs RMS;
+// sim test 013.)
 // Polls shorter than UpdateInterval then still measure at their pace,
 // but the clock (a request to the privileged parent, and a slew to end)
 // is touched about once per UpdateInterval while nothing changes; an
@@ -655,7 +659,22 @@ func (l *Loop) mayWait(now time.Time, ests []discipline.Estimate, fresh []*peer)
 	}
 	band := min(l.opt.UpdateDeadband*math.Sqrt(1/w)*1e9, float64(l.opt.SyncThreshold/10))
 	c := discipline.Combine(ests)
-	return c.Offset, float64(c.Offset.Abs()) <= band
+	if float64(c.Offset.Abs()) > band {
+		return c.Offset, false
+	}
+	// The offset is small now, but a frequency in force that the
+	// estimates no longer agree with (an early estimate from a short
+	// history) carries it away until the next update: wait only if the
+	// offset it will have reached by then, give or take the frequency's
+	// own standard error over that time, is still within the band.
+	if c.HasFrequency {
+		left := l.opt.UpdateInterval - now.Sub(l.lastUpdate)
+		drift := (c.FrequencyPPM - l.disc.Frequency().FrequencyPPM) * 1e3 * left.Seconds() // ns
+		if math.Abs(float64(c.Offset)+drift)+c.SkewPPM*1e3*left.Seconds() > band {
+			return c.Offset, false
+		}
+	}
+	return c.Offset, true
 }
 
 // adaptPolls lets the poll interval of each source with a fresh
