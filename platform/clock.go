@@ -147,6 +147,24 @@ type Clock struct {
 	steps    uint64      // number of steps made
 	hist     []segment   // correction history, oldest first, never empty
 	status   *SyncStatus // a sync status to pass with the next frequency (SetSyncStatus)
+	// driverEnds: the slew in progress (until slewEnd) is ended by the
+	// driver (TimedFrequencySetter), not by a timer of this layer; its
+	// end is already in hist, as a segment starting at slewEnd.
+	driverEnds bool
+}
+
+// driverEndMaxPPM is the fastest slew a TimedFrequencySetter ends: every
+// millisecond its end comes late (the request's way to the parent, the
+// parent's timer) moves the clock at most 1 µs too far, which this layer
+// does not see. Faster slews (the first correction of a large offset)
+// end by this layer's timer, whose lateness it measures and takes back.
+const driverEndMaxPPM = 1000
+
+// settleLocked forgets a slew the driver ended by now.
+func (c *Clock) settleLocked(now time.Time) {
+	if c.driverEnds && !now.Before(c.slewEnd) {
+		c.slewPPM, c.slewLeft, c.driverEnds = 0, 0, false
+	}
 }
 
 // NewClock wraps d. The driver's current frequency is taken as the base
@@ -212,6 +230,7 @@ func (c *Clock) SetFrequency(ppm float64) (float64, error) {
 }
 
 func (c *Clock) setFrequencyLocked(now time.Time, ppm float64) (float64, error) {
+	c.settleLocked(now)
 	ppm = clamp(ppm, c.opt.MaxFrequencyPPM)
 	left, until := c.slewRemainingLocked(now), c.slewEnd.Sub(now)
 	c.cancelSlewLocked()
@@ -249,6 +268,7 @@ func (c *Clock) Correct(ppm float64, offset, minDuration time.Duration) (got flo
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.opt.Timers.Now()
+	c.settleLocked(now)
 	c.cancelSlewLocked()
 	old := c.basePPM
 	c.basePPM = ppm
@@ -278,11 +298,20 @@ func (c *Clock) SetSyncStatus(synced bool, maxError, estError time.Duration) err
 	st := SyncStatus{Synced: synced, MaxError: maxError, EstError: estError}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.opt.Timers.Now()
+	c.settleLocked(now)
 	// Only a synchronized status is held: the loop sends one with every
 	// update, so one lost with a failed request is replaced within a
 	// minute, while an unsynchronized one is sent once per change.
 	if _, ok := c.d.(StatusFrequencySetter); ok && synced && c.slewStop != nil &&
-		c.slewEnd.Sub(c.opt.Timers.Now()) <= maxStatusDelay {
+		c.slewEnd.Sub(now) <= maxStatusDelay {
+		c.status = &st
+		return nil
+	}
+	// During a slew the driver ends, no request of this layer ends it:
+	// the status goes with the next update's. The previous update's
+	// status holds meanwhile; only the first of a run comes that late.
+	if _, ok := c.d.(TimedFrequencySetter); ok && synced && c.driverEnds {
 		c.status = &st
 		return nil
 	}
@@ -342,6 +371,7 @@ func (c *Clock) Slew(offset, minDuration time.Duration) (time.Duration, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.opt.Timers.Now()
+	c.settleLocked(now)
 	c.cancelSlewLocked()
 	return c.slewLocked(now, offset, minDuration)
 }
@@ -377,6 +407,19 @@ func (c *Clock) slewLocked(now time.Time, offset, minDuration time.Duration) (ti
 		c.slewPPM = o / d * 1e6
 	}
 	c.slewFrom, c.slewEnd, c.slewLeft = now, now.Add(dur), offset
+	if td, ok := c.d.(TimedFrequencySetter); ok && math.Abs(c.slewPPM) <= driverEndMaxPPM {
+		ppm := c.basePPM + c.slewPPM
+		if err := td.SetFrequencyUntil(ppm, c.basePPM, dur, c.status); err == nil {
+			c.status = nil
+			c.record(now, ppm, 0)
+			c.record(c.slewEnd, c.basePPM, 0)
+			c.driverEnds = true
+			c.slewGen++
+			c.log.Debug("slewing clock", "offset_seconds", offset.Seconds(), "duration_seconds", dur.Seconds(), "rate_ppm", c.slewPPM, "ended_by", "driver")
+			return dur, nil
+		}
+		// Refused: the usual way, which reports the refusal.
+	}
 	if err := c.applyLocked(now); err != nil {
 		c.slewPPM, c.slewLeft = 0, 0
 		_ = c.applyLocked(now)
@@ -396,8 +439,10 @@ func (c *Clock) slewLocked(now time.Time, offset, minDuration time.Duration) (ti
 func (c *Clock) EndSlew() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := c.opt.Timers.Now()
+	c.settleLocked(now)
 	c.cancelSlewLocked()
-	return c.applyLocked(c.opt.Timers.Now())
+	return c.applyLocked(now)
 }
 
 // Correcting a late end of slew (endSlew).
@@ -446,6 +491,15 @@ func (c *Clock) cancelSlewLocked() {
 	if c.slewStop != nil {
 		c.slewStop()
 		c.slewStop = nil
+	}
+	if c.driverEnds {
+		// Its end has not come (settleLocked): it is not in the history
+		// any more. The caller's next request replaces it at the driver.
+		now := c.opt.Timers.Now()
+		for len(c.hist) > 1 && c.hist[len(c.hist)-1].from.After(now) {
+			c.hist = c.hist[:len(c.hist)-1]
+		}
+		c.driverEnds = false
 	}
 	c.slewPPM, c.slewLeft = 0, 0
 }
@@ -551,6 +605,7 @@ func (c *Clock) Step(offset time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.opt.Timers.Now()
+	c.settleLocked(now)
 	if c.slewPPM != 0 || c.slewStop != nil {
 		// Only a slew in progress needs ending; otherwise the driver's
 		// frequency is left exactly as it is.

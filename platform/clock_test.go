@@ -658,3 +658,120 @@ func TestCorrectAndStatusWithSlewEnd(t *testing.T) {
 		t.Errorf("SetSyncStatus on a driver without one = %v, want ErrUnsupported", err)
 	}
 }
+
+// timedDriver ends slews itself, as the privilege-separated parent does:
+// any later change of the frequency replaces the end it was to make.
+type timedDriver struct {
+	*statusDriver
+	untils int
+	stop   func() bool
+}
+
+func (d *timedDriver) stopEnd() {
+	if d.stop != nil {
+		d.stop()
+		d.stop = nil
+	}
+}
+func (d *timedDriver) SetFrequency(ppm float64) error {
+	d.stopEnd()
+	return d.statusDriver.SetFrequency(ppm)
+}
+func (d *timedDriver) SetFrequencyBase(ppm, _ float64) error { return d.SetFrequency(ppm) }
+func (d *timedDriver) SetFrequencyBaseStatus(ppm, base float64, st SyncStatus) error {
+	d.stopEnd()
+	return d.statusDriver.SetFrequencyBaseStatus(ppm, base, st)
+}
+func (d *timedDriver) SetFrequencyUntil(ppm, base float64, dur time.Duration, st *SyncStatus) error {
+	d.untils++
+	if err := d.SetFrequency(ppm); err != nil {
+		return err
+	}
+	if st != nil {
+		d.statuses = append(d.statuses, *st)
+		d.withFreq = append(d.withFreq, true)
+	}
+	d.stop = d.ft.AfterFunc(dur, func() { d.stop = nil; _ = d.fakeDriver.SetFrequency(base) })
+	return nil
+}
+
+// A driver that ends slews itself gets one request per routine
+// correction, and the clock moves and is accounted exactly as when this
+// layer ends the slew; a synchronized status waits for the next request;
+// a slew replaced before its end leaves no trace of that end; a fast slew
+// is still ended by this layer, which sees how late its timer was.
+func TestDriverEndsRoutineSlews(t *testing.T) {
+	ref, dref, ftr, _ := newTestClock(t, 500, ClockOptions{MaxSlewPPM: 500})
+	c, df, ft, _ := newTestClock(t, 500, ClockOptions{MaxSlewPPM: 500})
+	d := &timedDriver{statusDriver: &statusDriver{fakeDriver: df}}
+	c.d = d
+	check := func(when string) {
+		t.Helper()
+		d.sync()
+		dref.sync()
+		a, _ := c.AppliedAt(ft.now)
+		b, _ := ref.AppliedAt(ftr.now)
+		if !near(a, b, 1e-15) || !near(d.moved, dref.moved, 1e-15) || !near(a, d.moved, 1e-15) || d.ppm != dref.ppm {
+			t.Errorf("%s: applied %v s (driver moved %v s, at %v ppm); this layer ending it: %v s (%v s, %v ppm)", when, a, d.moved, d.ppm, b, dref.moved, dref.ppm)
+		}
+	}
+	both := func(ppm float64, off time.Duration) {
+		t.Helper()
+		if _, _, ferr, serr := c.Correct(ppm, off, time.Second); ferr != nil || serr != nil {
+			t.Fatal(ferr, serr)
+		}
+		if _, _, ferr, serr := ref.Correct(ppm, off, time.Second); ferr != nil || serr != nil {
+			t.Fatal(ferr, serr)
+		}
+	}
+	advance := func(dur time.Duration) { ft.Advance(dur); ftr.Advance(dur) }
+
+	both(12, 300*time.Microsecond)
+	if d.requests != 1 || d.untils != 1 {
+		t.Fatalf("a routine correction: %d requests (%d ending by the driver), want 1", d.requests, d.untils)
+	}
+	advance(300 * time.Millisecond)
+	check("during the slew")
+	if err := c.SetSyncStatus(true, 5*time.Millisecond, 20*time.Microsecond); err != nil || len(d.statuses) != 0 {
+		t.Errorf("a synchronized status during the slew: %v, %d sent; want it held", err, len(d.statuses))
+	}
+	advance(2 * time.Second)
+	check("after the slew")
+	if d.requests != 1 || d.ppm != 12 {
+		t.Errorf("after the slew: %d requests, driver at %v ppm; want the driver alone back at 12 ppm", d.requests, d.ppm)
+	}
+	// The next correction carries the held status.
+	both(12.5, -200*time.Microsecond)
+	if d.requests != 2 || len(d.statuses) != 1 || !d.withFreq[0] {
+		t.Errorf("next correction: %d requests, statuses %+v; want the held status with it", d.requests, d.statuses)
+	}
+	// Replaced halfway: the first end never happens.
+	advance(200 * time.Millisecond)
+	both(12.5, 150*time.Microsecond)
+	advance(5 * time.Second)
+	check("after a slew replaced halfway")
+	// After the driver's end, a new frequency is the base alone.
+	if _, err := c.SetFrequency(11); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ref.SetFrequency(11); err != nil {
+		t.Fatal(err)
+	}
+	advance(time.Second)
+	check("a frequency after the slew")
+	if d.ppm != 11 {
+		t.Errorf("driver at %v ppm, want 11 (no slew left over)", d.ppm)
+	}
+	// A fast slew is this layer's to end.
+	fast, ff, fft, _ := newTestClock(t, 100000, ClockOptions{MaxSlewPPM: 83333})
+	fd := &timedDriver{statusDriver: &statusDriver{fakeDriver: ff}}
+	fast.d = fd
+	if _, dur, ferr, serr := fast.Correct(11, 20*time.Millisecond, 0); ferr != nil || serr != nil || fd.untils != 0 || dur > time.Second {
+		t.Errorf("a 20 ms correction: %v, %v, %v; %d left to the driver to end; want a fast slew this layer ends", dur, ferr, serr, fd.untils)
+	}
+	fft.Advance(2 * time.Second)
+	fd.sync()
+	if a, _ := fast.AppliedAt(fft.now); !near(a, fd.moved, 1e-12) || fd.ppm != 11 {
+		t.Errorf("after a fast slew: applied %v s, driver moved %v s at %v ppm", a, fd.moved, fd.ppm)
+	}
+}

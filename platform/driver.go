@@ -79,6 +79,19 @@ type StatusFrequencySetter interface {
 	SetFrequencyBaseStatus(ppm, basePPM float64, st SyncStatus) error
 }
 
+// TimedFrequencySetter is implemented by drivers that can end a slew by
+// themselves: SetFrequencyUntil sets ppm now and basePPM after d (on the
+// monotonic clock the Timers run on), unless another change of the
+// frequency comes first, and reports st, if given, with the frequency.
+// The privilege-separated engine's driver: its parent keeps the timer, so
+// the engine neither wakes nor sends a request to end a routine slew.
+// Clock uses it for slews slow enough that the request's latency and the
+// driver's timer being late do not matter (driverEndMaxPPM).
+type TimedFrequencySetter interface {
+	BaseFrequencySetter
+	SetFrequencyUntil(ppm, basePPM float64, d time.Duration, st *SyncStatus) error
+}
+
 // KernelSlewer is implemented by drivers whose kernel can slew an offset on
 // its own, after this process has exited (Linux ADJ_OFFSET_SINGLESHOT, BSD
 // and macOS adjtime). timesync --once uses it for corrections below the step

@@ -241,6 +241,19 @@ func (d *remoteDriver) SetFrequencyBase(ppm, basePPM float64) error {
 	return mapRefusal(d.r.call(OpSetFrequency, FrequencyArgs{PPM: ppm, BasePPM: &basePPM}, nil))
 }
 
+// SetFrequencyUntil implements platform.TimedFrequencySetter: the parent
+// ends the slew. A status goes with it only from a driver that reports
+// one (syncDriver).
+func (d *remoteDriver) SetFrequencyUntil(ppm, basePPM float64, dur time.Duration, st *platform.SyncStatus) error {
+	ns := int64(dur)
+	a := FrequencyArgs{PPM: ppm, BasePPM: &basePPM, EndInNS: &ns}
+	if st != nil && d.r.hello.SyncStatus {
+		sa := syncArgs(*st)
+		a.Sync = &sa
+	}
+	return mapRefusal(d.r.call(OpSetFrequency, a, nil))
+}
+
 func (d *remoteDriver) Step(offset time.Duration) error {
 	d.r.mu.Lock()
 	tok := d.r.token

@@ -70,11 +70,16 @@ type Parent struct {
 	FirstStepWindow time.Duration
 	// Now is the parent's clock for that window (default time.Now).
 	Now func() time.Time
+	// AfterFunc arms the timer that ends a slew the engine asked the
+	// parent to end (FrequencyArgs.EndInNS); default time.AfterFunc's.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 
 	mu       sync.Mutex
 	cfg      *config.Config
 	panicAt  time.Duration // the step limit: only ever tightened at run time (0: none)
 	base     *float64      // the engine's base frequency, when it slews
+	endStop  func() bool   // stops the timer ending the engine's slew, if armed
+	endGen   uint64        // which slew that timer ends
 	token    string
 	stepped  bool      // a step was made, or the clock was synchronized: no more unlimited first step
 	started  time.Time // Init, for FirstStepWindow
@@ -96,6 +101,9 @@ func (p *Parent) Init() error {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
+	if p.AfterFunc == nil {
+		p.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
 	if p.FirstStepWindow <= 0 {
 		p.FirstStepWindow = time.Hour
 	}
@@ -115,6 +123,7 @@ func (p *Parent) EngineGone() {
 	p.mu.Lock()
 	base := p.base
 	p.base = nil
+	p.stopEndLocked()
 	p.mu.Unlock()
 	if base == nil {
 		return
@@ -128,6 +137,33 @@ func (p *Parent) EngineGone() {
 		return
 	}
 	p.Logger.Info("ended the dead engine's slew: the clock keeps the disciplined frequency", "ppm", *base, "was", cur)
+}
+
+// maxEndIn bounds the slews the parent ends (FrequencyArgs.EndInNS): the
+// engine asks only for short, routine ones.
+const maxEndIn = time.Hour
+
+// stopEndLocked disarms the end of the engine's slew, if one is armed.
+func (p *Parent) stopEndLocked() {
+	p.endGen++
+	if p.endStop != nil {
+		p.endStop()
+		p.endStop = nil
+	}
+}
+
+// endSlew ends the engine's slew gen, setting its base frequency, unless
+// a later request replaced it.
+func (p *Parent) endSlew(gen uint64, base float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if gen != p.endGen {
+		return
+	}
+	p.endStop = nil
+	if err := p.Driver.SetFrequency(base); err != nil {
+		p.Logger.Error("ending the engine's slew", "err", err)
+	}
 }
 
 // Counts reports how many requests were answered and how many refused.
@@ -337,16 +373,29 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 		if a.BasePPM != nil && (math.IsNaN(*a.BasePPM) || math.Abs(*a.BasePPM) > max) {
 			return nil, nil, refusedf(CodeRange, "base frequency %v ppm is beyond ±%v ppm", *a.BasePPM, max)
 		}
+		if a.EndInNS != nil && (a.BasePPM == nil || *a.EndInNS <= 0 || *a.EndInNS > int64(maxEndIn)) {
+			return nil, nil, refusedf(CodeRange, "a slew's end needs a base frequency and a time within (0, %v]", maxEndIn)
+		}
 		if a.Sync != nil {
 			if err := p.checkSyncStatus(*a.Sync); err != nil {
 				return nil, nil, err
 			}
 		}
+		p.mu.Lock()
+		// Whatever this request sets replaces the slew the parent was
+		// to end.
+		p.stopEndLocked()
+		p.mu.Unlock()
 		if err := driverErr(p.Driver.SetFrequency(a.PPM)); err != nil {
 			return nil, nil, err
 		}
 		p.mu.Lock()
 		p.base = a.BasePPM
+		if a.EndInNS != nil {
+			p.endGen++
+			gen, base := p.endGen, *a.BasePPM
+			p.endStop = p.AfterFunc(time.Duration(*a.EndInNS), func() { p.endSlew(gen, base) })
+		}
 		p.mu.Unlock()
 		if a.Sync != nil {
 			// The frequency is set: the answer must say so. The status

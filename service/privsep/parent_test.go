@@ -509,3 +509,74 @@ func TestLookupUser(t *testing.T) {
 }
 
 func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+// The parent ends a routine slew when the engine asks it to (one request
+// per correction, and no wake of the engine for the end); a later change
+// of the frequency replaces that end; the engine's death ends it at once.
+func TestParentEndsTheEngineSlew(t *testing.T) {
+	f := newFixture(t)
+	type armed struct {
+		d       time.Duration
+		f       func()
+		stopped bool
+	}
+	var mu sync.Mutex
+	var timers []*armed
+	f.p.AfterFunc = func(d time.Duration, fn func()) func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		a := &armed{d: d, f: fn}
+		timers = append(timers, a)
+		return func() bool { mu.Lock(); defer mu.Unlock(); was := !a.stopped; a.stopped = true; return was }
+	}
+	fire := func(i int) {
+		mu.Lock()
+		fn := timers[i].f
+		mu.Unlock()
+		fn()
+	}
+	r := f.remote(t)
+	drv := r.Driver().(platform.TimedFrequencySetter)
+	if err := drv.SetFrequencyUntil(112, 12, 1500*time.Millisecond, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ppm, _ := f.drv.Frequency(); ppm != 112 || len(timers) != 1 || timers[0].d != 1500*time.Millisecond {
+		t.Fatalf("slew: driver at %v ppm, %d timers; want 112 ppm and one timer of 1.5 s", ppm, len(timers))
+	}
+	fire(0)
+	if ppm, _ := f.drv.Frequency(); ppm != 12 {
+		t.Errorf("after the parent's end: %v ppm, want the base 12", ppm)
+	}
+	// With a status; then replaced before its end: the stale end does
+	// nothing.
+	before := len(f.drv.Actions())
+	if err := drv.SetFrequencyUntil(112, 12, time.Second, &platform.SyncStatus{Synced: true, MaxError: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if acts := f.drv.Actions()[before:]; len(acts) != 2 || acts[1].Kind != platform.ActionSyncStatus || !acts[1].Synced {
+		t.Errorf("slew with a status did %+v, want the frequency then the status", acts)
+	}
+	if err := drv.SetFrequencyBase(13, 13); err != nil {
+		t.Fatal(err)
+	}
+	if !timers[1].stopped {
+		t.Error("a new frequency left the old slew's end armed")
+	}
+	fire(1)
+	if ppm, _ := f.drv.Frequency(); ppm != 13 {
+		t.Errorf("a replaced slew's end set %v ppm, want 13 kept", ppm)
+	}
+	for _, d := range []time.Duration{0, -time.Second, 2 * time.Hour} {
+		if err := drv.SetFrequencyUntil(112, 12, d, nil); !errors.Is(err, platform.ErrOutOfRange) {
+			t.Errorf("a slew ending after %v: %v, want ErrOutOfRange", d, err)
+		}
+	}
+	// The engine dies mid-slew: the base at once, the timer disarmed.
+	if err := drv.SetFrequencyUntil(212, 12, time.Minute, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.p.EngineGone()
+	if ppm, _ := f.drv.Frequency(); ppm != 12 || !timers[len(timers)-1].stopped {
+		t.Errorf("after the engine died: %v ppm, timer stopped %v; want 12 and stopped", ppm, timers[len(timers)-1].stopped)
+	}
+}

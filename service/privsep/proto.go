@@ -101,6 +101,11 @@ type FrequencyArgs struct {
 	// set (as OpSetSyncStatus): the engine's status of an update rides
 	// on the end of its slew.
 	Sync *SyncStatusArgs `json:"sync,omitempty"`
+	// EndInNS, if set (with BasePPM), makes PPM a slew that the parent
+	// ends: after this many nanoseconds it sets BasePPM, unless a later
+	// request changed the frequency or stepped the clock first. The
+	// engine then neither wakes nor asks for the end of a routine slew.
+	EndInNS *int64 `json:"end_in_ns,omitempty"`
 }
 
 type StepArgs struct {
