@@ -147,6 +147,10 @@ type Clock struct {
 	steps    uint64      // number of steps made
 	hist     []segment   // correction history, oldest first, never empty
 	status   *SyncStatus // a sync status to pass with the next frequency (SetSyncStatus)
+	statusAt time.Time   // when it was given
+	// sentSynced: the last status this layer sent the driver said
+	// synchronized.
+	sentSynced bool
 	// driverEnds: the slew in progress (until slewEnd) is ended by the
 	// driver (TimedFrequencySetter), not by a timer of this layer; its
 	// end is already in hist, as a segment starting at slewEnd.
@@ -233,7 +237,7 @@ func (c *Clock) setFrequencyLocked(now time.Time, ppm float64) (float64, error) 
 	c.settleLocked(now)
 	ppm = clamp(ppm, c.opt.MaxFrequencyPPM)
 	left, until := c.slewRemainingLocked(now), c.slewEnd.Sub(now)
-	c.cancelSlewLocked()
+	c.cancelSlewLocked(now)
 	old := c.basePPM
 	c.basePPM = ppm
 	if err := c.applyLocked(now); err != nil {
@@ -269,7 +273,7 @@ func (c *Clock) Correct(ppm float64, offset, minDuration time.Duration) (got flo
 	defer c.mu.Unlock()
 	now := c.opt.Timers.Now()
 	c.settleLocked(now)
-	c.cancelSlewLocked()
+	c.cancelSlewLocked(now)
 	old := c.basePPM
 	c.basePPM = ppm
 	if dur, err := c.slewLocked(now, offset, minDuration); err == nil {
@@ -277,7 +281,7 @@ func (c *Clock) Correct(ppm float64, offset, minDuration time.Duration) (got flo
 	}
 	c.basePPM = old
 	got, ferr = c.setFrequencyLocked(now, ppm)
-	c.cancelSlewLocked()
+	c.cancelSlewLocked(now)
 	dur, serr = c.slewLocked(now, offset, minDuration)
 	return got, dur, ferr, serr
 }
@@ -305,18 +309,47 @@ func (c *Clock) SetSyncStatus(synced bool, maxError, estError time.Duration) err
 	// minute, while an unsynchronized one is sent once per change.
 	if _, ok := c.d.(StatusFrequencySetter); ok && synced && c.slewStop != nil &&
 		c.slewEnd.Sub(now) <= maxStatusDelay {
-		c.status = &st
+		c.status, c.statusAt = &st, now
 		return nil
 	}
 	// During a slew the driver ends, no request of this layer ends it:
-	// the status goes with the next update's. The previous update's
-	// status holds meanwhile; only the first of a run comes that late.
-	if _, ok := c.d.(TimedFrequencySetter); ok && synced && c.driverEnds {
-		c.status = &st
+	// the status goes with the next update's request, aged (heldStatus).
+	// Only while the kernel already has a synchronized status from us:
+	// the first one (which also ends the parent's first-step window)
+	// goes at once.
+	if _, ok := c.d.(TimedFrequencySetter); ok && synced && c.driverEnds && c.sentSynced {
+		c.status, c.statusAt = &st, now
 		return nil
 	}
 	c.status = nil
-	return r.SetSyncStatus(synced, maxError, estError)
+	if err := r.SetSyncStatus(synced, maxError, estError); err != nil {
+		return err
+	}
+	c.sentSynced = synced
+	return nil
+}
+
+// kernelErrorGrowth is how fast the kernel grows its maximum error
+// between reports (Linux: MAXFREQ, 500 µs a second), and maxKernelError
+// the most it takes (NTP_PHASE_LIMIT's 16 s).
+const (
+	kernelErrorGrowth = 500e-6
+	maxKernelError    = 16 * time.Second
+)
+
+// heldStatusLocked takes the held status, if any, aged to now: its
+// maximum error grown as the kernel would have grown it had it been sent
+// when given, so that a late report never understates the error.
+func (c *Clock) heldStatusLocked(now time.Time) *SyncStatus {
+	if c.status == nil {
+		return nil
+	}
+	st := *c.status
+	c.status = nil
+	if age := now.Sub(c.statusAt); age > 0 {
+		st.MaxError = min(st.MaxError+time.Duration(float64(age)*kernelErrorGrowth), maxKernelError)
+	}
+	return &st
 }
 
 // maxStatusDelay is the longest SetSyncStatus holds a status for the end
@@ -372,7 +405,7 @@ func (c *Clock) Slew(offset, minDuration time.Duration) (time.Duration, error) {
 	defer c.mu.Unlock()
 	now := c.opt.Timers.Now()
 	c.settleLocked(now)
-	c.cancelSlewLocked()
+	c.cancelSlewLocked(now)
 	return c.slewLocked(now, offset, minDuration)
 }
 
@@ -409,8 +442,12 @@ func (c *Clock) slewLocked(now time.Time, offset, minDuration time.Duration) (ti
 	c.slewFrom, c.slewEnd, c.slewLeft = now, now.Add(dur), offset
 	if td, ok := c.d.(TimedFrequencySetter); ok && math.Abs(c.slewPPM) <= driverEndMaxPPM {
 		ppm := c.basePPM + c.slewPPM
-		if err := td.SetFrequencyUntil(ppm, c.basePPM, dur, c.status); err == nil {
-			c.status = nil
+		held := c.status
+		st := c.heldStatusLocked(now)
+		if err := td.SetFrequencyUntil(ppm, c.basePPM, dur, st); err == nil {
+			if st != nil {
+				c.sentSynced = st.Synced
+			}
 			c.record(now, ppm, 0)
 			c.record(c.slewEnd, c.basePPM, 0)
 			c.driverEnds = true
@@ -418,7 +455,9 @@ func (c *Clock) slewLocked(now time.Time, offset, minDuration time.Duration) (ti
 			c.log.Debug("slewing clock", "offset_seconds", offset.Seconds(), "duration_seconds", dur.Seconds(), "rate_ppm", c.slewPPM, "ended_by", "driver")
 			return dur, nil
 		}
-		// Refused: the usual way, which reports the refusal.
+		// Refused: the usual way, which reports the refusal (the
+		// status with it, aged from when it was given).
+		c.status = held
 	}
 	if err := c.applyLocked(now); err != nil {
 		c.slewPPM, c.slewLeft = 0, 0
@@ -441,7 +480,7 @@ func (c *Clock) EndSlew() error {
 	defer c.mu.Unlock()
 	now := c.opt.Timers.Now()
 	c.settleLocked(now)
-	c.cancelSlewLocked()
+	c.cancelSlewLocked(now)
 	return c.applyLocked(now)
 }
 
@@ -486,7 +525,7 @@ func (c *Clock) endSlew(gen uint64) {
 
 // cancelSlewLocked stops the slew in progress, leaving the part of its
 // offset not yet applied unapplied. The caller applies the new rate.
-func (c *Clock) cancelSlewLocked() {
+func (c *Clock) cancelSlewLocked(now time.Time) {
 	c.slewGen++
 	if c.slewStop != nil {
 		c.slewStop()
@@ -495,7 +534,6 @@ func (c *Clock) cancelSlewLocked() {
 	if c.driverEnds {
 		// Its end has not come (settleLocked): it is not in the history
 		// any more. The caller's next request replaces it at the driver.
-		now := c.opt.Timers.Now()
 		for len(c.hist) > 1 && c.hist[len(c.hist)-1].from.After(now) {
 			c.hist = c.hist[:len(c.hist)-1]
 		}
@@ -525,14 +563,17 @@ func (c *Clock) applyLocked(now time.Time) error {
 	ppm := c.basePPM + c.slewPPM
 	var err error
 	if sf, ok := c.d.(StatusFrequencySetter); ok && c.status != nil {
-		st := *c.status
-		c.status = nil
-		if err = sf.SetFrequencyBaseStatus(ppm, c.basePPM, st); err != nil {
+		st := *c.heldStatusLocked(now)
+		if err = sf.SetFrequencyBaseStatus(ppm, c.basePPM, st); err == nil {
+			c.sentSynced = st.Synced
+		} else {
 			// Refused together: the frequency alone, then the status
 			// alone, each judged on its own.
 			if err = sf.SetFrequencyBase(ppm, c.basePPM); err == nil {
 				if serr := sf.SetSyncStatus(st.Synced, st.MaxError, st.EstError); serr != nil {
 					c.log.Error("reporting the sync status", "err", serr)
+				} else {
+					c.sentSynced = st.Synced
 				}
 			}
 		}
@@ -609,7 +650,7 @@ func (c *Clock) Step(offset time.Duration) error {
 	if c.slewPPM != 0 || c.slewStop != nil {
 		// Only a slew in progress needs ending; otherwise the driver's
 		// frequency is left exactly as it is.
-		c.cancelSlewLocked()
+		c.cancelSlewLocked(now)
 		if err := c.applyLocked(now); err != nil {
 			return fmt.Errorf("end slew before step: %w", err)
 		}

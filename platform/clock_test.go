@@ -611,7 +611,9 @@ func TestCorrectAndStatusWithSlewEnd(t *testing.T) {
 	}
 	ft1.Advance(time.Second)
 	ft2.Advance(time.Second)
-	if d1.requests != 2 || len(d1.statuses) != 1 || !d1.withFreq[0] || d1.statuses[0] != (SyncStatus{true, 5 * time.Millisecond, 20 * time.Microsecond}) {
+	// Held for the slew's 82 ms, the status's maximum error grew as the
+	// kernel's would have: 500 ppm of that.
+	if d1.requests != 2 || len(d1.statuses) != 1 || !d1.withFreq[0] || d1.statuses[0] != (SyncStatus{true, 5*time.Millisecond + 40983*time.Nanosecond, 20 * time.Microsecond}) {
 		t.Errorf("after the slew: %d requests, statuses %+v (with a frequency: %v); want 2, the status with the slew's end", d1.requests, d1.statuses, d1.withFreq)
 	}
 	a1, _ := one.AppliedAt(ft1.now)
@@ -650,7 +652,7 @@ func TestCorrectAndStatusWithSlewEnd(t *testing.T) {
 	}
 	d1.failCombined = true
 	ft1.Advance(time.Second)
-	if len(d1.statuses) != n+2 || d1.withFreq[n+1] || d1.statuses[n+1].MaxError != 4*time.Millisecond || d1.ppm != 12 {
+	if len(d1.statuses) != n+2 || d1.withFreq[n+1] || d1.statuses[n+1].MaxError != 4*time.Millisecond+40983*time.Nanosecond || d1.ppm != 12 {
 		t.Errorf("after a refused status with the slew's end: statuses %+v, driver at %v ppm; want the status alone and the base 12 ppm", d1.statuses, d1.ppm)
 	}
 	// A driver without a status is told so.
@@ -732,18 +734,34 @@ func TestDriverEndsRoutineSlews(t *testing.T) {
 	}
 	advance(300 * time.Millisecond)
 	check("during the slew")
-	if err := c.SetSyncStatus(true, 5*time.Millisecond, 20*time.Microsecond); err != nil || len(d.statuses) != 0 {
+	// The first synchronized status goes at once (it ends the parent's
+	// first-step window); later ones wait for the next update's request.
+	if err := c.SetSyncStatus(true, 6*time.Millisecond, 20*time.Microsecond); err != nil || d.requests != 2 || len(d.statuses) != 1 || d.withFreq[0] {
+		t.Errorf("the first synchronized status during the slew: %v, %d requests, %+v; want it sent alone at once", err, d.requests, d.statuses)
+	}
+	if err := c.SetSyncStatus(true, 5*time.Millisecond, 20*time.Microsecond); err != nil || len(d.statuses) != 1 {
 		t.Errorf("a synchronized status during the slew: %v, %d sent; want it held", err, len(d.statuses))
 	}
 	advance(2 * time.Second)
 	check("after the slew")
-	if d.requests != 1 || d.ppm != 12 {
+	if d.requests != 2 || d.ppm != 12 {
 		t.Errorf("after the slew: %d requests, driver at %v ppm; want the driver alone back at 12 ppm", d.requests, d.ppm)
 	}
-	// The next correction carries the held status.
+	// The next correction carries the held status, its maximum error
+	// grown by 500 ppm of the 2 s it waited; once only.
 	both(12.5, -200*time.Microsecond)
-	if d.requests != 2 || len(d.statuses) != 1 || !d.withFreq[0] {
-		t.Errorf("next correction: %d requests, statuses %+v; want the held status with it", d.requests, d.statuses)
+	if d.requests != 3 || len(d.statuses) != 2 || !d.withFreq[1] || d.statuses[1] != (SyncStatus{true, 6 * time.Millisecond, 20 * time.Microsecond}) {
+		t.Errorf("next correction: %d requests, statuses %+v; want the held status with it, 6 ms", d.requests, d.statuses)
+	}
+	advance(2 * time.Second)
+	both(12.5, 100*time.Microsecond)
+	if len(d.statuses) != 2 {
+		t.Errorf("the held status was sent again: %+v", d.statuses)
+	}
+	// Once the driver's end has passed, a status goes at once.
+	advance(2 * time.Second)
+	if err := c.SetSyncStatus(true, 3*time.Millisecond, 20*time.Microsecond); err != nil || len(d.statuses) != 3 || d.withFreq[2] {
+		t.Errorf("a status after the driver ended the slew: %v, %+v; want it sent alone at once", err, d.statuses)
 	}
 	// Replaced halfway: the first end never happens.
 	advance(200 * time.Millisecond)

@@ -154,7 +154,7 @@ func TestScenario003LargeOffsets(t *testing.T) {
 			}
 		}
 		atMost(t, "first below 1 ms (s)", sum.Max.FirstBelow1ms, 2)
-		atMost(t, "mean RMS offset (s)", sum.RMSOffset, 108*us)
+		atMost(t, "mean RMS offset (s)", sum.RMSOffset, 100*us)
 	})
 	t.Run("2000s at start", func(t *testing.T) {
 		sc := ScenarioA(-2000 * time.Second)
@@ -584,9 +584,10 @@ func TestScenario012AnyDate(t *testing.T) {
 // (studentT3): worst 1.71 ms and 39 s here (fresh: 2.31 ms, 55 s). And a
 // young line's frequency, wrong by tens of ppm, carries the offset away
 // between polls: the loop no longer skips an update whose offset is small
-// now but may not be by the next one (mayWait). Mean RMS offset 128 µs
-// before either change, 116 with the first, 94.6 with both (fresh seeds:
-// 123.5, 111.4, 88.8; worst max 1.56 ms).
+// now but may not be by the next one (mayWait). Mean RMS offset 145 µs
+// before either change, 128 with the second alone, 116 with the first
+// alone, 94.6 with both, 105 with mayWait's drift given the wrong sign
+// (fresh seeds: 123.5 before, 105.5, 111.4, 88.8; worst max 1.56 ms).
 func TestScenario013JitteryStartOneServer(t *testing.T) {
 	sc := Scenario{
 		Duration: 5 * time.Minute, StatsFrom: 30 * time.Second,
@@ -598,5 +599,5 @@ func TestScenario013JitteryStartOneServer(t *testing.T) {
 	sum, _ := runSeedRange(t, sc, 401, 500)
 	atMost(t, "worst max |offset| (s)", sum.Max.MaxAbsOffset, 3e-3)
 	atMost(t, "worst convergence below 1 ms (s)", sum.Max.Converged1ms, 60)
-	atMost(t, "mean RMS offset (s)", sum.RMSOffset, 108*us)
+	atMost(t, "mean RMS offset (s)", sum.RMSOffset, 100*us)
 }

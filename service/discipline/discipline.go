@@ -354,7 +354,13 @@ func (tr *Track) consistent(s sample) bool {
 	u, v := tr.fit.at(s.t)
 	sd := math.Sqrt(math.Max(v*tr.scale, 0))
 	base := math.Max(tr.dmin/2-tr.spread/2, 0)
-	bound := math.Max(s.delay/2-base, 0) + tr.spread/2 + studentT3(tr.fit.n-2)*sd + 2*tr.queue
+	k := 3.0
+	if tr.fit.n > 3 {
+		// Not for a window the runs test cut to three points: t for one
+		// degree of freedom (236) would let anything in.
+		k = studentT3(tr.fit.n - 2)
+	}
+	bound := math.Max(s.delay/2-base, 0) + tr.spread/2 + k*sd + 2*tr.queue
 	return math.Abs(s.u-u) <= bound
 }
 
@@ -366,8 +372,11 @@ func (tr *Track) consistent(s sample) bool {
 // the next poll are no bound at all, and a line that one unlucky burst
 // set wrong would hold every later measurement aside as inconsistent
 // (seen in the simulator: five polls, 80 s, without a correction while
-// the offset grew to 7.7 ms). Values computed by integrating the t
-// density; beyond the table, interpolated in 1/dof towards 3.
+// the offset grew to 7.7 ms). It applies even when the fit's scale is the
+// modelled one (tr.scale 1, not estimated from the residuals): that model
+// rests on the lowest delay and its spread, estimated from the same few
+// measurements (that was the 7.7 ms case). Values computed by integrating
+// the t density; beyond the table, interpolated in 1/dof towards 3.
 func studentT3(dof int) float64 {
 	table := [...]struct {
 		dof int

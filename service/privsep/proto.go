@@ -103,7 +103,8 @@ type FrequencyArgs struct {
 	Sync *SyncStatusArgs `json:"sync,omitempty"`
 	// EndInNS, if set (with BasePPM), makes PPM a slew that the parent
 	// ends: after this many nanoseconds it sets BasePPM, unless a later
-	// request changed the frequency or stepped the clock first. The
+	// request changed the frequency first (the engine's Clock ends a
+	// slew with one before it steps). The
 	// engine then neither wakes nor asks for the end of a routine slew.
 	EndInNS *int64 `json:"end_in_ns,omitempty"`
 }

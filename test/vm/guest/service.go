@@ -49,6 +49,9 @@ type offsetSample struct {
 	delay  time.Duration
 	raw    int64 // CLOCK_MONOTONIC_RAW (ns) right after the measurement
 	phase  int64 // CLOCK_REALTIME minus raw (ns) then
+	// kernelPPM is the kernel's frequency correction (adjtimex) then;
+	// NaN if it could not be read.
+	kernelPPM float64
 }
 
 func (g *guest) checkService() vmtest.Result {
@@ -127,7 +130,11 @@ func (g *guest) checkService() vmtest.Result {
 		}
 		if m, err := measureOffset(g.server, 5); err == nil {
 			p := readPair(5)
-			samples = append(samples, offsetSample{at: time.Since(t0), offset: m.offset, delay: m.delay, raw: p.raw, phase: p.phaseNS()})
+			kp := math.NaN()
+			if k, err := readKernel(); err == nil {
+				kp = k.freqPPM(1_000_000 / userHZ())
+			}
+			samples = append(samples, offsetSample{at: time.Since(t0), offset: m.offset, delay: m.delay, raw: p.raw, phase: p.phaseNS(), kernelPPM: kp})
 		}
 		if el := time.Since(t0); el >= nextLog && len(samples) > 0 {
 			s := samples[len(samples)-1]
@@ -188,8 +195,9 @@ func (g *guest) checkService() vmtest.Result {
 	if forGood {
 		figures["converged_s"] = conv.Seconds()
 	}
+	figures["kernel_freq_ppm"] = fr.kernelPPM
 	if kerr == nil {
-		figures["kernel_freq_ppm"] = kernelPPM
+		figures["kernel_freq_end_ppm"] = kernelPPM
 	}
 	first, reached := firstBelow(samples, serviceConverged)
 	var convText string
@@ -289,17 +297,21 @@ func finalOffset(s []offsetSample, window time.Duration) time.Duration {
 type freqResult struct {
 	serverPPM float64 // the server's rate vs raw over the final window
 	clockPPM  float64 // the guest clock's rate vs raw over the final window, slews included
-	kernelPPM float64 // the kernel's frequency correction (adjtimex) at the end
+	kernelPPM float64 // the kernel's frequency correction (adjtimex): the median of its readings over the window
 	errPPM    float64 // kernelPPM − serverPPM: positive = the disciplined frequency is too fast
 	errSE     float64 // standard error of errPPM (the server's rate's)
 	driftPPM  float64 // how fast the offset moved over the window (−slope): the phase corrections still being made count
 	driftSE   float64
 }
 
-// frequencyError compares the frequency the service left in the kernel
+// frequencyError compares the frequency the service keeps in the kernel
 // with the server's rate, both against the raw clock over the final
 // window: the server's rate is fitted to (guest clock + measured offset),
-// which the service's corrections do not disturb. Both come from the same
+// which the service's corrections do not disturb; the kernel's frequency
+// is the median of its readings with the samples there (a reading taken
+// during a slew, a second or less after each update, carries the slew's
+// hundreds of ppm; the median ignores those), or endKernelPPM, read at
+// the end, if no sample has one. Both come from the same
 // window because under TCG the raw clock's rate against the host wanders
 // by a few ppm over a run (seen: a whole-run rate 7.7 ppm from a
 // final-window one).
@@ -312,20 +324,29 @@ type freqResult struct {
 // with the kernel's frequency 0.1 ppm from the server's). The drift is
 // reported beside it; the offset bound of the final minute judges the
 // phase.
-func frequencyError(s []offsetSample, window time.Duration, kernelPPM float64) freqResult {
-	r := freqResult{kernelPPM: kernelPPM, errPPM: math.NaN(), errSE: math.Inf(1), driftPPM: math.NaN(), driftSE: math.Inf(1)}
+func frequencyError(s []offsetSample, window time.Duration, endKernelPPM float64) freqResult {
+	r := freqResult{kernelPPM: endKernelPPM, errPPM: math.NaN(), errSE: math.Inf(1), driftPPM: math.NaN(), driftSE: math.Inf(1)}
 	if len(s) < 3 {
 		return r
 	}
 	var server, clock, drift []pair
+	var kernel []float64
 	end := s[len(s)-1].at
 	for _, x := range s {
 		if x.at >= end-window {
 			server = append(server, pair{raw: x.raw, real: x.raw + x.phase + int64(x.offset)})
 			clock = append(clock, pair{raw: x.raw, real: x.raw + x.phase})
 			drift = append(drift, pair{raw: x.raw, real: x.raw + int64(x.offset)})
+			if !math.IsNaN(x.kernelPPM) {
+				kernel = append(kernel, x.kernelPPM)
+			}
 		}
 	}
+	if len(kernel) > 0 {
+		sort.Float64s(kernel)
+		r.kernelPPM = kernel[len(kernel)/2]
+	}
+	kernelPPM := r.kernelPPM
 	var serverSE float64
 	r.serverPPM, serverSE = fitRate(server)
 	r.clockPPM, _ = fitRate(clock)

@@ -80,12 +80,28 @@ func TestFrequencyError(t *testing.T) {
 		}
 		s = append(s, offsetSample{at: time.Duration(raw), raw: raw, phase: phase, offset: time.Duration(server - phase)})
 	}
+	for i := range s {
+		s[i].kernelPPM = math.NaN()
+	}
 	r := frequencyError(s, 40*time.Second, 59.5)
 	if math.Abs(r.serverPPM-60) > 1e-6 || math.Abs(r.clockPPM-61) > 1e-6 || math.Abs(r.errPPM+0.5) > 1e-6 || math.Abs(r.driftPPM-1) > 1e-6 {
 		t.Errorf("got %+v, want server 60, clock 61, error -0.5 ppm, drift +1 ppm", r)
 	}
 	if r := frequencyError(s, 40*time.Second, math.NaN()); !math.IsNaN(r.errPPM) {
 		t.Errorf("without the kernel's frequency: error %v, want NaN (and the check failing)", r.errPPM)
+	}
+	// Readings with the samples: the median over the window, a reading
+	// during a slew (559.5 ppm) and the readings before the window
+	// (10 ppm) left out; the one at the end (here mid-slew) not used.
+	for i := range s {
+		s[i].kernelPPM = 10
+		if i >= 6 {
+			s[i].kernelPPM = 59.5
+		}
+	}
+	s[8].kernelPPM = 559.5
+	if r := frequencyError(s, 40*time.Second, 559.5); math.Abs(r.kernelPPM-59.5) > 1e-9 || math.Abs(r.errPPM+0.5) > 1e-6 {
+		t.Errorf("with readings: kernel %v ppm, error %v; want 59.5 and -0.5", r.kernelPPM, r.errPPM)
 	}
 }
 
