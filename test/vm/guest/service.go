@@ -55,7 +55,7 @@ type offsetSample struct {
 }
 
 func (g *guest) checkService() vmtest.Result {
-	dur, err := g.params.Duration("service_duration", 4*time.Minute)
+	dur, err := g.params.Duration("service_duration", 6*time.Minute)
 	if err != nil {
 		return fail("service", err)
 	}

@@ -59,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.qemu, "qemu", "qemu-system-x86_64", "qemu binary")
 	fs.StringVar(&o.checks, "checks", "step,freq,sync,pslew,slew,unpriv", "checks of the main boot, in order (the era check has its own boot); freq runs before the slews (pslew, slew) because the kernel takes seconds to settle its rate after a slew")
 	fs.BoolVar(&o.era, "era", true, "also boot the guest just before the 2036 NTP era rollover and run the era check")
-	fs.DurationVar(&o.service, "service", 4*time.Minute, "also boot the guest to run the service this long against a +50 ppm server (0: skip)")
+	fs.DurationVar(&o.service, "service", 6*time.Minute, "also boot the guest to run the service this long against a +50 ppm server (0: skip)")
 	fs.DurationVar(&o.timeout, "timeout", 300*time.Second, "hard limit for one boot")
 	fs.StringVar(&o.memory, "m", "256M", "guest memory")
 	fs.StringVar(&o.logDir, "logdir", "", "directory for the guest console logs (default: a temporary directory)")
