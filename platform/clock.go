@@ -147,7 +147,11 @@ type Clock struct {
 	steps    uint64      // number of steps made
 	hist     []segment   // correction history, oldest first, never empty
 	status   *SyncStatus // a sync status to pass with the next frequency (SetSyncStatus)
-	statusAt time.Time   // when it was given
+	// appliedAt is when the last change applyLocked made took effect
+	// (effectiveLocked).
+	appliedAt time.Time
+	lastTook  time.Duration // how long the last change took the driver
+	statusAt  time.Time     // when it was given
 	// sentSynced: the last status this layer sent the driver said
 	// synchronized.
 	sentSynced bool
@@ -448,7 +452,9 @@ func (c *Clock) slewLocked(now time.Time, offset, minDuration time.Duration) (ti
 			if st != nil {
 				c.sentSynced = st.Synced
 			}
-			c.record(now, ppm, 0)
+			at := c.effectiveLocked(now)
+			c.slewFrom, c.slewEnd = at, at.Add(dur)
+			c.record(at, ppm, 0)
 			c.record(c.slewEnd, c.basePPM, 0)
 			c.driverEnds = true
 			c.slewGen++
@@ -464,9 +470,10 @@ func (c *Clock) slewLocked(now time.Time, offset, minDuration time.Duration) (ti
 		_ = c.applyLocked(now)
 		return 0, fmt.Errorf("slew %+.6f s: %w", offset.Seconds(), err)
 	}
+	c.slewFrom, c.slewEnd = c.appliedAt, c.appliedAt.Add(dur)
 	c.slewGen++
 	gen := c.slewGen
-	c.slewStop = c.opt.Timers.AfterFunc(dur, func() { c.endSlew(gen) })
+	c.slewStop = c.opt.Timers.AfterFunc(c.slewEnd.Sub(c.opt.Timers.Now()), func() { c.endSlew(gen) })
 	c.log.Debug("slewing clock", "offset_seconds", offset.Seconds(), "duration_seconds", dur.Seconds(), "rate_ppm", c.slewPPM)
 	return dur, nil
 }
@@ -509,7 +516,9 @@ func (c *Clock) endSlew(gen uint64) {
 		return
 	}
 	now := c.opt.Timers.Now()
-	over := time.Duration(float64(now.Sub(c.slewEnd)) * c.slewPerTimerSecond(c.basePPM, c.slewPPM))
+	// The request that ends the slew takes effect about half a call
+	// later (effectiveLocked): the overshoot includes that.
+	over := time.Duration(float64(now.Add(c.lastTook/2).Sub(c.slewEnd)) * c.slewPerTimerSecond(c.basePPM, c.slewPPM))
 	c.slewPPM, c.slewStop, c.slewLeft = 0, nil, 0
 	if over.Abs() >= minOvershoot {
 		back := time.Duration(math.Abs(float64(over)) / (overshootPPM * 1e-6))
@@ -585,8 +594,26 @@ func (c *Clock) applyLocked(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	c.record(now, ppm, 0)
+	c.appliedAt = c.effectiveLocked(now)
+	c.record(c.appliedAt, ppm, 0)
 	return nil
+}
+
+// effectiveLocked is when a change the driver was asked for at now, and
+// which it has just made, took effect: halfway to now. For a driver in
+// this process the call takes microseconds; for the privilege-separated
+// engine's it is a request to the parent, milliseconds on a busy or
+// virtual machine, and at the 83,333 ppm of a fast slew every millisecond
+// is 83 µs: accounted from the time of asking, the end of such a slew
+// looked like a phase jump in the history, which a young history read as
+// a slope (a VM start learned a frequency 90 ppm off, then 130 ppm off).
+func (c *Clock) effectiveLocked(now time.Time) time.Time {
+	if took := c.opt.Timers.Now().Sub(now); took > 0 {
+		c.lastTook = took
+		return now.Add(took / 2)
+	}
+	c.lastTook = 0
+	return now
 }
 
 // record starts a new history segment at now with rate ppm, after a step

@@ -793,3 +793,54 @@ func TestDriverEndsRoutineSlews(t *testing.T) {
 		t.Errorf("after a fast slew: applied %v s, driver moved %v s at %v ppm", a, fd.moved, fd.ppm)
 	}
 }
+
+// slowDriver takes its time, as a request to the privileged parent does:
+// half of each call before the change takes effect, half after; took
+// lists each call's time (the last one repeats).
+type slowDriver struct {
+	*fakeDriver
+	took []time.Duration
+}
+
+func (d *slowDriver) SetFrequency(ppm float64) error {
+	took := d.took[0]
+	if len(d.took) > 1 {
+		d.took = d.took[1:]
+	}
+	d.ft.now = d.ft.now.Add(took / 2)
+	err := d.fakeDriver.SetFrequency(ppm)
+	d.ft.now = d.ft.now.Add(took / 2)
+	return err
+}
+
+// A change is accounted from when it took effect, halfway through the
+// driver's call, not from when it was asked for; the end of a fast slew
+// expects its own request to take as long as the last one. A fast slew
+// through a driver taking 4 ms per call ends exact; one whose end takes
+// 5 ms against its start's 1 ms is accounted to the nanosecond, and off
+// by what the end's extra time moved, within a µs (the take-back
+// slew's own calls are slow too; from the time of asking, the
+// accounting would be 2 ms × 83,333 ppm = 167 µs off, as in a VM start).
+func TestSlowDriverAccountedHalfway(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		took  []time.Duration
+		moved float64
+	}{
+		{"4 ms each", []time.Duration{4 * time.Millisecond}, 0.05},
+		{"1 ms, then 5 ms", []time.Duration{time.Millisecond, 5 * time.Millisecond}, 0.05 + 2e-3*0.083333},
+	} {
+		c, df, ft, _ := newTestClock(t, 100000, ClockOptions{MaxSlewPPM: 83333})
+		d := &slowDriver{fakeDriver: df, took: tt.took}
+		c.d = d
+		if _, err := c.Slew(50*time.Millisecond, 0); err != nil {
+			t.Fatal(err)
+		}
+		ft.Advance(3 * time.Second)
+		d.sync()
+		a, _ := c.AppliedAt(ft.now)
+		if !near(a, d.moved, 1e-9) || math.Abs(d.moved-tt.moved) > 1e-6 {
+			t.Errorf("%s: accounted %v s, the driver moved %v s; want both %v s", tt.name, a, d.moved, tt.moved)
+		}
+	}
+}
