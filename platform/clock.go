@@ -144,14 +144,11 @@ type Clock struct {
 	slewGen  uint64        // counts slews begun or cancelled: a timer of an older one is stale
 	slewLeft time.Duration // offset the slew in progress still has to apply, as of slewFrom
 	slewFrom time.Time
-	steps    uint64      // number of steps made
-	hist     []segment   // correction history, oldest first, never empty
-	status   *SyncStatus // a sync status to pass with the next frequency (SetSyncStatus)
-	// appliedAt is when the last change applyLocked made took effect
-	// (effectiveLocked).
-	appliedAt time.Time
-	lastTook  time.Duration // how long the last change took the driver
-	statusAt  time.Time     // when it was given
+	steps    uint64        // number of steps made
+	hist     []segment     // correction history, oldest first, never empty
+	status   *SyncStatus   // a sync status to pass with the next frequency (SetSyncStatus)
+	statusAt time.Time     // when it was given
+	lastTook time.Duration // how long the driver's last change took (effectiveLocked)
 	// sentSynced: the last status this layer sent the driver said
 	// synchronized.
 	sentSynced bool
@@ -317,11 +314,13 @@ func (c *Clock) SetSyncStatus(synced bool, maxError, estError time.Duration) err
 		return nil
 	}
 	// During a slew the driver ends, no request of this layer ends it:
-	// the status goes with the next update's request, aged (heldStatus).
+	// the status goes with the next update's request, aged
+	// (heldStatusLocked). (A status is only ever held for a
+	// StatusFrequencySetter.)
 	// Only while the kernel already has a synchronized status from us:
 	// the first one (which also ends the parent's first-step window)
 	// goes at once.
-	if _, ok := c.d.(TimedFrequencySetter); ok && synced && c.driverEnds && c.sentSynced {
+	if _, ok := c.d.(StatusFrequencySetter); ok && synced && c.driverEnds && c.sentSynced {
 		c.status, c.statusAt = &st, now
 		return nil
 	}
@@ -333,14 +332,6 @@ func (c *Clock) SetSyncStatus(synced bool, maxError, estError time.Duration) err
 	return nil
 }
 
-// kernelErrorGrowth is how fast the kernel grows its maximum error
-// between reports (Linux: MAXFREQ, 500 µs a second), and maxKernelError
-// the most it takes (NTP_PHASE_LIMIT's 16 s).
-const (
-	kernelErrorGrowth = 500e-6
-	maxKernelError    = 16 * time.Second
-)
-
 // heldStatusLocked takes the held status, if any, aged to now: its
 // maximum error grown as the kernel would have grown it had it been sent
 // when given, so that a late report never understates the error.
@@ -351,7 +342,7 @@ func (c *Clock) heldStatusLocked(now time.Time) *SyncStatus {
 	st := *c.status
 	c.status = nil
 	if age := now.Sub(c.statusAt); age > 0 {
-		st.MaxError = min(st.MaxError+time.Duration(float64(age)*kernelErrorGrowth), maxKernelError)
+		st.MaxError = min(st.MaxError+time.Duration(float64(age)*SyncErrorGrowth), MaxSyncError)
 	}
 	return &st
 }
@@ -443,38 +434,33 @@ func (c *Clock) slewLocked(now time.Time, offset, minDuration time.Duration) (ti
 	} else {
 		c.slewPPM = o / d * 1e6
 	}
-	c.slewFrom, c.slewEnd, c.slewLeft = now, now.Add(dur), offset
-	if td, ok := c.d.(TimedFrequencySetter); ok && math.Abs(c.slewPPM) <= driverEndMaxPPM {
-		ppm := c.basePPM + c.slewPPM
-		held := c.status
-		st := c.heldStatusLocked(now)
-		if err := td.SetFrequencyUntil(ppm, c.basePPM, dur, st); err == nil {
-			if st != nil {
-				c.sentSynced = st.Synced
-			}
-			at := c.effectiveLocked(now)
-			c.slewFrom, c.slewEnd = at, at.Add(dur)
-			c.record(at, ppm, 0)
-			c.record(c.slewEnd, c.basePPM, 0)
-			c.driverEnds = true
-			c.slewGen++
-			c.log.Debug("slewing clock", "offset_seconds", offset.Seconds(), "duration_seconds", dur.Seconds(), "rate_ppm", c.slewPPM, "ended_by", "driver")
-			return dur, nil
+	c.slewLeft = offset
+	// A slow slew is left to a driver that can end it (one request, no
+	// timer here); if it refuses, this layer ends it, and the usual
+	// request reports the refusal.
+	var at time.Time
+	err := ErrUnsupported
+	_, timed := c.d.(TimedFrequencySetter)
+	if timed && math.Abs(c.slewPPM) <= driverEndMaxPPM {
+		at, err = c.changeLocked(now, dur)
+	}
+	driverEnds := err == nil
+	if !driverEnds {
+		if at, err = c.changeLocked(now, 0); err != nil {
+			c.slewPPM, c.slewLeft = 0, 0
+			_ = c.applyLocked(now)
+			return 0, fmt.Errorf("slew %+.6f s: %w", offset.Seconds(), err)
 		}
-		// Refused: the usual way, which reports the refusal (the
-		// status with it, aged from when it was given).
-		c.status = held
 	}
-	if err := c.applyLocked(now); err != nil {
-		c.slewPPM, c.slewLeft = 0, 0
-		_ = c.applyLocked(now)
-		return 0, fmt.Errorf("slew %+.6f s: %w", offset.Seconds(), err)
-	}
-	c.slewFrom, c.slewEnd = c.appliedAt, c.appliedAt.Add(dur)
+	c.slewFrom, c.slewEnd = at, at.Add(dur)
 	c.slewGen++
-	gen := c.slewGen
-	c.slewStop = c.opt.Timers.AfterFunc(c.slewEnd.Sub(c.opt.Timers.Now()), func() { c.endSlew(gen) })
-	c.log.Debug("slewing clock", "offset_seconds", offset.Seconds(), "duration_seconds", dur.Seconds(), "rate_ppm", c.slewPPM)
+	if driverEnds {
+		c.driverEnds = true
+	} else {
+		gen := c.slewGen
+		c.slewStop = c.opt.Timers.AfterFunc(c.slewEnd.Sub(c.opt.Timers.Now()), func() { c.endSlew(gen) })
+	}
+	c.log.Debug("slewing clock", "offset_seconds", offset.Seconds(), "duration_seconds", dur.Seconds(), "rate_ppm", c.slewPPM, "ended_by_driver", driverEnds)
 	return dur, nil
 }
 
@@ -567,36 +553,60 @@ func (c *Clock) slewRemainingLocked(now time.Time) time.Duration {
 }
 
 // applyLocked hands the total correction to the driver and, if it took it,
-// starts a new segment of the correction history at now.
+// starts a new segment of the correction history when it took effect.
 func (c *Clock) applyLocked(now time.Time) error {
+	_, err := c.changeLocked(now, 0)
+	return err
+}
+
+// changeLocked is applyLocked reporting when the change took effect; with
+// endIn > 0 the driver, a TimedFrequencySetter, sets the base frequency
+// itself endIn later, and that end goes into the history too. A held
+// sync status goes with the change; refused, it stays held.
+func (c *Clock) changeLocked(now time.Time, endIn time.Duration) (time.Time, error) {
 	ppm := c.basePPM + c.slewPPM
+	held, heldAt := c.status, c.statusAt
+	st := c.heldStatusLocked(now)
+	sent := false
 	var err error
-	if sf, ok := c.d.(StatusFrequencySetter); ok && c.status != nil {
-		st := *c.heldStatusLocked(now)
-		if err = sf.SetFrequencyBaseStatus(ppm, c.basePPM, st); err == nil {
-			c.sentSynced = st.Synced
-		} else {
+	switch sf, _ := c.d.(StatusFrequencySetter); {
+	case endIn > 0:
+		if err = c.d.(TimedFrequencySetter).SetFrequencyUntil(ppm, c.basePPM, endIn, st); err != nil {
+			c.status, c.statusAt = held, heldAt
+			return time.Time{}, err
+		}
+		sent = st != nil
+	case st != nil: // held only for a StatusFrequencySetter
+		if err = sf.SetFrequencyBaseStatus(ppm, c.basePPM, *st); err == nil {
+			sent = true
+		} else if err = sf.SetFrequencyBase(ppm, c.basePPM); err == nil {
 			// Refused together: the frequency alone, then the status
 			// alone, each judged on its own.
-			if err = sf.SetFrequencyBase(ppm, c.basePPM); err == nil {
-				if serr := sf.SetSyncStatus(st.Synced, st.MaxError, st.EstError); serr != nil {
-					c.log.Error("reporting the sync status", "err", serr)
-				} else {
-					c.sentSynced = st.Synced
-				}
+			if serr := sf.SetSyncStatus(st.Synced, st.MaxError, st.EstError); serr != nil {
+				c.log.Error("reporting the sync status", "err", serr)
+			} else {
+				sent = true
 			}
 		}
-	} else if b, ok := c.d.(BaseFrequencySetter); ok {
-		err = b.SetFrequencyBase(ppm, c.basePPM)
-	} else {
-		err = c.d.SetFrequency(ppm)
+	default:
+		if b, ok := c.d.(BaseFrequencySetter); ok {
+			err = b.SetFrequencyBase(ppm, c.basePPM)
+		} else {
+			err = c.d.SetFrequency(ppm)
+		}
 	}
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
-	c.appliedAt = c.effectiveLocked(now)
-	c.record(c.appliedAt, ppm, 0)
-	return nil
+	if sent {
+		c.sentSynced = st.Synced
+	}
+	at := c.effectiveLocked(now)
+	c.record(at, ppm, 0)
+	if endIn > 0 {
+		c.record(at.Add(endIn), c.basePPM, 0)
+	}
+	return at, nil
 }
 
 // effectiveLocked is when a change the driver was asked for at now, and

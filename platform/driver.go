@@ -62,6 +62,16 @@ type BaseFrequencySetter interface {
 	SetFrequencyBase(ppm, basePPM float64) error
 }
 
+// MaxSyncError is the largest error a sync status can carry: beyond it
+// the kernel declares the clock unsynchronized (Linux's NTP_PHASE_LIMIT,
+// 16 s; chrony's MAX_SYNC_ERROR). SyncErrorGrowth is how fast the kernel
+// grows the maximum error between reports (Linux's MAXFREQ, 500 µs a
+// second).
+const (
+	MaxSyncError    = 16 * time.Second
+	SyncErrorGrowth = 500e-6
+)
+
 // SyncStatus is what a SyncStatusReporter tells the kernel.
 type SyncStatus struct {
 	Synced             bool

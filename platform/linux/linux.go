@@ -61,9 +61,8 @@ const (
 	MaxKernelSlew = time.Duration(math.MaxInt32) * time.Microsecond
 
 	// maxSyncError is the error beyond which the kernel itself declares
-	// the clock unsynchronized (NTP_PHASE_LIMIT, 16 s); chrony's
-	// MAX_SYNC_ERROR.
-	maxSyncError = 16 * time.Second
+	// the clock unsynchronized.
+	maxSyncError = platform.MaxSyncError
 )
 
 // Driver is the Linux clock driver. It implements platform.Driver,

@@ -36,9 +36,8 @@ import (
 // NTPPort is the only port below 1024 the parent binds for the engine.
 const NTPPort = 123
 
-// maxKernelError bounds set_sync_status's error estimates (Linux's
-// NTP_PHASE_LIMIT-derived maximum is 16 s).
-const maxKernelError = 16 * time.Second
+// maxKernelError bounds set_sync_status's error estimates.
+const maxKernelError = platform.MaxSyncError
 
 // Parent answers the engine. Set the exported fields, call Init, then
 // Serve each engine connection in turn.

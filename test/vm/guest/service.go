@@ -130,11 +130,7 @@ func (g *guest) checkService() vmtest.Result {
 		}
 		if m, err := measureOffset(g.server, 5); err == nil {
 			p := readPair(5)
-			kp := math.NaN()
-			if k, err := readKernel(); err == nil {
-				kp = k.freqPPM(1_000_000 / userHZ())
-			}
-			samples = append(samples, offsetSample{at: time.Since(t0), offset: m.offset, delay: m.delay, raw: p.raw, phase: p.phaseNS(), kernelPPM: kp})
+			samples = append(samples, offsetSample{at: time.Since(t0), offset: m.offset, delay: m.delay, raw: p.raw, phase: p.phaseNS(), kernelPPM: kernelFreqPPM()})
 		}
 		if el := time.Since(t0); el >= nextLog && len(samples) > 0 {
 			s := samples[len(samples)-1]
@@ -143,7 +139,7 @@ func (g *guest) checkService() vmtest.Result {
 		}
 		time.Sleep(every)
 	}
-	k, kerr := readKernel()
+	kernelPPM := kernelFreqPPM()
 	status := serviceStatus(g.timesync, socket)
 
 	// SIGTERM: it must stop within 2 s and remove its socket.
@@ -170,10 +166,6 @@ func (g *guest) checkService() vmtest.Result {
 	samples = dropSlow(samples)
 	conv, ok := convergedAt(samples, serviceConverged)
 	final := finalOffset(samples, 30*time.Second)
-	kernelPPM := math.NaN()
-	if kerr == nil {
-		kernelPPM = k.freqPPM(1_000_000 / userHZ())
-	}
 	fr := frequencyError(samples, dur/2, kernelPPM)
 	freqErr, freqSE := fr.errPPM, fr.errSE
 	figures := map[string]float64{
@@ -196,7 +188,7 @@ func (g *guest) checkService() vmtest.Result {
 		figures["converged_s"] = conv.Seconds()
 	}
 	figures["kernel_freq_ppm"] = fr.kernelPPM
-	if kerr == nil {
+	if !math.IsNaN(kernelPPM) {
 		figures["kernel_freq_end_ppm"] = kernelPPM
 	}
 	first, reached := firstBelow(samples, serviceConverged)
@@ -261,6 +253,16 @@ func (g *guest) checkService() vmtest.Result {
 		r.Error = strings.Join(problems, "; ") + "; service log tail:\n" + logTail()
 	}
 	return r
+}
+
+// kernelFreqPPM reads the kernel's frequency correction (adjtimex), NaN
+// if it cannot.
+func kernelFreqPPM() float64 {
+	k, err := readKernel()
+	if err != nil {
+		return math.NaN()
+	}
+	return k.freqPPM(1_000_000 / userHZ())
 }
 
 // convergedAt is the first sample time from which every later sample has
