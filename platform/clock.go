@@ -60,9 +60,12 @@ func (RealTimers) CorrectedRate() bool {
 // Now returns time.Now().
 func (RealTimers) Now() time.Time { return time.Now() }
 
-// AfterFunc wraps time.AfterFunc.
+// AfterFunc calls f in its own goroutine once d has passed, as
+// time.AfterFunc does; on Linux the timer is a kernel timer that an idle
+// process waits on without the runtime's system monitor
+// (timer_linux.go).
 func (RealTimers) AfterFunc(d time.Duration, f func()) func() bool {
-	return time.AfterFunc(d, f).Stop
+	return afterFunc(d, f)
 }
 
 // TimeBase says how the clock the Timers run on relates to the

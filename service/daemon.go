@@ -114,12 +114,12 @@ type Daemon struct {
 	ntp        *ntpclient.Client // the production exchanges' sockets; nil until used
 
 	// wakeLooks asks the wake watch to look at the clocks (nil without
-	// a watch; set before the first exchange); wakeTimer does so when no
+	// a watch; set before the first exchange); the wake timer does so when no
 	// poll is due within WakeInterval (lookForWake, armWake).
 	wakeLooks chan time.Time
 	wakeMu    sync.Mutex
-	wakeTimer *time.Timer // nil until first needed (guarded by wakeMu)
-	wakeArmed bool        // wakeTimer is running (guarded by wakeMu)
+	wakeStop  func() bool // stops the wake timer; nil until first armed (guarded by wakeMu)
+	wakeArmed bool        // the wake timer is running (guarded by wakeMu)
 
 	refreshMu sync.Mutex // serialises status snapshots for events
 	applyMu   sync.Mutex // serialises apply
@@ -328,8 +328,8 @@ func (d *Daemon) Stop(ctx context.Context) error {
 		d.cancel()
 	}
 	d.wakeMu.Lock()
-	if d.wakeTimer != nil {
-		d.wakeTimer.Stop()
+	if d.wakeStop != nil {
+		d.wakeStop()
 	}
 	d.wakeMu.Unlock()
 	err := d.srv.Shutdown(ctx)
@@ -882,10 +882,9 @@ func (d *Daemon) armWake() {
 	case d.ctx.Err() != nil: // stopped meanwhile (Stop stops the timer under wakeMu)
 		return
 	case d.wakeArmed:
-	case d.wakeTimer == nil:
-		d.wakeTimer = time.AfterFunc(d.opt.WakeInterval, d.wakeFired)
 	default:
-		d.wakeTimer.Reset(d.opt.WakeInterval)
+		// A kernel timer on Linux: platform/timer_linux.go.
+		d.wakeStop = platform.RealTimers{}.AfterFunc(d.opt.WakeInterval, d.wakeFired)
 	}
 	d.wakeArmed = true
 }

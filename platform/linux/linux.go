@@ -31,7 +31,9 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -90,6 +92,18 @@ func WithAdjtimex(f func(tx *unix.Timex) (state int, err error)) Option {
 	return func(d *Driver) { d.adjtimex = f }
 }
 
+// rawAdjtimex is unix.Adjtimex as a raw system call: adjtimex(2) does not
+// block, and made through the Go runtime's syscall entry it would wake
+// the runtime's system monitor, which then polls until the process is
+// idle again (internal/rawio says what that costs an idle service).
+func rawAdjtimex(tx *unix.Timex) (state int, err error) {
+	r, _, e := syscall.RawSyscall(unix.SYS_ADJTIMEX, uintptr(unsafe.Pointer(tx)), 0, 0)
+	if e != 0 {
+		return int(r), e
+	}
+	return int(r), nil
+}
+
 // WithClock replaces clock_gettime(CLOCK_REALTIME) and
 // clock_settime(CLOCK_REALTIME), used to step the clock on kernels without
 // ADJ_SETOFFSET, for tests.
@@ -107,7 +121,7 @@ func WithUserHZ(hz int) Option {
 // nothing.
 func New(opts ...Option) (*Driver, error) {
 	d := &Driver{
-		adjtimex: unix.Adjtimex,
+		adjtimex: rawAdjtimex,
 		gettime:  func(ts *unix.Timespec) error { return unix.ClockGettime(unix.CLOCK_REALTIME, ts) },
 		settime:  func(ts *unix.Timespec) error { return unix.ClockSettime(unix.CLOCK_REALTIME, ts) },
 	}

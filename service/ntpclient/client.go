@@ -5,9 +5,10 @@ package ntpclient
 // no thread) for the next exchange: an exchange costs a write and a read,
 // where a socket per query cost ~25 system calls (socket, setsockopt,
 // connect, getsockname, getpeername, two epoll_ctl, close…) and a
-// goroutine. On Linux the read waits in the kernel with a receive timeout
-// (block_linux.go: a read deadline would wake the idle process 2 s after
-// every round); elsewhere on a read deadline in the runtime's poller.
+// goroutine. On Linux the write and the read are raw system calls and the
+// exchange's timeout a platform.RealTimers timer (raw_linux.go: the
+// runtime's syscall entry and its timers wake the idle process's system
+// monitor); elsewhere the read waits on a read deadline.
 //
 // A socket is kept only while its exchanges succeed: after any failure
 // (no answer, refused, malformed, a mismatched origin) the next exchange
@@ -24,6 +25,7 @@ import (
 
 	"github.com/beevik/ntp"
 
+	"github.com/timesync/timesync/platform"
 	"github.com/timesync/timesync/service/engine"
 )
 
@@ -50,13 +52,17 @@ type Client struct {
 type server struct {
 	sock *socket
 	work chan pending // the exchange to read the answer of; capacity 1
-	busy bool         // an exchange is in flight (guarded by Client.mu)
+	// Guarded by Client.mu:
+	busy    bool   // an exchange is in flight
+	seq     uint64 // the exchanges sent on sock
+	expired bool   // the in-flight exchange's timer ended its read (raw)
 }
 
 type pending struct {
 	cookie uint64
 	t1     time.Time
 	done   func(*ntp.Response, error)
+	stop   func() bool // the exchange's timer (raw sockets)
 }
 
 // Exchange sends a request to address now and arranges for done to be
@@ -90,7 +96,7 @@ func (c *Client) Exchange(address string, done func(*ntp.Response, error)) {
 			fail(mapError(err, timeout))
 			return
 		}
-		s.setBlocking(timeout)
+		s.setRaw()
 		sv = &server{sock: s, work: make(chan pending, 1)}
 		if c.servers == nil {
 			c.servers = map[string]*server{}
@@ -105,7 +111,28 @@ func (c *Client) Exchange(address string, done func(*ntp.Response, error)) {
 		return
 	}
 	sv.busy = true
+	sv.seq++
+	if sv.sock.rc != nil {
+		seq := sv.seq
+		p.stop = timers.AfterFunc(timeout, func() { c.expire(sv, seq) })
+	}
 	sv.work <- p
+}
+
+// timers times the raw exchanges out.
+var timers platform.RealTimers
+
+// afterRead, if set (tests), runs between a read's end and its report.
+var afterRead func(*server)
+
+// expire ends exchange seq on sv if it is still waiting for its answer.
+func (c *Client) expire(sv *server, seq uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sv.busy && sv.seq == seq && !sv.expired {
+		sv.expired = true
+		sv.sock.expire()
+	}
 }
 
 // send writes a request on sv's socket.
@@ -123,7 +150,12 @@ func (sv *server) send(timeout time.Duration, done func(*ntp.Response, error)) (
 	var b [headerSize]byte
 	req := putRequest(b[:], cookie)
 	t1 := s.now()
-	if _, err := s.conn.Write(req); err != nil {
+	if s.rc != nil {
+		err = s.writeRaw(req)
+	} else {
+		_, err = s.conn.Write(req)
+	}
+	if err != nil {
 		return pending{}, mapError(err, timeout)
 	}
 	return pending{cookie: cookie, t1: t1, done: done}, nil
@@ -135,14 +167,28 @@ func (sv *server) send(timeout time.Duration, done func(*ntp.Response, error)) (
 func (c *Client) read(address string, sv *server, timeout time.Duration) {
 	for p := range sv.work {
 		b, t4, err := sv.sock.read()
+		if afterRead != nil {
+			afterRead(sv)
+		}
 		var r *ntp.Response
 		if err == nil {
 			r, err = judge(b, p.cookie, p.t1, t4)
 		} else {
 			err = mapError(err, timeout)
 		}
+		if p.stop != nil {
+			p.stop()
+		}
 		c.mu.Lock()
 		sv.busy = false
+		if sv.expired {
+			// The timer fired as the answer came: the next read must
+			// not find its deadline.
+			sv.expired = false
+			if err == nil {
+				sv.sock.unexpire()
+			}
+		}
 		if err != nil {
 			c.dropLocked(address, sv)
 		}

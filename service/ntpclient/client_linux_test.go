@@ -1,18 +1,22 @@
 package ntpclient
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/timesync/timesync/internal/ntptest"
+	"github.com/timesync/timesync/service/engine"
 )
 
-// On Linux the client's sockets wait in the kernel with a receive
-// timeout, not on a read deadline (whose timer would wake the idle
-// service 2 s after every round, block_linux.go).
-func TestClientReadsBlockWithKernelTimeout(t *testing.T) {
+// On Linux the client's sockets stay non-blocking in the runtime's poller
+// and are read and written with raw system calls, with no read deadline
+// and no receive timeout: the exchange's timer is a kernel timer
+// (raw_linux.go says why).
+func TestClientRawExchanges(t *testing.T) {
 	s, err := ntptest.Start("127.0.60.24:0", ntptest.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -20,14 +24,16 @@ func TestClientReadsBlockWithKernelTimeout(t *testing.T) {
 	defer s.Close()
 	c := &Client{Timeout: 1500 * time.Millisecond}
 	defer c.Close()
-	if o := exchange(t, c, s.Addr()); o.err != nil {
-		t.Fatal(o.err)
+	for range 3 {
+		if o := exchange(t, c, s.Addr()); o.err != nil {
+			t.Fatal(o.err)
+		}
 	}
 	c.mu.Lock()
 	sv := c.servers[s.Addr()]
 	c.mu.Unlock()
 	if sv == nil || sv.sock.rc == nil {
-		t.Fatal("the socket does not read blocking")
+		t.Fatal("the socket is not read with raw calls")
 	}
 	var flags int
 	var tv *unix.Timeval
@@ -38,10 +44,62 @@ func TestClientReadsBlockWithKernelTimeout(t *testing.T) {
 	}); err != nil || ferr != nil || terr != nil {
 		t.Fatal(err, ferr, terr)
 	}
-	if flags&unix.O_NONBLOCK != 0 {
-		t.Error("the socket is non-blocking")
+	if flags&unix.O_NONBLOCK == 0 {
+		t.Error("the socket blocks")
 	}
-	if got := time.Duration(tv.Nano()); got != 1500*time.Millisecond {
-		t.Errorf("SO_RCVTIMEO %v, want 1.5s", got)
+	if tv.Sec != 0 || tv.Usec != 0 {
+		t.Errorf("SO_RCVTIMEO %v set", tv)
+	}
+}
+
+// A timer that fires as the answer comes (after the read, before its
+// report) does not leave its deadline to the next exchange, and the
+// answer counts.
+func TestClientTimerRacingTheAnswer(t *testing.T) {
+	s, err := ntptest.Start("127.0.60.25:0", ntptest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := &Client{Timeout: time.Second}
+	defer c.Close()
+	fired := 0
+	afterRead = func(sv *server) {
+		c.mu.Lock()
+		seq := sv.seq
+		c.mu.Unlock()
+		c.expire(sv, seq)
+		fired++
+	}
+	o := exchange(t, c, s.Addr())
+	afterRead = nil
+	if o.err != nil || fired != 1 {
+		t.Fatalf("exchange with the timer racing: %v (hook ran %d times)", o.err, fired)
+	}
+	port := localPort(c, s.Addr())
+	if port == 0 {
+		t.Fatal("socket dropped after an answer")
+	}
+	if o := exchange(t, c, s.Addr()); o.err != nil {
+		t.Fatalf("next exchange: %v", o.err)
+	}
+	if p := localPort(c, s.Addr()); p != port {
+		t.Errorf("socket renewed (port %d → %d) after answers", port, p)
+	}
+}
+
+// A timer that fires while the read waits ends it as a timeout, however
+// far the socket's deadline is (there is none).
+func TestClientTimerEndsTheWait(t *testing.T) {
+	addr := silent(t)
+	c := &Client{Timeout: 150 * time.Millisecond}
+	defer c.Close()
+	start := time.Now()
+	o := exchange(t, c, addr)
+	if !errors.Is(o.err, engine.ErrNoReply) || !strings.HasSuffix(o.err.Error(), "no reply within 150ms") {
+		t.Fatalf("got %v, want ErrNoReply within 150ms", o.err)
+	}
+	if e := time.Since(start); e < 150*time.Millisecond || e > 10*time.Second {
+		t.Errorf("the timeout took %v", e)
 	}
 }

@@ -86,10 +86,10 @@ type socket struct {
 	buf      [headerSize + 1024]byte // room for extension fields (ignored)
 	oob      []byte
 
-	// rc is set when reads block in the kernel for at most timeout
-	// instead of waiting on a read deadline (setBlocking, Linux).
-	rc      syscall.RawConn
-	timeout time.Duration
+	// rc is set when the client's exchanges are raw system calls, timed
+	// out by a timer of the client's instead of a read deadline (setRaw,
+	// Linux).
+	rc syscall.RawConn
 }
 
 // open dials address. now reads the local clock (nil: the system clock,
@@ -117,7 +117,6 @@ func open(dial func(la, ra string) (net.Conn, error), now func() time.Time, addr
 }
 
 func (s *socket) close() error {
-	s.wake()
 	return s.conn.Close()
 }
 
@@ -151,7 +150,7 @@ func (s *socket) read() ([]byte, time.Time, error) {
 	var n, oobn int
 	var err error
 	if s.rc != nil {
-		n, oobn, err = s.readBlocking()
+		n, oobn, err = s.readRaw()
 	} else if s.udp != nil {
 		n, oobn, _, _, err = s.udp.ReadMsgUDP(s.buf[:], s.oob)
 	} else {

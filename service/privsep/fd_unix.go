@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/timesync/timesync/internal/rawio"
 )
 
 const syscallNoFollow = syscall.O_NOFOLLOW
@@ -43,7 +45,7 @@ func readFrameFDs(c *net.UnixConn) ([]byte, []*os.File, error) {
 	need := 4
 	for len(buf) < need {
 		chunk := make([]byte, min(need-len(buf), 64<<10))
-		n, oobn, _, _, err := c.ReadMsgUnix(chunk, oob)
+		n, oobn, err := rawio.ReadMsg(c, chunk, oob)
 		if oobn > 0 {
 			fs, perr := parseRights(oob[:oobn])
 			files = append(files, fs...)
@@ -71,6 +73,15 @@ func readFrameFDs(c *net.UnixConn) ([]byte, []*os.File, error) {
 	}
 	return buf[4:need], files, nil
 }
+
+// quiet is c read and written with raw system calls (internal/rawio):
+// a request and its reply do not wake either process's system monitor.
+func quiet(c *net.UnixConn) io.ReadWriter { return rawConn{c} }
+
+type rawConn struct{ c *net.UnixConn }
+
+func (r rawConn) Read(p []byte) (int, error)  { return rawio.Read(r.c, p) }
+func (r rawConn) Write(p []byte) (int, error) { return rawio.Write(r.c, p) }
 
 func parseRights(oob []byte) ([]*os.File, error) {
 	msgs, err := syscall.ParseSocketControlMessage(oob)

@@ -2,6 +2,7 @@ package privsep
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 )
@@ -20,3 +21,5 @@ func readFrameFDs(*net.UnixConn) ([]byte, []*os.File, error) {
 }
 
 func fileOwner(*os.File) (uint32, bool) { return 0, false }
+
+func quiet(c *net.UnixConn) io.ReadWriter { return c }

@@ -70,7 +70,8 @@ type Parent struct {
 	// Now is the parent's clock for that window (default time.Now).
 	Now func() time.Time
 	// AfterFunc arms the timer that ends a slew the engine asked the
-	// parent to end (FrequencyArgs.EndInNS); default time.AfterFunc's.
+	// parent to end (FrequencyArgs.EndInNS); default
+	// platform.RealTimers' (a kernel timer on Linux).
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 
 	mu       sync.Mutex
@@ -101,7 +102,7 @@ func (p *Parent) Init() error {
 		p.Now = time.Now
 	}
 	if p.AfterFunc == nil {
-		p.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+		p.AfterFunc = platform.RealTimers{}.AfterFunc
 	}
 	if p.FirstStepWindow <= 0 {
 		p.FirstStepWindow = time.Hour
@@ -241,7 +242,7 @@ func (p *Parent) tokenOK(tok string) bool {
 // Serve answers requests on conn until it is closed or fails.
 func (p *Parent) Serve(conn *net.UnixConn) error {
 	for {
-		body, err := readFrame(conn)
+		body, err := readFrame(quiet(conn))
 		var rep Reply
 		var fd *os.File
 		switch {
@@ -263,7 +264,7 @@ func (p *Parent) Serve(conn *net.UnixConn) error {
 			err = writeFrameFD(conn, out, fd)
 			fd.Close()
 		} else {
-			err = writeFrame(conn, out)
+			err = writeFrame(quiet(conn), out)
 		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {

@@ -535,13 +535,24 @@ func TestParentEndsTheEngineSlew(t *testing.T) {
 		mu.Unlock()
 		fn()
 	}
+	// snapshot copies the timers armed so far (the parent arms them from
+	// its serving goroutine).
+	snapshot := func() []armed {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []armed
+		for _, a := range timers {
+			out = append(out, *a)
+		}
+		return out
+	}
 	r := f.remote(t)
 	drv := r.Driver().(platform.TimedFrequencySetter)
 	if err := drv.SetFrequencyUntil(112, 12, 1500*time.Millisecond, nil); err != nil {
 		t.Fatal(err)
 	}
-	if ppm, _ := f.drv.Frequency(); ppm != 112 || len(timers) != 1 || timers[0].d != 1500*time.Millisecond {
-		t.Fatalf("slew: driver at %v ppm, %d timers; want 112 ppm and one timer of 1.5 s", ppm, len(timers))
+	if ppm, _ := f.drv.Frequency(); ppm != 112 || len(snapshot()) != 1 || snapshot()[0].d != 1500*time.Millisecond {
+		t.Fatalf("slew: driver at %v ppm, %d timers; want 112 ppm and one timer of 1.5 s", ppm, len(snapshot()))
 	}
 	fire(0)
 	if ppm, _ := f.drv.Frequency(); ppm != 12 {
@@ -559,7 +570,7 @@ func TestParentEndsTheEngineSlew(t *testing.T) {
 	if err := drv.SetFrequencyBase(13, 13); err != nil {
 		t.Fatal(err)
 	}
-	if !timers[1].stopped {
+	if !snapshot()[1].stopped {
 		t.Error("a new frequency left the old slew's end armed")
 	}
 	fire(1)
@@ -576,7 +587,9 @@ func TestParentEndsTheEngineSlew(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.p.EngineGone()
-	if ppm, _ := f.drv.Frequency(); ppm != 12 || !timers[len(timers)-1].stopped {
-		t.Errorf("after the engine died: %v ppm, timer stopped %v; want 12 and stopped", ppm, timers[len(timers)-1].stopped)
+	if ts := snapshot(); len(ts) == 0 || !ts[len(ts)-1].stopped {
+		t.Errorf("after the engine died: timers %+v; want the last stopped", ts)
+	} else if ppm, _ := f.drv.Frequency(); ppm != 12 {
+		t.Errorf("after the engine died: %v ppm, want 12", ppm)
 	}
 }

@@ -165,6 +165,9 @@ func TestRun(t *testing.T) {
 // row are consistent and report nothing.
 func TestReadThisMachine(t *testing.T) {
 	a, b := Read(), Read()
+	if a.Mono <= 0 || a.Boot <= 0 {
+		t.Errorf("clocks not read: %+v", a)
+	}
 	if b.Mono < a.Mono || b.Boot < a.Boot {
 		t.Errorf("clocks went backwards: %+v then %+v", a, b)
 	}

@@ -1,0 +1,103 @@
+//go:build unix
+
+// Package rawio reads and writes sockets that wait in the Go runtime's
+// poller, with raw system calls on Linux. A system call made through the
+// runtime's syscall entry (every Read and Write of package net) wakes the
+// runtime's system monitor (sysmon) when it sleeps, and sysmon then polls
+// every 20 µs until the process is idle again: for an idle service woken
+// a few times a minute, that polling costs as much as the wake itself. A
+// raw call does not enter the runtime; it is safe only for calls that do
+// not block, which these are (the descriptors are non-blocking, and a
+// call that would block returns EAGAIN and waits in the poller). On other
+// systems, and in race-detector builds, the package's functions are the
+// usual calls.
+package rawio
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// Read reads into p from c, as c.Read does: io.EOF at the end of a stream.
+func Read(c syscall.Conn, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var e error
+	err = rc.Read(func(fd uintptr) bool {
+		n, e = read(fd, p)
+		return e != syscall.EAGAIN && e != syscall.EINTR
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case e != nil:
+		return 0, os.NewSyscallError("read", e)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Write writes all of p to c, as c.Write does.
+func Write(c syscall.Conn, p []byte) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	var e error
+	err = rc.Write(func(fd uintptr) bool {
+		for done < len(p) {
+			var n int
+			n, e = write(fd, p[done:])
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != nil {
+				return e != syscall.EAGAIN
+			}
+			done += n
+		}
+		return true
+	})
+	if err == nil && e != nil {
+		err = os.NewSyscallError("write", e)
+	}
+	return done, err
+}
+
+// ReadMsg receives into p and oob from c (recvmsg(2)), as
+// net.UnixConn.ReadMsgUnix and net.UDPConn.ReadMsgUDP do without the
+// source address: n is 0 with a nil error at the end of a stream.
+func ReadMsg(c syscall.Conn, p, oob []byte) (n, oobn int, err error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, 0, err
+	}
+	var e error
+	err = rc.Read(func(fd uintptr) bool {
+		n, oobn, e = recvmsg(fd, p, oob)
+		return e != syscall.EAGAIN && e != syscall.EINTR
+	})
+	if err == nil && e != nil {
+		err = os.NewSyscallError("recvmsg", e)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return n, oobn, nil
+}
+
+// The net package's connections are syscall.Conns.
+var (
+	_ syscall.Conn = (*net.UnixConn)(nil)
+	_ syscall.Conn = (*net.UDPConn)(nil)
+)

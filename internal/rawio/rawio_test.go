@@ -1,0 +1,124 @@
+//go:build unix
+
+package rawio
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+)
+
+// pair is a connected pair of Unix stream sockets, both in the runtime's
+// poller (as the privsep socketpair is).
+func pair(t *testing.T) (a, b *net.UnixConn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := func(fd int) *net.UnixConn {
+		f := os.NewFile(uintptr(fd), "pair")
+		defer f.Close()
+		c, err := net.FileConn(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.(*net.UnixConn)
+	}
+	return conn(fds[0]), conn(fds[1])
+}
+
+// A write larger than the socket's buffer is written whole while the
+// other end reads (the write waits in the poller in between), and the
+// reader sees every byte, then io.EOF once the writer closes.
+func TestWriteAllReadEOF(t *testing.T) {
+	a, b := pair(t)
+	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	errc := make(chan error, 1)
+	go func() {
+		n, err := Write(a, want)
+		if err == nil && n != len(want) {
+			err = io.ErrShortWrite
+		}
+		a.Close()
+		errc <- err
+	}()
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := Read(b, buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("read %d bytes, want the %d written", len(got), len(want))
+	}
+}
+
+// ReadMsg receives the data and a descriptor sent with it.
+func TestReadMsgRights(t *testing.T) {
+	a, b := pair(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if _, _, err := a.WriteMsgUnix([]byte("fd"), syscall.UnixRights(int(w.Fd())), nil); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	oob := make([]byte, syscall.CmsgSpace(4))
+	n, oobn, err := ReadMsg(b, buf, oob)
+	if err != nil || string(buf[:n]) != "fd" || oobn == 0 {
+		t.Fatalf("ReadMsg: %q, %d control bytes, %v", buf[:n], oobn, err)
+	}
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		t.Fatal(msgs, err)
+	}
+	fds, err := syscall.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		t.Fatal(fds, err)
+	}
+	got := os.NewFile(uintptr(fds[0]), "received")
+	defer got.Close()
+	if _, err := got.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	one := make([]byte, 1)
+	if _, err := r.Read(one); err != nil || one[0] != 'x' {
+		t.Errorf("the received descriptor is not the pipe's: %q %v", one, err)
+	}
+}
+
+// A read waiting in the poller ends with net.ErrClosed when the
+// connection is closed, and at once on a closed one.
+func TestClosed(t *testing.T) {
+	a, _ := pair(t)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := Read(a, make([]byte, 8))
+		errc <- err
+	}()
+	a.Close()
+	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("read on a closing connection: %v, want net.ErrClosed", err)
+	}
+	if _, err := Write(a, []byte("x")); err == nil {
+		t.Error("write on a closed connection succeeded")
+	}
+}
