@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/timesync/timesync/platform"
 )
 
 // Hub fans events out to the /v1/watch streams. Each kind of event is a
@@ -218,15 +220,44 @@ func (s *Server) getWatch(w http.ResponseWriter, r *http.Request) error {
 			fmt.Fprintf(&buf, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Kind, ev.Data)
 		}
 		// A client that stops reading must not hold this goroutine
-		// (and its connection) for ever: each write gets a deadline,
-		// cleared again while the stream waits for the next change.
-		rc.SetWriteDeadline(time.Now().Add(s.watchWriteTimeout))
-		if _, err := w.Write(buf.Bytes()); err != nil {
+		// (and its connection) for ever: a write that takes longer
+		// than watchWriteTimeout ends the stream.
+		if !s.writeEvent(w, rc, buf.Bytes()) {
 			return nil // the client went away or stopped reading
 		}
-		if err := rc.Flush(); err != nil {
-			return nil
-		}
-		rc.SetWriteDeadline(time.Time{})
 	}
 }
+
+// writeEvent writes b to a watch stream and flushes it, within
+// watchWriteTimeout. The time limit is a platform.RealTimers timer that
+// sets a write deadline in the past when it fires, not a deadline set
+// before each write: a deadline is a Go runtime timer, which stays in
+// the runtime's heap after it is cleared and wakes the idle service when
+// it would have passed (10 s after every event, with a tray watching);
+// a deadline in the past is set without a timer.
+func (s *Server) writeEvent(w http.ResponseWriter, rc *http.ResponseController, b []byte) bool {
+	var mu sync.Mutex
+	done, expired := false, false
+	stop := eventTimers.AfterFunc(s.watchWriteTimeout, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			expired = true
+			rc.SetWriteDeadline(time.Unix(1, 0))
+		}
+	})
+	_, err := w.Write(b)
+	if err == nil {
+		err = rc.Flush()
+	}
+	stop()
+	mu.Lock()
+	done = true
+	mu.Unlock()
+	// Once expired, the deadline stays in the past: the stream ends
+	// even if this write made it.
+	return err == nil && !expired
+}
+
+// eventTimers times the watch streams' writes.
+var eventTimers platform.RealTimers
