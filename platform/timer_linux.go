@@ -28,6 +28,7 @@ import (
 type kernelTimers struct {
 	mu      sync.Mutex
 	fd      int
+	file    *os.File // holds fd open (its finalizer would close it)
 	rc      syscall.RawConn
 	heap    timerHeap
 	armed   time.Time // what the timerfd is set to (zero: disarmed)
@@ -93,12 +94,13 @@ func newKernelTimers() *kernelTimers {
 	if err != nil {
 		return nil
 	}
-	rc, err := os.NewFile(uintptr(fd), "timerfd").SyscallConn()
+	f := os.NewFile(uintptr(fd), "timerfd")
+	rc, err := f.SyscallConn()
 	if err != nil {
-		unix.Close(fd)
+		f.Close()
 		return nil
 	}
-	return &kernelTimers{fd: fd, rc: rc}
+	return &kernelTimers{fd: fd, file: f, rc: rc}
 }
 
 func (k *kernelTimers) add(when time.Time, f func()) func() bool {
