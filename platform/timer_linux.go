@@ -28,7 +28,7 @@ import (
 type kernelTimers struct {
 	mu      sync.Mutex
 	fd      int
-	file    *os.File // holds fd open (its finalizer would close it)
+	file    *os.File // the fd's File (rc holds it too)
 	rc      syscall.RawConn
 	heap    timerHeap
 	armed   time.Time // what the timerfd is set to (zero: disarmed)
@@ -145,9 +145,9 @@ func (k *kernelTimers) armLocked() {
 	// made through the runtime's syscall entry would wake sysmon.
 	_, _, e := syscall.RawSyscall6(unix.SYS_TIMERFD_SETTIME, uintptr(k.fd), 0, uintptr(unsafe.Pointer(&its)), 0, 0, 0)
 	if e != 0 {
-		// Cannot happen with a valid fd and value; leave armed as it
-		// was and let the next wake re-arm.
-		return
+		// Cannot happen with a valid fd and value, and a timer that is
+		// not armed would never fire: better to stop loudly.
+		panic("platform: timerfd_settime: " + e.Error())
 	}
 	k.armed = next
 }

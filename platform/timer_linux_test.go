@@ -90,24 +90,55 @@ func TestKernelTimersStop(t *testing.T) {
 
 // Stopping the earliest timer arms the timerfd for the next one (the
 // process does not wake for a stopped timer), and a timer set earlier
-// than the armed one re-arms it earlier.
+// than the armed one re-arms it earlier. (Its own timerfd: other tests
+// may have timers of their own pending on the shared one.)
 func TestKernelTimersRearm(t *testing.T) {
 	kernelTimersInUse(t)
-	armed := func() time.Time {
-		kt.mu.Lock()
-		defer kt.mu.Unlock()
-		return kt.armed
+	k := newKernelTimers()
+	if k == nil {
+		t.Fatal("no timerfd")
 	}
-	stopLate := afterFunc(time.Hour, func() {})
-	defer stopLate()
+	defer k.file.Close()
+	armed := func() time.Time {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.armed
+	}
+	k.started = true // no run goroutine: this timerfd is only armed
 	before := time.Now()
-	stopEarly := afterFunc(30*time.Minute, func() {})
-	if a := armed(); a.Before(before.Add(29*time.Minute)) || a.After(before.Add(31*time.Minute)) {
+	stopLate := k.add(before.Add(time.Hour), func() {})
+	defer stopLate()
+	stopEarly := k.add(before.Add(30*time.Minute), func() {})
+	if a := armed(); !a.Equal(before.Add(30 * time.Minute)) {
 		t.Errorf("armed %v from now, want 30 min", a.Sub(before))
 	}
 	stopEarly()
-	if a := armed(); a.Before(before.Add(59 * time.Minute)) {
+	if a := armed(); !a.Equal(before.Add(time.Hour)) {
 		t.Errorf("after stopping the earliest, armed %v from now, want 1 h", a.Sub(before))
+	}
+	stopLate()
+	if a := armed(); !a.IsZero() {
+		t.Errorf("no timer left, yet armed %v from now", a.Sub(before))
+	}
+}
+
+// After the earliest timer is stopped the next one still fires, on time.
+func TestKernelTimersNextFiresAfterStop(t *testing.T) {
+	kernelTimersInUse(t)
+	start := time.Now()
+	stop := afterFunc(20*time.Millisecond, func() { t.Error("a stopped timer ran") })
+	done := make(chan time.Duration, 1)
+	afterFunc(60*time.Millisecond, func() { done <- time.Since(start) })
+	if !stop() {
+		t.Fatal("Stop before the time reported false")
+	}
+	select {
+	case e := <-done:
+		if e < 60*time.Millisecond {
+			t.Errorf("the next timer ran after %v, before its 60 ms", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the next timer never ran")
 	}
 }
 

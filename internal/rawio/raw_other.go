@@ -1,10 +1,11 @@
-//go:build unix && (!linux || race)
+//go:build unix && (!linux || race || msan || asan)
 
 package rawio
 
-// Elsewhere, and in race-detector builds (whose syscall package tells the
-// detector that a write happens before the read that sees it), the calls
-// are the syscall package's.
+// Elsewhere, and in race-detector and sanitizer builds (whose syscall
+// package tells the detector that a write happens before the read that
+// sees it, and the sanitizers which bytes a call wrote), the calls are the
+// syscall package's.
 
 import "syscall"
 

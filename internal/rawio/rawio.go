@@ -9,8 +9,8 @@
 // raw call does not enter the runtime; it is safe only for calls that do
 // not block, which these are (the descriptors are non-blocking, and a
 // call that would block returns EAGAIN and waits in the poller). On other
-// systems, and in race-detector builds, the package's functions are the
-// usual calls.
+// systems, and in race-detector and sanitizer builds, the package's
+// functions are the usual calls.
 package rawio
 
 import (
@@ -32,8 +32,11 @@ func Read(c syscall.Conn, p []byte) (int, error) {
 	var n int
 	var e error
 	err = rc.Read(func(fd uintptr) bool {
-		n, e = read(fd, p)
-		return e != syscall.EAGAIN && e != syscall.EINTR
+		// EINTR is retried at once: waiting in the poller instead would
+		// wait for data that is already there (it signals new data only).
+		for n, e = read(fd, p); e == syscall.EINTR; n, e = read(fd, p) {
+		}
+		return e != syscall.EAGAIN
 	})
 	switch {
 	case err != nil:
@@ -64,11 +67,18 @@ func Write(c syscall.Conn, p []byte) (int, error) {
 			if e != nil {
 				return e != syscall.EAGAIN
 			}
+			if n == 0 {
+				e = io.ErrUnexpectedEOF // as internal/poll: never loop on it
+				return true
+			}
 			done += n
 		}
 		return true
 	})
-	if err == nil && e != nil {
+	switch {
+	case err == nil && e == io.ErrUnexpectedEOF:
+		err = e
+	case err == nil && e != nil:
 		err = os.NewSyscallError("write", e)
 	}
 	return done, err
@@ -84,8 +94,9 @@ func ReadMsg(c syscall.Conn, p, oob []byte) (n, oobn int, err error) {
 	}
 	var e error
 	err = rc.Read(func(fd uintptr) bool {
-		n, oobn, e = recvmsg(fd, p, oob)
-		return e != syscall.EAGAIN && e != syscall.EINTR
+		for n, oobn, e = recvmsg(fd, p, oob); e == syscall.EINTR; n, oobn, e = recvmsg(fd, p, oob) {
+		}
+		return e != syscall.EAGAIN
 	})
 	if err == nil && e != nil {
 		err = os.NewSyscallError("recvmsg", e)

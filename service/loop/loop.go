@@ -170,13 +170,16 @@ type Loop struct {
 
 // peer is everything the loop knows of one server.
 type peer struct {
-	cfg     Server
-	src     *engine.Source
-	track   discipline.Track // the discipline's history of its measurements
-	poll    *engine.PollControl
-	timer   func() bool
-	next    time.Time // when the next poll is due
-	stopped bool      // denied: never polled again
+	cfg   Server
+	src   *engine.Source
+	track discipline.Track // the discipline's history of its measurements
+	poll  *engine.PollControl
+	timer func() bool
+	// timerGen counts the timers armed for p; a callback of an earlier
+	// one is stale.
+	timerGen uint64
+	next     time.Time // when the next poll is due
+	stopped  bool      // denied: never polled again
 
 	inflight  bool
 	fresh     bool      // a measurement added since the last update
@@ -375,7 +378,12 @@ func (l *Loop) schedule(p *peer, at time.Time) {
 	}
 	p.next = at
 	d := at.Sub(l.opt.Timers.Now())
-	p.timer = l.opt.Timers.AfterFunc(d, func() { l.pollTimer(p) })
+	// A timer already taken out to run cannot be stopped: its callback
+	// may still come, waiting for l.mu meanwhile, and must not poll, nor
+	// take the place of the timer armed here (timerGen).
+	p.timerGen++
+	gen := p.timerGen
+	p.timer = l.opt.Timers.AfterFunc(d, func() { l.pollTimer(p, gen) })
 }
 
 // interval is p's present poll interval: the poll exponent's, the burst
@@ -388,9 +396,12 @@ func (l *Loop) interval(p *peer) time.Duration {
 	return max(iv, p.rateMin)
 }
 
-func (l *Loop) pollTimer(p *peer) {
+func (l *Loop) pollTimer(p *peer, gen uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if gen != p.timerGen {
+		return // replaced by a later schedule
+	}
 	p.timer = nil
 	if !l.running || p.stopped {
 		return

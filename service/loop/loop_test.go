@@ -90,6 +90,9 @@ func newRig(t testing.TB, netCfg sim.NetworkConfig, servers []sim.ServerConfig, 
 	r := &rig{sched: s, clock: rc, pc: pc, net: n, drift: &recordingDrift{}}
 	r.ex = &countingExchanger{next: n, sched: s, at: map[string][]time.Duration{}}
 	opt.Timers, opt.Exchanger, opt.Clock, opt.Logger, opt.Drift = s, r.ex, pc, log, r.drift
+	if rigTimers != nil {
+		opt.Timers = rigTimers(s)
+	}
 	if opt.Discipline.Step == 0 {
 		opt.Discipline = discipline.DefaultConfig()
 	}
@@ -102,6 +105,47 @@ func newRig(t testing.TB, netCfg sim.NetworkConfig, servers []sim.ServerConfig, 
 		t.Fatal(err)
 	}
 	return r
+}
+
+// rigTimers, if set, wraps the scheduler as the loop's Timers in newRig.
+var rigTimers func(*sim.Scheduler) platform.Timers
+
+// lateStops are Timers whose stop never prevents the callback, as when
+// the timer was already taken out to run (its callback waiting for the
+// loop's lock): a stale callback still comes, at the time first set.
+type lateStops struct{ *sim.Scheduler }
+
+func (l lateStops) AfterFunc(d time.Duration, f func()) func() bool {
+	l.Scheduler.AfterFunc(d, f)
+	return func() bool { return false }
+}
+
+// A poll re-armed while its old timer's callback is already on its way
+// (SyncNow here) is polled once, at the new time: the stale callback
+// neither polls nor takes the new timer's place.
+func TestStaleTimerCallbackIgnored(t *testing.T) {
+	count := func(timers func(*sim.Scheduler) platform.Timers) []time.Duration {
+		rigTimers = timers
+		defer func() { rigTimers = nil }()
+		r := newRig(t, goodNet, []sim.ServerConfig{{Address: "a:123"}}, loop.Options{})
+		r.loop.Start()
+		for _, at := range []time.Duration{100 * time.Second, 230 * time.Second, 400 * time.Second} {
+			r.sched.Run(at)
+			r.loop.SyncNow()
+		}
+		r.sched.Run(20 * time.Minute)
+		return r.ex.at["a:123"]
+	}
+	want := count(nil)
+	got := count(func(s *sim.Scheduler) platform.Timers { return lateStops{s} })
+	if len(got) != len(want) {
+		t.Fatalf("with stale callbacks: %d polls, want %d as with timers that stop (%v against %v)", len(got), len(want), got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("poll %d at %v, want %v", i, got[i], want[i])
+		}
+	}
 }
 
 var goodNet = sim.NetworkConfig{Delay: time.Millisecond, JitterMean: 200 * time.Microsecond}
