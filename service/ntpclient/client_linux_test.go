@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/timesync/timesync/internal/ntptest"
+	"github.com/timesync/timesync/internal/rxts"
 	"github.com/timesync/timesync/service/engine"
 )
 
@@ -101,5 +102,43 @@ func TestClientTimerEndsTheWait(t *testing.T) {
 	}
 	if e := time.Since(start); e < 150*time.Millisecond || e > 10*time.Second {
 		t.Errorf("the timeout took %v", e)
+	}
+}
+
+// A raw read still brings the kernel's receive timestamp (SO_TIMESTAMPNS),
+// which the exchange takes as t4.
+func TestRawReadKernelTimestamp(t *testing.T) {
+	s, err := ntptest.Start("127.0.60.26:0", ntptest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sock, err := open(nil, nil, s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.close()
+	if !sock.kernelTS {
+		t.Skip("no kernel receive timestamps here")
+	}
+	if !sock.setRaw() {
+		t.Fatal("setRaw failed")
+	}
+	var b [headerSize]byte
+	before := time.Now()
+	if err := sock.writeRaw(putRequest(b[:], 12345)); err != nil {
+		t.Fatal(err)
+	}
+	n, oobn, err := sock.readRaw()
+	after := time.Now()
+	if err != nil || n < headerSize {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+	ts, ok := rxts.Parse(sock.oob[:oobn])
+	if !ok {
+		t.Fatalf("no kernel timestamp in %d control bytes", oobn)
+	}
+	if ts.Before(before) || ts.After(after) {
+		t.Errorf("kernel timestamp %v outside the exchange [%v, %v]", ts, before, after)
 	}
 }
