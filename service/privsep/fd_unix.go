@@ -45,7 +45,7 @@ func readFrameFDs(c *net.UnixConn) ([]byte, []*os.File, error) {
 	need := 4
 	for len(buf) < need {
 		chunk := make([]byte, min(need-len(buf), 64<<10))
-		n, oobn, err := rawio.ReadMsg(c, chunk, oob)
+		n, oobn, _, _, err := c.ReadMsgUnix(chunk, oob)
 		if oobn > 0 {
 			fs, perr := parseRights(oob[:oobn])
 			files = append(files, fs...)
@@ -74,8 +74,17 @@ func readFrameFDs(c *net.UnixConn) ([]byte, []*os.File, error) {
 	return buf[4:need], files, nil
 }
 
-// quiet is c read and written with raw system calls (internal/rawio):
-// a request and its reply do not wake either process's system monitor.
+// quiet is c read and written with raw system calls (internal/rawio), so
+// that the parent's answer to a request does not wake its system monitor.
+// The engine's side of a request keeps the runtime's calls (callFD,
+// readFrameFDs): its write wakes the engine's sysmon, which then polls the
+// network every 10 ms and preempts long-running goroutines while the
+// engine is busy. With every wake raw, sysmon slept through the engine's
+// start-up work, the parent's reply waited until that work was done (a
+// slew's start took 42 ms instead of about 14 in the VM test), and the
+// clock's accounting, which puts a change halfway through its request,
+// was 1.7 ms off at 83,333 ppm: the VM test then took 135 and 277 s to
+// converge instead of 2 (the same check on the previous build).
 func quiet(c *net.UnixConn) io.ReadWriter { return rawConn{c} }
 
 type rawConn struct{ c *net.UnixConn }
