@@ -112,7 +112,7 @@ func (c *Client) Exchange(address string, done func(*ntp.Response, error)) {
 	}
 	sv.busy = true
 	sv.seq++
-	if sv.sock.rc != nil {
+	if sv.sock.raw {
 		seq := sv.seq
 		p.stop = timers.AfterFunc(timeout, func() { c.expire(sv, seq) })
 	}
@@ -142,7 +142,7 @@ func (sv *server) send(timeout time.Duration, done func(*ntp.Response, error)) (
 	if err != nil {
 		return pending{}, err
 	}
-	if s.rc == nil {
+	if !s.raw {
 		if err := s.conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 			return pending{}, mapError(err, timeout)
 		}
@@ -150,7 +150,7 @@ func (sv *server) send(timeout time.Duration, done func(*ntp.Response, error)) (
 	var b [headerSize]byte
 	req := putRequest(b[:], cookie)
 	t1 := s.now()
-	if s.rc != nil {
+	if s.raw {
 		err = s.writeRaw(req)
 	} else {
 		_, err = s.conn.Write(req)

@@ -18,11 +18,7 @@ import (
 // and no receive timeout: the exchange's timer is a kernel timer
 // (raw_linux.go says why).
 func TestClientRawExchanges(t *testing.T) {
-	s, err := ntptest.Start("127.0.60.24:0", ntptest.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testServer(t, "127.0.60.24:0")
 	c := &Client{Timeout: 1500 * time.Millisecond}
 	defer c.Close()
 	for range 3 {
@@ -33,13 +29,17 @@ func TestClientRawExchanges(t *testing.T) {
 	c.mu.Lock()
 	sv := c.servers[s.Addr()]
 	c.mu.Unlock()
-	if sv == nil || sv.sock.rc == nil {
+	if sv == nil || !sv.sock.raw {
 		t.Fatal("the socket is not read with raw calls")
 	}
 	var flags int
 	var tv *unix.Timeval
 	var ferr, terr error
-	if err := sv.sock.rc.Control(func(fd uintptr) {
+	rc, err := sv.sock.udp.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Control(func(fd uintptr) {
 		flags, ferr = unix.FcntlInt(fd, unix.F_GETFL, 0)
 		tv, terr = unix.GetsockoptTimeval(int(fd), unix.SOL_SOCKET, unix.SO_RCVTIMEO)
 	}); err != nil || ferr != nil || terr != nil {
@@ -57,11 +57,7 @@ func TestClientRawExchanges(t *testing.T) {
 // report) does not leave its deadline to the next exchange, and the
 // answer counts.
 func TestClientTimerRacingTheAnswer(t *testing.T) {
-	s, err := ntptest.Start("127.0.60.25:0", ntptest.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testServer(t, "127.0.60.25:0")
 	c := &Client{Timeout: time.Second}
 	defer c.Close()
 	fired := 0
@@ -108,11 +104,7 @@ func TestClientTimerEndsTheWait(t *testing.T) {
 // A raw read still brings the kernel's receive timestamp (SO_TIMESTAMPNS),
 // which the exchange takes as t4.
 func TestRawReadKernelTimestamp(t *testing.T) {
-	s, err := ntptest.Start("127.0.60.26:0", ntptest.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testServer(t, "127.0.60.26:0")
 	sock, err := open(nil, nil, s.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -141,4 +133,15 @@ func TestRawReadKernelTimestamp(t *testing.T) {
 	if ts.Before(before) || ts.After(after) {
 		t.Errorf("kernel timestamp %v outside the exchange [%v, %v]", ts, before, after)
 	}
+}
+
+// testServer starts a test NTP server at addr for the test's duration.
+func testServer(t *testing.T, addr string) *ntptest.Server {
+	t.Helper()
+	s, err := ntptest.Start(addr, ntptest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -86,10 +86,9 @@ type socket struct {
 	buf      [headerSize + 1024]byte // room for extension fields (ignored)
 	oob      []byte
 
-	// rc is set when the client's exchanges are raw system calls, timed
-	// out by a timer of the client's instead of a read deadline (setRaw,
-	// Linux).
-	rc syscall.RawConn
+	// raw: the client's exchanges are raw system calls, timed out by a
+	// timer of the client's instead of a read deadline (setRaw, Linux).
+	raw bool
 }
 
 // open dials address. now reads the local clock (nil: the system clock,
@@ -149,7 +148,7 @@ func (s *socket) exchange(timeout time.Duration) (*ntp.Response, error) {
 func (s *socket) read() ([]byte, time.Time, error) {
 	var n, oobn int
 	var err error
-	if s.rc != nil {
+	if s.raw {
 		n, oobn, err = s.readRaw()
 	} else if s.udp != nil {
 		n, oobn, _, _, err = s.udp.ReadMsgUDP(s.buf[:], s.oob)

@@ -23,19 +23,12 @@ import (
 	"github.com/timesync/timesync/internal/rawio"
 )
 
-// setRaw makes s's exchanges raw system calls on its non-blocking socket;
-// the caller times them out (Client). It reports false (s unchanged) if
-// the socket cannot.
+// setRaw makes s's exchanges raw system calls on its non-blocking socket
+// (a UDP one); the caller times them out (Client). It reports whether it
+// did.
 func (s *socket) setRaw() bool {
-	if s.udp == nil {
-		return false
-	}
-	rc, err := s.udp.SyscallConn()
-	if err != nil {
-		return false
-	}
-	s.rc = rc
-	return true
+	s.raw = s.udp != nil
+	return s.raw
 }
 
 // writeRaw sends b on s.
