@@ -151,7 +151,7 @@ type Clock struct {
 	hist     []segment     // correction history, oldest first, never empty
 	status   *SyncStatus   // a sync status to pass with the next frequency (SetSyncStatus)
 	statusAt time.Time     // when it was given
-	lastTook time.Duration // how long the driver's last change took (effectiveLocked)
+	lastLag  time.Duration // how long after it was asked for the driver's last change took effect (effectiveLocked)
 	// sentSynced: the last status this layer sent the driver said
 	// synchronized.
 	sentSynced bool
@@ -505,9 +505,10 @@ func (c *Clock) endSlew(gen uint64) {
 		return
 	}
 	now := c.opt.Timers.Now()
-	// The request that ends the slew takes effect about half a call
-	// later (effectiveLocked): the overshoot includes that.
-	over := time.Duration(float64(now.Add(c.lastTook/2).Sub(c.slewEnd)) * c.slewPerTimerSecond(c.basePPM, c.slewPPM))
+	// The request that ends the slew takes effect some time after it
+	// is made (effectiveLocked), as the last one did: the overshoot
+	// includes that.
+	over := time.Duration(float64(now.Add(c.lastLag).Sub(c.slewEnd)) * c.slewPerTimerSecond(c.basePPM, c.slewPPM))
 	c.slewPPM, c.slewStop, c.slewLeft = 0, nil, 0
 	if over.Abs() >= minOvershoot {
 		back := time.Duration(math.Abs(float64(over)) / (overshootPPM * 1e-6))
@@ -613,20 +614,40 @@ func (c *Clock) changeLocked(now time.Time, endIn time.Duration) (time.Time, err
 }
 
 // effectiveLocked is when a change the driver was asked for at now, and
-// which it has just made, took effect: halfway to now. For a driver in
-// this process the call takes microseconds; for the privilege-separated
-// engine's it is a request to the parent, milliseconds on a busy or
-// virtual machine, and at the 83,333 ppm of a fast slew every millisecond
-// is 83 µs: accounted from the time of asking, the end of such a slew
-// looked like a phase jump in the history, which a young history read as
-// a slope (a VM start learned a frequency 90 ppm off, then 130 ppm off).
+// which it has just made, took effect. A ChangeStamper says so itself;
+// otherwise it is halfway to now. For a driver in this process the call
+// takes microseconds; for the privilege-separated engine's it is a
+// request to the parent, milliseconds on a busy or virtual machine, and
+// at the 83,333 ppm of a fast slew every millisecond is 83 µs: accounted
+// from the time of asking, the end of such a slew looked like a phase
+// jump in the history, which a young history read as a slope (a VM start
+// learned a frequency 90 ppm off, then 130 ppm off). Halfway is a guess
+// that fails when the reply is heard late: an engine busy starting up
+// heard one 42 ms after asking, the parent having made the change at 14,
+// and put it 7 ms late (the VM test then took minutes to converge); the
+// parent's stamp is not a guess.
 func (c *Clock) effectiveLocked(now time.Time) time.Time {
-	if took := c.opt.Timers.Now().Sub(now); took > 0 {
-		c.lastTook = took
-		return now.Add(took / 2)
+	end := c.opt.Timers.Now()
+	took := end.Sub(now)
+	if took <= 0 {
+		c.lastLag = 0
+		return now
 	}
-	c.lastTook = 0
-	return now
+	at := now.Add(took / 2)
+	if cs, ok := c.d.(ChangeStamper); ok {
+		if ago, ok := cs.SinceChange(); ok {
+			at = end.Add(-ago)
+			// A stamp outside the call is not to be believed (a
+			// different clock): keep it within.
+			if at.Before(now) {
+				at = now
+			} else if at.After(end) {
+				at = end
+			}
+		}
+	}
+	c.lastLag = at.Sub(now)
+	return at
 }
 
 // record starts a new history segment at now with rate ppm, after a step

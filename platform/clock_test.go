@@ -844,3 +844,51 @@ func TestSlowDriverAccountedHalfway(t *testing.T) {
 		}
 	}
 }
+
+// stampDriver makes each change a tenth into its call, as a parent does
+// whose reply the engine hears late, and, as a ChangeStamper, says when.
+type stampDriver struct {
+	*fakeDriver
+	took    []time.Duration
+	stamped bool // implements SinceChange's answer; false: the Clock must guess
+	ago     time.Duration
+}
+
+func (d *stampDriver) SetFrequency(ppm float64) error {
+	took := d.took[0]
+	if len(d.took) > 1 {
+		d.took = d.took[1:]
+	}
+	d.ft.now = d.ft.now.Add(took / 10)
+	err := d.fakeDriver.SetFrequency(ppm)
+	d.ft.now = d.ft.now.Add(took - took/10)
+	d.ago = took - took/10
+	return err
+}
+
+func (d *stampDriver) SinceChange() (time.Duration, bool) { return d.ago, d.stamped }
+
+// A driver that says when its change took effect (the privilege-separated
+// engine's, from the parent's stamp) is believed: a fast slew whose start
+// is heard 40 ms after asking, made 4 ms in, is accounted to the
+// nanosecond. Without the stamp the Clock guesses halfway, 16 ms late
+// at 83,333 ppm: over a millisecond wrong, so the check can fail.
+func TestChangeStampAccounted(t *testing.T) {
+	for _, stamped := range []bool{true, false} {
+		c, df, ft, _ := newTestClock(t, 100000, ClockOptions{MaxSlewPPM: 83333})
+		d := &stampDriver{fakeDriver: df, took: []time.Duration{40 * time.Millisecond, time.Millisecond}, stamped: stamped}
+		c.d = d
+		if _, err := c.Slew(50*time.Millisecond, 0); err != nil {
+			t.Fatal(err)
+		}
+		ft.Advance(3 * time.Second)
+		d.sync()
+		a, _ := c.AppliedAt(ft.now)
+		if stamped && !near(a, d.moved, 1e-9) {
+			t.Errorf("stamped: accounted %v s, the driver moved %v s", a, d.moved)
+		}
+		if !stamped && near(a, d.moved, 1e-3) {
+			t.Errorf("unstamped: accounted %v s, the driver moved %v s: the halfway guess should be over 1 ms off here", a, d.moved)
+		}
+	}
+}

@@ -102,6 +102,18 @@ type TimedFrequencySetter interface {
 	SetFrequencyUntil(ppm, basePPM float64, d time.Duration, st *SyncStatus) error
 }
 
+// ChangeStamper is implemented by drivers that know when their last
+// change of the frequency took effect: the privilege-separated engine's,
+// whose parent stamps each change with the monotonic clock. SinceChange
+// reports how long ago, on the monotonic clock the Timers run on, the
+// change just made took effect; ok is false when the driver does not
+// know (the last call made no change, or the stamp is missing), and
+// Clock then puts the change halfway through the call. It is asked right
+// after each change.
+type ChangeStamper interface {
+	SinceChange() (ago time.Duration, ok bool)
+}
+
 // KernelSlewer is implemented by drivers whose kernel can slew an offset on
 // its own, after this process has exited (Linux ADJ_OFFSET_SINGLESHOT, BSD
 // and macOS adjtime). timesync --once uses it for corrections below the step

@@ -121,7 +121,7 @@ func (r *Remote) fail(err error) error {
 
 // Driver returns the clock driver that asks the parent.
 func (r *Remote) Driver() platform.Driver {
-	d := &remoteDriver{r: r}
+	d := &remoteDriver{r: r, mono: monotonicNS}
 	if r.hello.SyncStatus {
 		return syncDriver{d}
 	}
@@ -221,7 +221,38 @@ func mapRefusal(err error) error {
 }
 
 // remoteDriver is platform.Driver over the parent.
-type remoteDriver struct{ r *Remote }
+type remoteDriver struct {
+	r *Remote
+	// applied is when the parent made the last frequency change this
+	// driver asked for (SetFrequencyResult), 0 when unknown.
+	applied int64
+	// mono reads the clock of those stamps (monotonicNS; tests fake it).
+	mono func() (int64, bool)
+}
+
+// setFrequency sends a frequency change and keeps the parent's stamp of
+// when it was made.
+func (d *remoteDriver) setFrequency(a FrequencyArgs) error {
+	d.applied = 0
+	var res SetFrequencyResult
+	if err := d.r.call(OpSetFrequency, a, &res); err != nil {
+		return mapRefusal(err)
+	}
+	d.applied = res.AppliedMonoNS
+	return nil
+}
+
+// SinceChange implements platform.ChangeStamper.
+func (d *remoteDriver) SinceChange() (time.Duration, bool) {
+	if d.applied == 0 {
+		return 0, false
+	}
+	now, ok := d.mono()
+	if !ok || now < d.applied {
+		return 0, false
+	}
+	return time.Duration(now - d.applied), true
+}
 
 func (d *remoteDriver) Name() string          { return d.r.hello.Driver + " (via the privileged parent)" }
 func (d *remoteDriver) MaxFrequency() float64 { return d.r.hello.MaxFrequency }
@@ -233,12 +264,12 @@ func (d *remoteDriver) Frequency() (float64, error) {
 }
 
 func (d *remoteDriver) SetFrequency(ppm float64) error {
-	return mapRefusal(d.r.call(OpSetFrequency, FrequencyArgs{PPM: ppm}, nil))
+	return d.setFrequency(FrequencyArgs{PPM: ppm})
 }
 
 // SetFrequencyBase implements platform.BaseFrequencySetter.
 func (d *remoteDriver) SetFrequencyBase(ppm, basePPM float64) error {
-	return mapRefusal(d.r.call(OpSetFrequency, FrequencyArgs{PPM: ppm, BasePPM: &basePPM}, nil))
+	return d.setFrequency(FrequencyArgs{PPM: ppm, BasePPM: &basePPM})
 }
 
 // SetFrequencyUntil implements platform.TimedFrequencySetter: the parent
@@ -251,7 +282,7 @@ func (d *remoteDriver) SetFrequencyUntil(ppm, basePPM float64, dur time.Duration
 		sa := syncArgs(*st)
 		a.Sync = &sa
 	}
-	return mapRefusal(d.r.call(OpSetFrequency, a, nil))
+	return d.setFrequency(a)
 }
 
 func (d *remoteDriver) Step(offset time.Duration) error {
@@ -274,7 +305,7 @@ func (d syncDriver) SetSyncStatus(synced bool, maxError, estError time.Duration)
 // status rides on the frequency's request.
 func (d syncDriver) SetFrequencyBaseStatus(ppm, basePPM float64, st platform.SyncStatus) error {
 	a := syncArgs(st)
-	return mapRefusal(d.r.call(OpSetFrequency, FrequencyArgs{PPM: ppm, BasePPM: &basePPM, Sync: &a}, nil))
+	return d.setFrequency(FrequencyArgs{PPM: ppm, BasePPM: &basePPM, Sync: &a})
 }
 
 func syncArgs(st platform.SyncStatus) SyncStatusArgs {

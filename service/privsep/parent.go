@@ -73,6 +73,10 @@ type Parent struct {
 	// parent to end (FrequencyArgs.EndInNS); default
 	// platform.RealTimers' (a kernel timer on Linux).
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// Monotonic reads the clock the engine's Timers run on, in
+	// nanoseconds (default CLOCK_MONOTONIC): a frequency's reply says
+	// when the driver made it (SetFrequencyResult).
+	Monotonic func() (ns int64, ok bool)
 
 	mu       sync.Mutex
 	cfg      *config.Config
@@ -103,6 +107,9 @@ func (p *Parent) Init() error {
 	}
 	if p.AfterFunc == nil {
 		p.AfterFunc = platform.RealTimers{}.AfterFunc
+	}
+	if p.Monotonic == nil {
+		p.Monotonic = monotonicNS
 	}
 	if p.FirstStepWindow <= 0 {
 		p.FirstStepWindow = time.Hour
@@ -386,15 +393,30 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 		// to end.
 		p.stopEndLocked()
 		p.mu.Unlock()
+		before, ok1 := p.Monotonic()
 		if err := driverErr(p.Driver.SetFrequency(a.PPM)); err != nil {
 			return nil, nil, err
+		}
+		after, ok2 := p.Monotonic()
+		var res SetFrequencyResult
+		if ok1 && ok2 && after >= before {
+			res.AppliedMonoNS = before + (after-before)/2
 		}
 		p.mu.Lock()
 		p.base = a.BasePPM
 		if a.EndInNS != nil {
 			p.endGen++
 			gen, base := p.endGen, *a.BasePPM
-			p.endStop = p.AfterFunc(time.Duration(*a.EndInNS), func() { p.endSlew(gen, base) })
+			// The end is due EndInNS after the change, not after this
+			// line: the engine's history has it there.
+			in := time.Duration(*a.EndInNS)
+			if now, ok := p.Monotonic(); ok && res.AppliedMonoNS != 0 {
+				in -= time.Duration(now - res.AppliedMonoNS)
+			}
+			if in < 0 {
+				in = 0
+			}
+			p.endStop = p.AfterFunc(in, func() { p.endSlew(gen, base) })
 		}
 		p.mu.Unlock()
 		if a.Sync != nil {
@@ -404,7 +426,7 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 				p.Logger.Error("reporting the sync status with a frequency", "err", err)
 			}
 		}
-		return nil, nil, nil
+		return res, nil, nil
 
 	case OpStep:
 		var a StepArgs

@@ -529,6 +529,9 @@ func TestParentEndsTheEngineSlew(t *testing.T) {
 		timers = append(timers, a)
 		return func() bool { mu.Lock(); defer mu.Unlock(); was := !a.stopped; a.stopped = true; return was }
 	}
+	// A stopped monotonic clock: the end is armed exactly EndInNS after
+	// the change (TestFrequencyChangeStamped moves it).
+	f.p.Monotonic = func() (int64, bool) { return 5e9, true }
 	fire := func(i int) {
 		mu.Lock()
 		fn := timers[i].f
@@ -591,5 +594,97 @@ func TestParentEndsTheEngineSlew(t *testing.T) {
 		t.Errorf("after the engine died: timers %+v; want the last stopped", ts)
 	} else if ppm, _ := f.drv.Frequency(); ppm != 12 {
 		t.Errorf("after the engine died: %v ppm, want 12", ppm)
+	}
+}
+
+// The parent stamps each change of the frequency with the monotonic
+// clock, read around the driver's call; the engine's driver reports how
+// long ago that was (platform.ChangeStamper), and the slew's end is armed
+// from the change, not from when the parent got round to arming it.
+func TestFrequencyChangeStamped(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	var reads []int64 // what the parent's clock reads next, in order
+	f.p.Monotonic = func() (int64, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(reads) == 0 {
+			return 0, false
+		}
+		v := reads[0]
+		reads = reads[1:]
+		return v, true
+	}
+	setReads := func(v ...int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		reads = v
+	}
+	var armedFor time.Duration
+	f.p.AfterFunc = func(d time.Duration, fn func()) func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		armedFor = d
+		return func() bool { return true }
+	}
+	r := f.remote(t)
+	var drv *remoteDriver
+	switch d := r.Driver().(type) {
+	case syncDriver:
+		drv = d.remoteDriver
+	case *remoteDriver:
+		drv = d
+	}
+	engineNow := int64(0)
+	drv.mono = func() (int64, bool) { return engineNow, engineNow != 0 }
+
+	// Before and after the driver's call: 10 and 14 ms; the end is armed
+	// at 15 ms.
+	setReads(10e6, 14e6, 15e6)
+	if err := drv.SetFrequencyUntil(112, 12, time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	if drv.applied != 12e6 {
+		t.Errorf("stamp %d ns, want 12e6 (halfway through the driver's call)", drv.applied)
+	}
+	mu.Lock()
+	if armedFor != time.Second-3*time.Millisecond {
+		t.Errorf("end armed for %v, want 997ms (1 s after the change, 3 ms of it gone)", armedFor)
+	}
+	mu.Unlock()
+	engineNow = 20e6
+	if ago, ok := drv.SinceChange(); !ok || ago != 8*time.Millisecond {
+		t.Errorf("SinceChange = %v, %v; want 8ms, true", ago, ok)
+	}
+	// A status alone leaves the stamp of the last frequency.
+	if err := (syncDriver{drv}).SetSyncStatus(true, time.Millisecond, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if ago, ok := drv.SinceChange(); !ok || ago != 8*time.Millisecond {
+		t.Errorf("after a status: SinceChange = %v, %v; want 8ms, true", ago, ok)
+	}
+	// No clock in the parent: no stamp, and the engine must guess.
+	setReads()
+	if err := drv.SetFrequencyBase(13, 13); err != nil {
+		t.Fatal(err)
+	}
+	if ago, ok := drv.SinceChange(); ok {
+		t.Errorf("unstamped change: SinceChange = %v, true; want false", ago)
+	}
+	// A refused change clears the stamp too.
+	setReads(30e6, 31e6)
+	if err := drv.SetFrequency(1e9); err == nil {
+		t.Fatal("1e9 ppm accepted")
+	}
+	if _, ok := drv.SinceChange(); ok {
+		t.Error("a refused change left a stamp")
+	}
+	// A stamp from the future (another clock) is not believed.
+	setReads(30e6, 32e6)
+	if err := drv.SetFrequency(14); err != nil {
+		t.Fatal(err)
+	}
+	if ago, ok := drv.SinceChange(); ok {
+		t.Errorf("stamp after the engine's now: SinceChange = %v, true; want false", ago)
 	}
 }

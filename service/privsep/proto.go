@@ -34,7 +34,7 @@ const (
 const (
 	OpHello         = "hello"           // → Hello
 	OpFrequency     = "frequency"       // → FrequencyResult
-	OpSetFrequency  = "set_frequency"   // FrequencyArgs
+	OpSetFrequency  = "set_frequency"   // FrequencyArgs → SetFrequencyResult
 	OpStep          = "step"            // StepArgs
 	OpSetSyncStatus = "set_sync_status" // SyncStatusArgs
 	OpLoadDrift     = "load_drift"      // → DriftArgs
@@ -107,6 +107,16 @@ type FrequencyArgs struct {
 	// slew with one before it steps). The
 	// engine then neither wakes nor asks for the end of a routine slew.
 	EndInNS *int64 `json:"end_in_ns,omitempty"`
+}
+
+// SetFrequencyResult says when the parent's driver made the change:
+// CLOCK_MONOTONIC (Linux; the system's monotonic clock elsewhere) in
+// nanoseconds, read around the driver's call. The engine accounts the
+// change from then (platform.ChangeStamper), not from when it hears the
+// reply, which on a busy machine can be tens of milliseconds later.
+// Zero when the parent cannot read that clock.
+type SetFrequencyResult struct {
+	AppliedMonoNS int64 `json:"applied_mono_ns,omitempty"`
 }
 
 type StepArgs struct {
