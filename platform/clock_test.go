@@ -852,6 +852,7 @@ type stampDriver struct {
 	took    []time.Duration
 	stamped bool // implements SinceChange's answer; false: the Clock must guess
 	ago     time.Duration
+	skew    time.Duration // added to each answer: a stamp from another clock
 }
 
 func (d *stampDriver) SetFrequency(ppm float64) error {
@@ -866,13 +867,14 @@ func (d *stampDriver) SetFrequency(ppm float64) error {
 	return err
 }
 
-func (d *stampDriver) SinceChange() (time.Duration, bool) { return d.ago, d.stamped }
+func (d *stampDriver) SinceChange() (time.Duration, bool) { return d.ago + d.skew, d.stamped }
 
 // A driver that says when its change took effect (the privilege-separated
 // engine's, from the parent's stamp) is believed: a fast slew whose start
 // is heard 40 ms after asking, made 4 ms in, is accounted to the
 // nanosecond. Without the stamp the Clock guesses halfway, 16 ms late
-// at 83,333 ppm: over a millisecond wrong, so the check can fail.
+// at 83,333 ppm: over a millisecond wrong, so the check can fail. A
+// stamp outside the call is not believed: the Clock guesses halfway.
 func TestChangeStampAccounted(t *testing.T) {
 	for _, stamped := range []bool{true, false} {
 		c, df, ft, _ := newTestClock(t, 100000, ClockOptions{MaxSlewPPM: 83333})
@@ -889,6 +891,19 @@ func TestChangeStampAccounted(t *testing.T) {
 		}
 		if !stamped && near(a, d.moved, 1e-3) {
 			t.Errorf("unstamped: accounted %v s, the driver moved %v s: the halfway guess should be over 1 ms off here", a, d.moved)
+		}
+	}
+	// Stamps before the request and after its reply: the halfway guess,
+	// as without one (20 ms into the first call, 0.5 ms into the second).
+	for _, skew := range []time.Duration{time.Second, -time.Second} {
+		c, df, _, _ := newTestClock(t, 100000, ClockOptions{MaxSlewPPM: 83333})
+		d := &stampDriver{fakeDriver: df, took: []time.Duration{40 * time.Millisecond}, stamped: true, skew: skew}
+		c.d = d
+		if _, err := c.Slew(50*time.Millisecond, 0); err != nil {
+			t.Fatal(err)
+		}
+		if c.lastLag != 20*time.Millisecond {
+			t.Errorf("stamp off by %v: the change put %v after asking, want the guess 20ms", skew, c.lastLag)
 		}
 	}
 }

@@ -79,12 +79,11 @@ func readFrameFDs(c *net.UnixConn) ([]byte, []*os.File, error) {
 // The engine's side once kept the runtime's calls, because sysmon, once
 // woken, polls the network every 10 ms while the engine is busy: with
 // every wake raw, the engine busy starting up heard the parent's reply to
-// a slew's start 42 ms after asking, though the parent had made the change
-// at about 14, and the clock, which then put a change halfway through its
-// request, accounted it 7 ms late (1.7 ms of phase at 83,333 ppm): the VM
-// test took 135 and 277 s to converge instead of 2. The parent now stamps
-// each change (SetFrequencyResult), and when the reply is heard no longer
-// matters.
+// a slew's start 42 ms after asking instead of about 14, and the clock,
+// which then put a change halfway through its request, was 1.7 ms of
+// phase off (about 20 ms at 83,333 ppm): the VM test took 135 and 277 s
+// to converge instead of 2. The parent now stamps each change
+// (SetFrequencyResult), and when the reply is heard no longer matters.
 func quiet(c *net.UnixConn) io.ReadWriter { return rawConn{c} }
 
 type rawConn struct{ c *net.UnixConn }

@@ -1,14 +1,7 @@
-//go:build unix && !linux
+//go:build !linux && !darwin
 
 package privsep
 
-import "golang.org/x/sys/unix"
-
-// monotonicNS reads the system's monotonic clock.
-func monotonicNS() (int64, bool) {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return 0, false
-	}
-	return ts.Nano(), true
-}
+// monotonicNS: elsewhere the parent does not stamp its changes (the
+// engine's clock then puts each halfway through its request).
+func monotonicNS() (int64, bool) { return 0, false }

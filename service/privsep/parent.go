@@ -74,7 +74,8 @@ type Parent struct {
 	// platform.RealTimers' (a kernel timer on Linux).
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	// Monotonic reads the clock the engine's Timers run on, in
-	// nanoseconds (default CLOCK_MONOTONIC): a frequency's reply says
+	// nanoseconds (default: CLOCK_MONOTONIC on Linux, CLOCK_UPTIME_RAW on
+	// macOS, none elsewhere): a frequency's reply says
 	// when the driver made it (SetFrequencyResult).
 	Monotonic func() (ns int64, ok bool)
 

@@ -672,7 +672,13 @@ func TestFrequencyChangeStamped(t *testing.T) {
 		t.Errorf("unstamped change: SinceChange = %v, true; want false", ago)
 	}
 	// A refused change clears the stamp too.
-	setReads(30e6, 31e6)
+	setReads(16e6, 18e6)
+	if err := drv.SetFrequency(14); err != nil {
+		t.Fatal(err)
+	}
+	if ago, ok := drv.SinceChange(); !ok || ago != 3*time.Millisecond {
+		t.Fatalf("SinceChange = %v, %v; want 3ms, true", ago, ok)
+	}
 	if err := drv.SetFrequency(1e9); err == nil {
 		t.Fatal("1e9 ppm accepted")
 	}

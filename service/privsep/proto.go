@@ -110,11 +110,12 @@ type FrequencyArgs struct {
 }
 
 // SetFrequencyResult says when the parent's driver made the change:
-// CLOCK_MONOTONIC (Linux; the system's monotonic clock elsewhere) in
-// nanoseconds, read around the driver's call. The engine accounts the
+// the clock Go's timers run on (CLOCK_MONOTONIC on Linux,
+// CLOCK_UPTIME_RAW on macOS) in nanoseconds, read around the driver's
+// call. The engine accounts the
 // change from then (platform.ChangeStamper), not from when it hears the
 // reply, which on a busy machine can be tens of milliseconds later.
-// Zero when the parent cannot read that clock.
+// Zero when the parent cannot read that clock (other systems).
 type SetFrequencyResult struct {
 	AppliedMonoNS int64 `json:"applied_mono_ns,omitempty"`
 }
