@@ -34,6 +34,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -371,12 +372,31 @@ func report(w io.Writer, o options, r results) bool {
 	cpuRatio := r.timesync.cpu().Seconds() / r.chronyd.cpu().Seconds()
 	fmt.Fprintf(w, "ratio timesync/chronyd: CPU %.2f×, PSS %.2f×\n", cpuRatio,
 		float64(r.timesync.end.PSS)/float64(r.chronyd.end.PSS))
+	judged := cpuRatio
+	if o.rounds >= 3 {
+		// One window in which chronyd (or timesync) did something
+		// unusual moves the totals' ratio a long way (chronyd once took
+		// 23.5 ms/min in one window against 2.3–2.7 in the others): the
+		// CPU target is judged on the larger of that ratio and the
+		// median of the windows' ratios, so that no outlier flatters.
+		ratios := make([]float64, o.rounds)
+		for i := range ratios {
+			ratios[i] = r.timesync.window(i).Seconds() / r.chronyd.window(i).Seconds()
+		}
+		sort.Float64s(ratios)
+		med := ratios[len(ratios)/2]
+		if len(ratios)%2 == 0 {
+			med = (ratios[len(ratios)/2-1] + med) / 2
+		}
+		fmt.Fprintf(w, "median of the windows' CPU ratios %.2f× (%.2f–%.2f×)\n", med, ratios[0], ratios[len(ratios)-1])
+		judged = max(judged, med)
+	}
 	fmt.Fprintf(w, "servers answered %d requests (both clients, warm-up included)\n", r.requests)
 	if r.status != "" {
 		fmt.Fprintf(w, "timesync status at the end:\n%s\n", indent(r.status))
 	}
-	cpuOK := cpuRatio <= targetCPURatio
-	fmt.Fprintf(w, "%s CPU no more than chronyd's (%.2f×)\n", verdict(cpuOK), cpuRatio)
+	cpuOK := judged <= targetCPURatio
+	fmt.Fprintf(w, "%s CPU no more than chronyd's (%.2f×)\n", verdict(cpuOK), judged)
 	e := r.timesync.end
 	var rssOK bool
 	if e.Procs == 1 {

@@ -74,3 +74,36 @@ func TestReportTwoProcesses(t *testing.T) {
 		}
 	}
 }
+
+// With three windows or more, the CPU target is judged on the larger of
+// the totals' ratio and the median of the windows' ratios: one window in
+// which chronyd spiked cannot pass a service that is over in the others.
+func TestReportMedianWindow(t *testing.T) {
+	marks := func(ms ...int) []time.Duration {
+		var d []time.Duration
+		sum := 0
+		d = append(d, 0)
+		for _, m := range ms {
+			sum += m
+			d = append(d, time.Duration(sum)*time.Millisecond)
+		}
+		return d
+	}
+	u := procstat.Usage{RSS: 12 << 20, HWM: 12 << 20, PSS: 12 << 20, MaxRSS: 12 << 20, Procs: 1}
+	o := options{rounds: 4, duration: 2 * time.Minute, servers: 3}
+	for _, c := range []struct {
+		name       string
+		ts, chrony []int
+		wantPass   bool
+		want       string
+	}{
+		{"chronyd spiked once", []int{6, 6, 6, 6}, []int{5, 5, 50, 5}, false, "FAIL CPU no more than chronyd's (1.20×)"},
+		{"under in every window", []int{4, 4, 4, 4}, []int{5, 5, 50, 5}, true, "median of the windows' CPU ratios 0.80× (0.08–0.80×)"},
+	} {
+		var b strings.Builder
+		r := results{timesync: usage{marks: marks(c.ts...), end: u}, chronyd: usage{marks: marks(c.chrony...), end: u}}
+		if got := report(&b, o, r); got != c.wantPass || !strings.Contains(b.String(), c.want) {
+			t.Errorf("%s: report = %v, want %v and %q:\n%s", c.name, got, c.wantPass, c.want, b.String())
+		}
+	}
+}
