@@ -11,7 +11,10 @@
 //	minimal fyne app, window only
 //
 // CPU is every thread's time on a CPU (/proc/PID/task/*/schedstat) over
-// the measured interval, RSS is VmRSS at its end. It also counts the
+// the measured interval, RSS is VmRSS at its end, and memory the distinct
+// resident pages of an app's processes together (the tray and the window
+// process share the binary's and the libraries' pages: summed VmRSS
+// counts them twice; read from /proc/PID/pagemap, as root). It also counts the
 // D-Bus signals the tray item sends (a redraw costs the tray host work)
 // against the status events the service published.
 package main
@@ -211,6 +214,7 @@ func bench(bin string, dur, settle time.Duration, stdout, progress io.Writer) er
 		cpu      float64 // % of one core
 		rssMB    float64
 		windowMB float64
+		distinct float64 // MB of distinct resident pages of the processes together
 		nproc    int
 	}
 	var rows []row
@@ -231,18 +235,24 @@ func bench(bin string, dur, settle time.Duration, stdout, progress io.Writer) er
 				winRSS += r
 			}
 		}
-		rows = append(rows, row{p.name, 100 * cpu.Seconds() / elapsed.Seconds(), mb(rss), mb(winRSS), len(pids)})
+		d, err := procstat.DistinctResident(pids...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		rows = append(rows, row{p.name, 100 * cpu.Seconds() / elapsed.Seconds(), mb(rss), mb(winRSS), mb(d), len(pids)})
 	}
 	ev := <-statusEvents
-	fmt.Fprintf(stdout, "Idle for %.0f s under Xvfb, all side by side (CPU: every thread's schedstat; RSS: VmRSS; processes summed)\n", elapsed.Seconds())
-	fmt.Fprintf(stdout, "%-36s %10s %10s %6s\n", "", "CPU %core", "RSS MB", "procs")
+	fmt.Fprintf(stdout, "Idle for %.0f s under Xvfb, all side by side (CPU: every thread's schedstat; RSS: VmRSS, processes summed; memory: distinct resident pages of the processes together, each shared page once)\n", elapsed.Seconds())
+	fmt.Fprintf(stdout, "%-36s %10s %10s %10s %6s\n", "", "CPU %core", "RSS MB", "memory MB", "procs")
 	for _, r := range rows {
-		fmt.Fprintf(stdout, "%-36s %10.3f %10.1f %6d\n", r.name, r.cpu, r.rssMB, r.nproc)
+		fmt.Fprintf(stdout, "%-36s %10.3f %10.1f %10.1f %6d\n", r.name, r.cpu, r.rssMB, r.distinct, r.nproc)
 	}
 	tray, win, minWin, minTray := rows[0], rows[1], rows[4], rows[2]
 	winCPU := win.cpu - tray.cpu // the window process's share (its tray is the same as the first)
 	fmt.Fprintf(stdout, "\nstatus window alone (window process): %.3f %%core, %.1f MB; minimal fyne window app %.3f %%core: ratio %.2f\n",
 		winCPU, win.windowMB, minWin.cpu, winCPU/minWin.cpu)
+	fmt.Fprintf(stdout, "status window open, tray and window processes together: %.1f MB (VmRSS summed %.1f MB; the minimal fyne window app %.1f MB)\n",
+		win.distinct, win.rssMB, minWin.distinct)
 	fmt.Fprintf(stdout, "tray-only timesync-gui vs the minimal fyne tray app: %.3f vs %.3f %%core, %.1f vs %.1f MB\n", tray.cpu, minTray.cpu, tray.rssMB, minTray.rssMB)
 	fmt.Fprintf(stdout, "tray item D-Bus signals during the interval: %d, for %d status events of the service\n", nsig, ev)
 	ok := true
@@ -256,7 +266,9 @@ func bench(bin string, dur, settle time.Duration, stdout, progress io.Writer) er
 	check("tray only ≤ 0.1 % of a core", tray.cpu <= 0.1)
 	check("tray only ≤ 40 MB", tray.rssMB <= 40)
 	check("status window ≤ 1.2 × the minimal fyne window app's CPU", winCPU <= 1.2*minWin.cpu)
-	check("status window ≤ 150 MB", win.windowMB <= 150)
+	// The app with its status window open is both processes: the
+	// pages they hold, each once.
+	check("status window open ≤ 150 MB (both processes)", win.distinct <= 150)
 	if !ok {
 		return errors.New("a target was missed")
 	}
