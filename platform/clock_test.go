@@ -797,9 +797,15 @@ func TestDriverEndsRoutineSlews(t *testing.T) {
 // slowDriver takes its time, as a request to the privileged parent does:
 // half of each call before the change takes effect, half after; took
 // lists each call's time (the last one repeats).
+// slowDriver's calls take the times of took, the last one for every
+// call after; each change is made halfway through its call, or a tenth
+// in with early (as by a parent whose reply is heard late). ago is how
+// long before the call's end the last change was made.
 type slowDriver struct {
 	*fakeDriver
-	took []time.Duration
+	took  []time.Duration
+	early bool
+	ago   time.Duration
 }
 
 func (d *slowDriver) SetFrequency(ppm float64) error {
@@ -807,9 +813,14 @@ func (d *slowDriver) SetFrequency(ppm float64) error {
 	if len(d.took) > 1 {
 		d.took = d.took[1:]
 	}
-	d.ft.now = d.ft.now.Add(took / 2)
+	before := took / 2
+	if d.early {
+		before = took / 10
+	}
+	d.ft.now = d.ft.now.Add(before)
 	err := d.fakeDriver.SetFrequency(ppm)
-	d.ft.now = d.ft.now.Add(took / 2)
+	d.ago = took - before
+	d.ft.now = d.ft.now.Add(d.ago)
 	return err
 }
 
@@ -845,26 +856,12 @@ func TestSlowDriverAccountedHalfway(t *testing.T) {
 	}
 }
 
-// stampDriver makes each change a tenth into its call, as a parent does
-// whose reply the engine hears late, and, as a ChangeStamper, says when.
+// stampDriver is an early slowDriver that says when it made its change
+// (as a ChangeStamper), plus skew: a stamp from another clock.
 type stampDriver struct {
-	*fakeDriver
-	took    []time.Duration
-	stamped bool // implements SinceChange's answer; false: the Clock must guess
-	ago     time.Duration
-	skew    time.Duration // added to each answer: a stamp from another clock
-}
-
-func (d *stampDriver) SetFrequency(ppm float64) error {
-	took := d.took[0]
-	if len(d.took) > 1 {
-		d.took = d.took[1:]
-	}
-	d.ft.now = d.ft.now.Add(took / 10)
-	err := d.fakeDriver.SetFrequency(ppm)
-	d.ft.now = d.ft.now.Add(took - took/10)
-	d.ago = took - took/10
-	return err
+	*slowDriver
+	stamped bool // SinceChange's answer; false: the Clock must guess
+	skew    time.Duration
 }
 
 func (d *stampDriver) SinceChange() (time.Duration, bool) { return d.ago + d.skew, d.stamped }
@@ -878,7 +875,7 @@ func (d *stampDriver) SinceChange() (time.Duration, bool) { return d.ago + d.ske
 func TestChangeStampAccounted(t *testing.T) {
 	for _, stamped := range []bool{true, false} {
 		c, df, ft, _ := newTestClock(t, 100000, ClockOptions{MaxSlewPPM: 83333})
-		d := &stampDriver{fakeDriver: df, took: []time.Duration{40 * time.Millisecond, time.Millisecond}, stamped: stamped}
+		d := &stampDriver{slowDriver: &slowDriver{fakeDriver: df, took: []time.Duration{40 * time.Millisecond, time.Millisecond}, early: true}, stamped: stamped}
 		c.d = d
 		if _, err := c.Slew(50*time.Millisecond, 0); err != nil {
 			t.Fatal(err)
@@ -897,7 +894,7 @@ func TestChangeStampAccounted(t *testing.T) {
 	// as without one (20 ms into the first call, 0.5 ms into the second).
 	for _, skew := range []time.Duration{time.Second, -time.Second} {
 		c, df, _, _ := newTestClock(t, 100000, ClockOptions{MaxSlewPPM: 83333})
-		d := &stampDriver{fakeDriver: df, took: []time.Duration{40 * time.Millisecond}, stamped: true, skew: skew}
+		d := &stampDriver{slowDriver: &slowDriver{fakeDriver: df, took: []time.Duration{40 * time.Millisecond}, early: true}, stamped: true, skew: skew}
 		c.d = d
 		if _, err := c.Slew(50*time.Millisecond, 0); err != nil {
 			t.Fatal(err)
