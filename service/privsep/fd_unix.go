@@ -45,7 +45,7 @@ func readFrameFDs(c *net.UnixConn) ([]byte, []*os.File, error) {
 	need := 4
 	for len(buf) < need {
 		chunk := make([]byte, min(need-len(buf), 64<<10))
-		n, oobn, err := rawio.ReadMsg(c, chunk, oob) // as quiet
+		n, oobn, _, _, err := c.ReadMsgUnix(chunk, oob) // the runtime's call: see quiet
 		if oobn > 0 {
 			fs, perr := parseRights(oob[:oobn])
 			files = append(files, fs...)
@@ -75,15 +75,16 @@ func readFrameFDs(c *net.UnixConn) ([]byte, []*os.File, error) {
 }
 
 // quiet is c read and written with raw system calls (internal/rawio), so
-// that neither side of a request wakes its process's system monitor.
-// The engine's side once kept the runtime's calls, because sysmon, once
-// woken, polls the network every 10 ms while the engine is busy: with
-// every wake raw, the engine busy starting up heard the parent's reply to
-// a slew's start 42 ms after asking instead of about 14, and the clock,
-// which then put a change halfway through its request, was 1.7 ms of
-// phase off (about 20 ms at 83,333 ppm): the VM test took 135 and 277 s
-// to converge instead of 2. The parent now stamps each change
-// (SetFrequencyResult), and when the reply is heard no longer matters.
+// that the parent's answer to a request does not wake its system monitor.
+// The engine's side of a request keeps the runtime's calls (callFD,
+// readFrameFDs): its write wakes the engine's sysmon, which then polls the
+// network every 10 ms and preempts long-running goroutines while the
+// engine is busy. With that side raw too, the VM test's service took 277
+// and 135 s to converge (the reply to a slew heard 42 ms after asking,
+// and the change accounted halfway through); with the parent's stamps
+// (SetFrequencyResult) as well it converged after 2 s twice, then after
+// 264 s with a frequency 4 ppm off: something else than the accounting
+// goes wrong when the busy engine's sysmon sleeps, not yet understood.
 func quiet(c *net.UnixConn) io.ReadWriter { return rawConn{c} }
 
 type rawConn struct{ c *net.UnixConn }
