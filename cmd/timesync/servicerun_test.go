@@ -37,7 +37,7 @@ import (
 	"github.com/timesync/timesync/service/control/client"
 )
 
-var soak = flag.Duration("timesync.soak", 5*time.Second, "how long the concurrent-clients test runs (the issue's figure: 30s)")
+var soak = flag.Duration("timesync.soak", 30*time.Second, "how long the concurrent-clients test runs (the issue's figure; at most 5s with -short)")
 
 // binary is this test binary, copied where uid 65534 may run it.
 var (
@@ -495,24 +495,42 @@ func procStat(t *testing.T, pid int) (rssKB, threads, fds int) {
 	return rssKB, threads, len(ents)
 }
 
-// TestConcurrentClients runs 100 clients against the service process for
-// -timesync.soak (5 s by default; the issue's figure is 30 s): half keep
-// a watch open and reconnect it, half query status, sources, config and
-// history. No request may fail; the service's open descriptors must come
-// back to where they were and its memory stay bounded.
+// TestConcurrentClients runs 100 clients against the service for
+// -timesync.soak (30 s, the issue's figure; 5 s with -short): half keep a
+// watch open and reconnect it every 300 ms, half query status, sources,
+// config and history. No request may fail, and the process that serves
+// them (the engine when the service runs privilege-separated, as it does
+// as root) must stay flat: its goroutines and live heap, read from the
+// service's own metrics endpoint every second, may not grow from the
+// middle third of the run to the last, and once the clients are gone its
+// goroutines and open descriptors must come back to where they were.
 func TestConcurrentClients(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("reads /proc")
 	}
+	run := *soak
+	if testing.Short() && run > 5*time.Second {
+		run = 5 * time.Second
+	}
 	cfg := ntptest.Config{Stratum: 1}
 	addrs := startServers(t, 53, cfg, cfg, cfg)
-	s := startService(t, serverConf(addrs...))
-	pid := s.cmd.Process.Pid
+	// The configuration wants a port: take a free one.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
+	s := startService(t, serverConf(addrs...)+"metrics "+metricsAddr+"\n")
+	waitFor(t, "the metrics endpoint", func() bool {
+		return strings.Contains(s.log.String(), "serving Prometheus metrics") && strings.Contains(s.log.String(), "address="+metricsAddr)
+	})
+	pid := servingPID(t, s.cmd.Process.Pid)
 	// Let the start-up settle (first burst), then measure.
 	time.Sleep(500 * time.Millisecond)
-	rss0, thr0, fd0 := procStat(t, pid)
+	before := sampleService(t, pid, metricsAddr)
 
-	ctx, cancel := context.WithTimeout(context.Background(), *soak)
+	ctx, cancel := context.WithTimeout(context.Background(), run)
 	defer cancel()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -570,24 +588,161 @@ func TestConcurrentClients(t *testing.T) {
 			}
 		}()
 	}
+	// Sample the serving process once a second while the clients run.
+	started := time.Now()
+	var samples []serviceSample
+	tick := time.NewTicker(time.Second)
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+			smp := sampleService(t, pid, metricsAddr)
+			smp.at = time.Since(started)
+			samples = append(samples, smp)
+		}
+	}
+	tick.Stop()
 	wg.Wait()
 	for _, err := range errs {
 		t.Error(err)
 	}
 	// Connections close asynchronously: give the service a moment.
-	var rss1, thr1, fd1 int
-	waitFor(t, "descriptors to come back", func() bool {
-		rss1, thr1, fd1 = procStat(t, pid)
-		return fd1 <= fd0+2
-	})
-	t.Logf("%v, 100 clients: %d requests, %d watch events; service RSS %d → %d kB, threads %d → %d, fds %d → %d",
-		*soak, requests, events, rss0, rss1, thr0, thr1, fd0, fd1)
-	if rss1 > 40*1024 {
-		t.Errorf("RSS %d kB after the run, want under 40 MB", rss1)
+	var after serviceSample
+	back := func() bool { return after.fds <= before.fds+2 && after.goroutines <= before.goroutines+3 }
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if after = sampleService(t, pid, metricsAddr); back() || time.Now().After(deadline) {
+			break
+		}
+	}
+	mid, late := thirds(samples, run)
+	t.Logf("%v, 100 clients: %d requests, %d watch events; serving process (pid %d): goroutines %d → max %d (middle third) / %d (last) → %d, live heap %.2f → max %.2f / %.2f → %.2f MB, RSS %.1f → %.1f MB, threads %d → %d, fds %d → %d",
+		run, requests, events, pid, before.goroutines, maxOf(mid, sampleGoroutines), maxOf(late, sampleGoroutines), after.goroutines,
+		mb(before.heap), mb(maxOf(mid, sampleHeap)), mb(maxOf(late, sampleHeap)), mb(after.heap),
+		mb(before.rss), mb(after.rss), before.threads, after.threads, before.fds, after.fds)
+	if len(mid) < 3 || len(late) < 3 {
+		t.Fatalf("%d samples in the middle third and %d in the last: too few to judge", len(mid), len(late))
+	}
+	if requests < 1000 || events < 100 {
+		t.Errorf("only %d requests and %d watch events: the clients hardly ran", requests, events)
+	}
+	if !back() {
+		t.Errorf("10 s after the clients left: %d goroutines and %d descriptors, against %d and %d before", after.goroutines, after.fds, before.goroutines, before.fds)
+	}
+	// Flat: what the middle of the run held is what its end holds. A
+	// leak of one goroutine per request or per watch would add hundreds
+	// a second; the watchers' reconnections move the count by a few.
+	if g1, g2 := maxOf(mid, sampleGoroutines), maxOf(late, sampleGoroutines); g2 > g1+g1/10+5 {
+		t.Errorf("goroutines grew: at most %d in the middle third of the run, %d in the last", g1, g2)
+	}
+	// The live heap (what the last collection kept) moves with the
+	// connections open at the time; it must not climb.
+	if h1, h2 := maxOf(mid, sampleHeap), maxOf(late, sampleHeap); h2 > h1+max(h1/5, 1<<20) {
+		t.Errorf("heap grew: at most %.1f MB live in the middle third of the run, %.1f in the last", mb(h1), mb(h2))
+	}
+	if after.rss > 40<<20 {
+		t.Errorf("RSS %.1f MB after the run, want under 40 MB", mb(after.rss))
 	}
 	if !s.running() {
 		t.Fatal("the service died")
 	}
+}
+
+// servingPID is the process that serves the control socket: the engine,
+// the one child of a privilege-separated service, or the service itself.
+// (Any of the parent's threads may have started the engine, and each
+// thread lists its own children.)
+func servingPID(t *testing.T, pid int) int {
+	t.Helper()
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Skipf("no /proc children: %v", err)
+	}
+	var kids []string
+	for _, f := range tasks {
+		data, _ := os.ReadFile(f)
+		kids = append(kids, strings.Fields(string(data))...)
+	}
+	switch len(kids) {
+	case 0:
+		return pid
+	case 1:
+		child, _ := strconv.Atoi(kids[0])
+		return child
+	}
+	t.Fatalf("the service has %d child processes (%v), want the engine at most", len(kids), kids)
+	return 0
+}
+
+type serviceSample struct {
+	at                       time.Duration
+	goroutines, threads, fds int
+	heap, rss                int64 // bytes
+}
+
+func sampleGoroutines(s serviceSample) int64 { return int64(s.goroutines) }
+func sampleHeap(s serviceSample) int64       { return s.heap }
+
+func maxOf(ss []serviceSample, f func(serviceSample) int64) int64 {
+	var m int64
+	for _, s := range ss {
+		m = max(m, f(s))
+	}
+	return m
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+// thirds returns the samples taken in the middle and the last third of
+// a run of length run.
+func thirds(ss []serviceSample, run time.Duration) (mid, late []serviceSample) {
+	for _, s := range ss {
+		switch {
+		case s.at >= 2*run/3:
+			late = append(late, s)
+		case s.at >= run/3:
+			mid = append(mid, s)
+		}
+	}
+	return mid, late
+}
+
+// sampleService reads the serving process's goroutines and heap from the
+// service's Prometheus endpoint (the heap as the last collection left it)
+// and its RSS, threads and descriptors from
+// /proc.
+func sampleService(t *testing.T, pid int, metricsAddr string) serviceSample {
+	t.Helper()
+	rssKB, threads, fds := procStat(t, pid)
+	s := serviceSample{rss: int64(rssKB) << 10, threads: threads, fds: fds}
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	found := 0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "go_goroutines":
+			s.goroutines = int(v)
+			found++
+		case "go_gc_heap_live_bytes":
+			s.heap = int64(v)
+			found++
+		}
+	}
+	if found != 2 {
+		t.Fatalf("metrics: go_goroutines or go_gc_heap_live_bytes missing (%d found)", found)
+	}
+	return s
 }
 
 // TestKill9DuringSaves kills the service with SIGKILL while a client

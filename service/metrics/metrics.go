@@ -17,9 +17,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/timesync/timesync/service/serve"
@@ -188,13 +190,16 @@ type Endpoint struct {
 
 // Listen serves GET /metrics on addr ("ADDRESS:PORT") with a registry of
 // its own holding the collector over snap and the Go runtime's and the
-// process's standard collectors.
+// process's standard collectors, the runtime's with the live heap
+// (go_gc_heap_live_bytes: what the last collection kept, which does not
+// swing with the garbage between collections as the memstats do).
 func Listen(addr string, snap func() Snapshot, log *slog.Logger) (*Endpoint, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(snap), prometheus.NewGoCollector(),
+	reg.MustRegister(NewCollector(snap), collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
 		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

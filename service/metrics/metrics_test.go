@@ -106,8 +106,10 @@ func TestScrape(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
 		}
 	}
-	if _, ok := fams["go_goroutines"]; !ok {
-		t.Errorf("the Go runtime's metrics are missing")
+	for _, name := range []string{"go_goroutines", "go_memstats_heap_inuse_bytes", "go_gc_heap_live_bytes", "process_resident_memory_bytes"} {
+		if _, ok := fams[name]; !ok {
+			t.Errorf("the Go runtime's or the process's metric %s is missing", name)
+		}
 	}
 }
 
