@@ -1,6 +1,10 @@
 package discipline
 
-import "math"
+import (
+	"cmp"
+	"math"
+	"slices"
+)
 
 // point is one measurement in the regression: time t (seconds since the
 // discipline's epoch), raw phase y (seconds) and the variance v (s²) of
@@ -136,42 +140,134 @@ func boundsGap(pts []bpoint, tref, b float64) (gap, a float64) {
 // every point's error bound: the maximum-likelihood line when the two
 // legs' queueing delays are independent and exponential, for then the
 // likelihood grows with the common fixed delay the bounds leave room
-// for. Its gap is a concave piecewise-linear function of the slope, so a
-// golden-section search finds the best slope within [blo, bhi]; where the
-// maximum is flat the middle of the flat part is taken.
+// for. Its gap is a concave piecewise-linear function of the slope: the
+// lowest of the bounds' upper ends less the highest of their lower ends,
+// each end a line in the slope. So the maximum within [blo, bhi] is at
+// one of the corners of those two envelopes (or an end of the range),
+// and fitBounds finds it exactly, walking the corners in order; where
+// the maximum is flat (to within 1e-12) the middle of the flat part is
+// taken. (It replaced a golden-section search, whose some 150
+// evaluations of the gap were most of what the idle service computed.)
 func fitBounds(pts []bpoint, tref, blo, bhi float64) (a, b, margin float64) {
-	f := func(b float64) float64 { g, _ := boundsGap(pts, tref, b); return g }
-	const invPhi = 0.6180339887498949
-	lo, hi := blo, bhi
-	x1, x2 := hi-invPhi*(hi-lo), lo+invPhi*(hi-lo)
-	f1, f2 := f(x1), f(x2)
-	for i := 0; i < 200 && hi-lo > 1e-15; i++ {
-		if f1 < f2 {
-			lo, x1, f1 = x1, x2, f2
-			x2 = lo + invPhi*(hi-lo)
-			f2 = f(x2)
+	// The ends as lines in the slope x: upper ends c + s·x, lower ends
+	// e + s·x, with s = tref − t; the highest lower end is taken as the
+	// lowest of its negation. Each set is put steepest first (the points
+	// come oldest first).
+	// (Up to 64 points, the default history, on the stack.)
+	n := len(pts)
+	var lineBuf [128]envLine
+	var floatBuf [6 * 64]float64
+	lines, floats := lineBuf[:], floatBuf[:]
+	if n > 64 {
+		lines, floats = make([]envLine, 2*n), make([]float64, 6*n)
+	}
+	up, down := lines[:n], lines[n:2*n]
+	for i, p := range pts {
+		s := tref - p.t
+		up[i] = envLine{s: s, c: p.y + p.h}
+		down[n-1-i] = envLine{s: -s, c: p.h - p.y}
+	}
+	hiEnv := lowerEnvelope(up, floats[:0:n])
+	loEnv := lowerEnvelope(down, floats[n:n:2*n])
+	// The corners within the range, in order, with the range's ends.
+	xs := floats[2*n : 2*n : 4*n] // the ends and at most 2n − 2 corners
+	xs = append(xs, blo)
+	i, j := 0, 0
+	for i < len(hiEnv.x) || j < len(loEnv.x) {
+		var x float64
+		if j >= len(loEnv.x) || i < len(hiEnv.x) && hiEnv.x[i] <= loEnv.x[j] {
+			x, i = hiEnv.x[i], i+1
 		} else {
-			hi, x2, f2 = x2, x1, f1
-			x1 = hi - invPhi*(hi-lo)
-			f1 = f(x1)
+			x, j = loEnv.x[j], j+1
+		}
+		if x > blo && x < bhi {
+			xs = append(xs, x)
 		}
 	}
-	best := (lo + hi) / 2
-	gmax := f(best)
-	// Widen to the ends of a flat maximum and take its middle.
+	xs = append(xs, bhi)
+	gs := floats[4*n : 4*n+len(xs)]
+	gmax, best := math.Inf(-1), 0
+	i, j = 0, 0
+	for k, x := range xs {
+		gs[k] = hiEnv.at(x, &i) + loEnv.at(x, &j)
+		if gs[k] > gmax {
+			gmax, best = gs[k], k
+		}
+	}
+	// The ends of the part within tol of the maximum: the gap is linear
+	// between corners.
 	const tol = 1e-12
-	edge := func(inside, outside float64) float64 {
-		for i := 0; i < 100 && math.Abs(outside-inside) > 1e-15; i++ {
-			mid := (inside + outside) / 2
-			if f(mid) >= gmax-tol {
-				inside = mid
-			} else {
-				outside = mid
-			}
-		}
-		return inside
+	floor := gmax - tol
+	l, r := best, best
+	for l > 0 && gs[l-1] >= floor {
+		l--
 	}
-	b = (edge(best, blo) + edge(best, bhi)) / 2
+	for r < len(xs)-1 && gs[r+1] >= floor {
+		r++
+	}
+	left, right := xs[l], xs[r]
+	if l > 0 && gs[l] > gs[l-1] {
+		left -= (xs[l] - xs[l-1]) * (gs[l] - floor) / (gs[l] - gs[l-1])
+	}
+	if r < len(xs)-1 && gs[r] > gs[r+1] {
+		right += (xs[r+1] - xs[r]) * (gs[r] - floor) / (gs[r] - gs[r+1])
+	}
+	b = (left + right) / 2
 	g, a := boundsGap(pts, tref, b)
 	return a, b, g / 2
+}
+
+// envLine is the line c + s·x.
+type envLine struct{ s, c float64 }
+
+// envelope is the lowest of a set of lines: lines[k] is lowest between
+// x[k-1] and x[k] (from −∞ and to +∞ at the ends).
+type envelope struct {
+	lines []envLine
+	x     []float64
+}
+
+// at is the envelope at x, for x not below the x of the last call that
+// shared *k (a cursor into the corners).
+func (e *envelope) at(x float64, k *int) float64 {
+	for *k < len(e.x) && e.x[*k] < x {
+		*k++
+	}
+	l := e.lines[*k]
+	return l.c + l.s*x
+}
+
+// lowerEnvelope is the lowest of ls (at least one line), which it
+// reorders and overwrites, with its corners appended to x: towards −∞ the steepest line is lowest, towards +∞ the
+// flattest, so the lines are taken from the steepest, each dropping the
+// lines it hides.
+func lowerEnvelope(ls []envLine, x []float64) envelope {
+	if !slices.IsSortedFunc(ls, func(p, q envLine) int { return cmp.Compare(q.s, p.s) }) {
+		slices.SortFunc(ls, func(p, q envLine) int { return cmp.Compare(q.s, p.s) })
+	}
+	// The envelope's lines are kept in ls itself: the k-th line kept is
+	// written at k, never ahead of the line being read.
+	e := envelope{lines: ls[:0], x: x}
+	for _, l := range ls {
+		if n := len(e.lines); n > 0 && e.lines[n-1].s == l.s {
+			if l.c >= e.lines[n-1].c {
+				continue // parallel and not lower
+			}
+			e.lines, e.x = e.lines[:n-1], e.x[:max(n-2, 0)]
+		}
+		for len(e.lines) > 0 {
+			n := len(e.lines)
+			top := e.lines[n-1]
+			x := (l.c - top.c) / (top.s - l.s) // where l goes below top
+			if n > 1 && x <= e.x[n-2] {
+				// l is below top everywhere top was lowest.
+				e.lines, e.x = e.lines[:n-1], e.x[:n-2]
+				continue
+			}
+			e.x = append(e.x, x)
+			break
+		}
+		e.lines = append(e.lines, l)
+	}
+	return e
 }
