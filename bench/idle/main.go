@@ -227,7 +227,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 			cmd  *exec.Cmd
 			log  *bytes.Buffer
 		}{{"timesync", ts, &tsLog}, {"chronyd", cr, &chLog}} {
-			if _, err := procstat.CPUTime(p.cmd.Process.Pid); err != nil {
+			if procstat.Exited(p.cmd.Process.Pid) {
 				return fmt.Errorf("%s exited early:\n%s", p.name, p.log.String())
 			}
 		}
@@ -249,6 +249,9 @@ func bench(o options, progress io.Writer) (res results, err error) {
 		for _, p := range procs {
 			u, err := procstat.TreeUsage(p.pid)
 			if err != nil {
+				if aerr := alive(); aerr != nil {
+					return aerr
+				}
 				return err
 			}
 			c := u.CPU

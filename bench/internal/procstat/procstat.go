@@ -39,6 +39,23 @@ func CPUTime(pid int) (time.Duration, error) {
 	return sum, nil
 }
 
+// Exited reports whether the process has ended: gone, or a zombie not
+// yet waited for (which still has its schedstat, but no memory).
+func Exited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// The state follows the command name, which is in parentheses and
+	// may hold spaces.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return true
+	}
+	return s[i+2] == 'Z' || s[i+2] == 'X'
+}
+
 // ParseSchedstat reads the on-CPU time, the first field of a schedstat line.
 func ParseSchedstat(s string) (time.Duration, error) {
 	f := strings.Fields(s)

@@ -99,3 +99,34 @@ func TestParsePSS(t *testing.T) {
 		t.Error("no Pss line: want an error")
 	}
 }
+
+// A child that ended but was not waited for is a zombie: Exited says so,
+// while its schedstat (what CPUTime reads) is still there.
+func TestExitedZombie(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	pid := cmd.Process.Pid
+	if Exited(pid) {
+		t.Fatal("a running sleep counted as exited")
+	}
+	cmd.Process.Kill()
+	deadline := time.Now().Add(5 * time.Second)
+	for !Exited(pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("a killed child not seen as exited")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := CPUTime(pid); err != nil {
+		t.Logf("the zombie's schedstat is gone too: %v", err)
+	}
+	cmd.Wait()
+	if !Exited(pid) {
+		t.Error("a reaped child not seen as exited")
+	}
+}
