@@ -131,6 +131,12 @@ func bench(o options, progress io.Writer) (res results, err error) {
 		return res, err
 	}
 	defer os.RemoveAll(tmp)
+	// As root the service's engine runs as an unprivileged user, from
+	// the binary built here or from a copy beside the control socket:
+	// either way below tmp, which MkdirTemp made 0700.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return res, err
+	}
 
 	ch, err := debs.PrepareChrony(o.chronyd, o.cache, progress)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -270,4 +271,64 @@ func TestPrivsepEngineRunsUnprivileged(t *testing.T) {
 	waitFor(t, "the engine to exit with its parent", func() bool {
 		return syscall.Kill(engine2, 0) == syscall.ESRCH
 	})
+}
+
+// A binary the engine's user cannot reach (a build in root's home) runs
+// the engine from a copy beside the control socket; when that directory
+// is private too, the service says so instead of failing to exec.
+func TestPrivsepEngineCopy(t *testing.T) {
+	needRoot(t)
+	private, err := os.MkdirTemp("", "timesync-private-") // 0700
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(private)
+	data, err := os.ReadFile(commandBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(private, "timesync")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(private, "timesync.conf")
+	if err := os.WriteFile(conf, []byte("# no servers\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(socket string) (*exec.Cmd, *syncBuffer) {
+		cmd := exec.Command(bin, "service", "run", "--dry-run", "--config", conf, "--socket", socket)
+		cmd.Env = append(os.Environ(), reexecEnv+"=1")
+		log := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, log
+	}
+
+	// The socket's directory is reachable: the engine runs the copy.
+	pub := publicDir(t)
+	cmd, log := run(filepath.Join(pub, "control.sock"))
+	waitFor(t, "the engine", func() bool { return strings.Contains(log.String(), "engine running") })
+	if !strings.Contains(log.String(), "the engine runs a copy") {
+		t.Errorf("no word of the copy:\n%s", log.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if left, _ := filepath.Glob(filepath.Join(pub, ".timesync-engine-*")); len(left) > 0 {
+		t.Errorf("the copy was left behind: %v", left)
+	}
+
+	// Neither is: one clear line, and no copy left.
+	cmd, log = run(filepath.Join(private, "run", "control.sock"))
+	err = cmd.Wait()
+	if err == nil {
+		t.Fatalf("started with an engine that cannot run:\n%s", log.String())
+	}
+	if !strings.Contains(log.String(), "can execute neither") {
+		t.Errorf("want the reason in words, got:\n%s", log.String())
+	}
+	if left, _ := filepath.Glob(filepath.Join(private, "run", ".timesync-engine-*")); len(left) > 0 {
+		t.Errorf("the copy was left behind: %v", left)
+	}
 }

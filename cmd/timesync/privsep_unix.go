@@ -155,6 +155,11 @@ func newPrivsepParent(o privsepOptions) (*privsepParent, error) {
 			lf.Close()
 			return fail(fmt.Errorf("the engine's user %s cannot execute %s, and copying it failed: %w", u.Name, exe, err))
 		}
+		if !privsep.Reachable(cp, u) {
+			os.Remove(cp)
+			lf.Close()
+			return fail(fmt.Errorf("the engine's user %s can execute neither %s nor a copy beside the control socket (%s): give it search permission on the directories above one of them", u.Name, exe, filepath.Dir(o.socketPath)))
+		}
 		log.Info("the engine's user cannot reach this executable; the engine runs a copy", "executable", exe, "copy", cp)
 		exe, p.exeCopy = cp, cp
 	}
