@@ -37,6 +37,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -196,7 +197,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 		return res, err
 	}
 	socket := filepath.Join(tsDir, "control.sock")
-	var tsLog bytes.Buffer
+	var tsLog lockedBuffer
 	tsArgs := []string{"service", "run", "--dry-run", "--config", tsConf, "--socket", socket}
 	if o.single {
 		tsArgs = append(tsArgs, "--single-process")
@@ -217,7 +218,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 	if err := os.WriteFile(chConf, []byte(chronyConf(addrs, chDir)), 0o644); err != nil {
 		return res, err
 	}
-	var chLog bytes.Buffer
+	var chLog lockedBuffer
 	cr := exec.Command(ch.Bin, chronyArgs(chConf, os.Geteuid() == 0)...)
 	cr.Env, cr.Dir, cr.Stdout, cr.Stderr = ch.Env, chDir, &chLog, &chLog
 	if err := cr.Start(); err != nil {
@@ -231,7 +232,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 		for _, p := range []struct {
 			name string
 			cmd  *exec.Cmd
-			log  *bytes.Buffer
+			log  *lockedBuffer
 		}{{"timesync", ts, &tsLog}, {"chronyd", cr, &chLog}} {
 			if procstat.Exited(p.cmd.Process.Pid) {
 				return fmt.Errorf("%s exited early:\n%s", p.name, p.log.String())
@@ -285,6 +286,9 @@ func bench(o options, progress io.Writer) (res results, err error) {
 	}
 	for _, p := range procs {
 		if p.u.end, err = procstat.TreeUsage(p.pid); err != nil {
+			if aerr := alive(); aerr != nil {
+				return res, aerr
+			}
 			return res, err
 		}
 	}
@@ -433,4 +437,23 @@ func verdict(ok bool) string {
 
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}
+
+// lockedBuffer is a log that a program writes (through os/exec's copying
+// goroutine) while the bench may read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -295,7 +295,7 @@ func TestPrivsepEngineCopy(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("# no servers\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := func(socket string) (*exec.Cmd, *syncBuffer) {
+	run := func(socket string) (*exec.Cmd, *syncBuffer, chan error) {
 		cmd := exec.Command(bin, "service", "run", "--dry-run", "--config", conf, "--socket", socket)
 		cmd.Env = append(os.Environ(), reexecEnv+"=1")
 		log := &syncBuffer{}
@@ -303,27 +303,39 @@ func TestPrivsepEngineCopy(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		return cmd, log
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-done
+			done <- nil
+		})
+		return cmd, log, done
 	}
 
 	// The socket's directory is reachable: the engine runs the copy.
 	pub := publicDir(t)
-	cmd, log := run(filepath.Join(pub, "control.sock"))
+	cmd, log, done := run(filepath.Join(pub, "control.sock"))
 	waitFor(t, "the engine", func() bool { return strings.Contains(log.String(), "engine running") })
 	if !strings.Contains(log.String(), "the engine runs a copy") {
 		t.Errorf("no word of the copy:\n%s", log.String())
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
+	done <- <-done
 	if left, _ := filepath.Glob(filepath.Join(pub, ".timesync-engine-*")); len(left) > 0 {
 		t.Errorf("the copy was left behind: %v", left)
 	}
 
 	// Neither is: one clear line, and no copy left.
-	cmd, log = run(filepath.Join(private, "run", "control.sock"))
-	err = cmd.Wait()
-	if err == nil {
-		t.Fatalf("started with an engine that cannot run:\n%s", log.String())
+	_, log, done = run(filepath.Join(private, "run", "control.sock"))
+	select {
+	case err := <-done:
+		done <- err
+		if err == nil {
+			t.Fatalf("exit status 0 with an engine that cannot run:\n%s", log.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("still running after 20 s with an engine that cannot run:\n%s", log.String())
 	}
 	if !strings.Contains(log.String(), "can execute neither") {
 		t.Errorf("want the reason in words, got:\n%s", log.String())

@@ -523,6 +523,9 @@ func TestConcurrentClients(t *testing.T) {
 	ln.Close()
 	s := startService(t, serverConf(addrs...)+"metrics "+metricsAddr+"\n")
 	waitFor(t, "the metrics endpoint", func() bool {
+		if strings.Contains(s.log.String(), "cannot serve metrics") {
+			t.Fatalf("the service could not serve metrics on %s (the port was taken in between?)", metricsAddr)
+		}
 		return strings.Contains(s.log.String(), "serving Prometheus metrics") && strings.Contains(s.log.String(), "address="+metricsAddr)
 	})
 	pid := servingPID(t, s.cmd.Process.Pid)
@@ -588,10 +591,11 @@ func TestConcurrentClients(t *testing.T) {
 			}
 		}()
 	}
-	// Sample the serving process once a second while the clients run.
+	// Sample the serving process while the clients run: once a second,
+	// and at least 15 times in all.
 	started := time.Now()
 	var samples []serviceSample
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(min(time.Second, run/15))
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
@@ -649,25 +653,33 @@ func TestConcurrentClients(t *testing.T) {
 
 // servingPID is the process that serves the control socket: the engine,
 // the one child of a privilege-separated service, or the service itself.
-// (Any of the parent's threads may have started the engine, and each
-// thread lists its own children.)
 func servingPID(t *testing.T, pid int) int {
 	t.Helper()
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	if err != nil || len(tasks) == 0 {
-		t.Skipf("no /proc children: %v", err)
+	var kids []int
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
 	}
-	var kids []string
-	for _, f := range tasks {
-		data, _ := os.ReadFile(f)
-		kids = append(kids, strings.Fields(string(data))...)
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces.
+		st := string(b)
+		if f := strings.Fields(st[strings.LastIndexByte(st, ')')+1:]); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			kids = append(kids, child)
+		}
 	}
 	switch len(kids) {
 	case 0:
 		return pid
 	case 1:
-		child, _ := strconv.Atoi(kids[0])
-		return child
+		return kids[0]
 	}
 	t.Fatalf("the service has %d child processes (%v), want the engine at most", len(kids), kids)
 	return 0
@@ -712,9 +724,14 @@ func thirds(ss []serviceSample, run time.Duration) (mid, late []serviceSample) {
 // /proc.
 func sampleService(t *testing.T, pid int, metricsAddr string) serviceSample {
 	t.Helper()
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+		// (A crashed engine is restarted under another pid.)
+		t.Fatalf("the serving process %d is gone: %v", pid, err)
+	}
 	rssKB, threads, fds := procStat(t, pid)
 	s := serviceSample{rss: int64(rssKB) << 10, threads: threads, fds: fds}
-	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatalf("metrics: %v", err)
 	}

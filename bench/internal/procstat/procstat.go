@@ -53,7 +53,11 @@ func Exited(pid int) bool {
 	if i < 0 || i+2 >= len(s) {
 		return true
 	}
-	return s[i+2] == 'Z' || s[i+2] == 'X'
+	switch s[i+2] {
+	case 'Z', 'X', 'x': // zombie, dead ('x' before Linux 3.14)
+		return true
+	}
+	return false
 }
 
 // ParseSchedstat reads the on-CPU time, the first field of a schedstat line.
