@@ -3,6 +3,7 @@ package discipline
 import (
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 )
 
@@ -54,11 +55,12 @@ func TestFitBoundsAgainstSearch(t *testing.T) {
 	t.Logf("worst: margin %.3g s below the search's, slopes %.3g apart, offsets %.3g s apart", worstM, worstB, worstA)
 }
 
-// Points out of time order and at equal times (parallel lines) give the
-// same fit as in order.
+// Points at equal times (parallel lines), in time order and reversed
+// (sorted by the fit), give the same fit, and the search's.
 func TestFitBoundsUnordered(t *testing.T) {
 	pts := boundPoints(20, 3)
-	pts = append(pts, bpoint{t: pts[5].t, y: pts[5].y + 20e-6, h: pts[5].h - 30e-6})
+	// A second point at the time of the sixth, in order (no sort).
+	pts = slices.Insert(pts, 6, bpoint{t: pts[5].t, y: pts[5].y + 20e-6, h: pts[5].h - 30e-6})
 	a1, b1, m1 := fitBounds(pts, 320, -1e-3, 1e-3)
 	rev := make([]bpoint, len(pts))
 	for i, p := range pts {
