@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -275,7 +276,9 @@ func TestPrivsepEngineRunsUnprivileged(t *testing.T) {
 
 // A binary the engine's user cannot reach (a build in root's home) runs
 // the engine from a copy beside the control socket; when that directory
-// is private too, the service says so instead of failing to exec.
+// cannot serve (private, or mounted noexec as /run often is), from a copy
+// in a directory of its own in the temporary directory; when neither can,
+// the service says so in words instead of failing to exec.
 func TestPrivsepEngineCopy(t *testing.T) {
 	needRoot(t)
 	private, err := os.MkdirTemp("", "timesync-private-") // 0700
@@ -295,9 +298,9 @@ func TestPrivsepEngineCopy(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("# no servers\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := func(socket string) (*exec.Cmd, *syncBuffer, chan error) {
+	run := func(socket, tmpdir string) (*exec.Cmd, *syncBuffer, chan error) {
 		cmd := exec.Command(bin, "service", "run", "--dry-run", "--config", conf, "--socket", socket)
-		cmd.Env = append(os.Environ(), reexecEnv+"=1")
+		cmd.Env = append(os.Environ(), reexecEnv+"=1", "TMPDIR="+tmpdir)
 		log := &syncBuffer{}
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
@@ -312,22 +315,42 @@ func TestPrivsepEngineCopy(t *testing.T) {
 		})
 		return cmd, log, done
 	}
-
-	// The socket's directory is reachable: the engine runs the copy.
+	// runs starts the service, checks that its engine runs a copy in
+	// want, stops it and checks that the copy (and want, unless keep)
+	// is gone.
+	runs := func(name, socket, tmpdir, want string, keep bool) {
+		t.Helper()
+		cmd, log, done := run(socket, tmpdir)
+		waitFor(t, name+": the engine", func() bool { return strings.Contains(log.String(), "engine running") })
+		m := regexp.MustCompile(`the engine runs a copy.* copy=(\S+)`).FindStringSubmatch(log.String())
+		if m == nil || !strings.HasPrefix(m[1], want) {
+			t.Errorf("%s: want a copy in %s:\n%s", name, want, log.String())
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		done <- <-done
+		if m != nil {
+			if _, err := os.Stat(m[1]); err == nil {
+				t.Errorf("%s: the copy %s was left behind", name, m[1])
+			}
+			if _, err := os.Stat(filepath.Dir(m[1])); err == nil && !keep {
+				t.Errorf("%s: the copy's directory %s was left behind", name, filepath.Dir(m[1]))
+			}
+		}
+	}
+	pubTmp := publicDir(t)
 	pub := publicDir(t)
-	cmd, log, done := run(filepath.Join(pub, "control.sock"))
-	waitFor(t, "the engine", func() bool { return strings.Contains(log.String(), "engine running") })
-	if !strings.Contains(log.String(), "the engine runs a copy") {
-		t.Errorf("no word of the copy:\n%s", log.String())
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	done <- <-done
-	if left, _ := filepath.Glob(filepath.Join(pub, ".timesync-engine-*")); len(left) > 0 {
-		t.Errorf("the copy was left behind: %v", left)
+	runs("socket's directory reachable", filepath.Join(pub, "control.sock"), pubTmp, pub, true)
+	runs("socket's directory private", filepath.Join(private, "run", "control.sock"), pubTmp, filepath.Join(pubTmp, "timesync-engine-"), false)
+	noexec := publicDir(t)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "noexec,mode=0755,size=16m", "tmpfs", noexec).CombinedOutput(); err != nil {
+		t.Logf("cannot mount a noexec tmpfs (%v: %s): that case is not tested", err, bytes.TrimSpace(out))
+	} else {
+		t.Cleanup(func() { exec.Command("umount", noexec).Run() })
+		runs("socket's directory noexec", filepath.Join(noexec, "control.sock"), pubTmp, filepath.Join(pubTmp, "timesync-engine-"), false)
 	}
 
-	// Neither is: one clear line, and no copy left.
-	_, log, done = run(filepath.Join(private, "run", "control.sock"))
+	// Neither: one clear line, and no copy left.
+	_, log, done := run(filepath.Join(private, "run", "control.sock"), private)
 	select {
 	case err := <-done:
 		done <- err
@@ -337,10 +360,12 @@ func TestPrivsepEngineCopy(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("still running after 20 s with an engine that cannot run:\n%s", log.String())
 	}
-	if !strings.Contains(log.String(), "can execute neither") {
+	if !strings.Contains(log.String(), "cannot execute") || !strings.Contains(log.String(), "not searchable by") {
 		t.Errorf("want the reason in words, got:\n%s", log.String())
 	}
-	if left, _ := filepath.Glob(filepath.Join(private, "run", ".timesync-engine-*")); len(left) > 0 {
-		t.Errorf("the copy was left behind: %v", left)
+	for _, pat := range []string{filepath.Join(private, "run", ".timesync-engine-*"), filepath.Join(private, "timesync-engine-*")} {
+		if left, _ := filepath.Glob(pat); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -56,8 +57,9 @@ type privsepParent struct {
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
-	// exeCopy is the copy of the executable the engine runs, if any.
-	exeCopy string
+	// exeCopy is the copy of the executable the engine runs, if any,
+	// and exeCopyDir the directory made for it (if one was).
+	exeCopy, exeCopyDir string
 }
 
 // newPrivsepParent does what needs privilege before anything else runs:
@@ -149,19 +151,16 @@ func newPrivsepParent(o privsepOptions) (*privsepParent, error) {
 	}
 	if !privsep.Reachable(exe, u) {
 		// A build in root's home: the engine's user cannot reach it.
-		// Run a copy from the runtime directory, which it can.
-		cp, err := privsep.CopyExecutable(exe, filepath.Dir(o.socketPath))
+		// Run a copy from the runtime directory, or failing that (it may
+		// be on a noexec mount, as /run often is) from a directory of
+		// its own in the temporary directory.
+		cp, dir, err := engineCopy(exe, filepath.Dir(o.socketPath), u)
 		if err != nil {
 			lf.Close()
-			return fail(fmt.Errorf("the engine's user %s cannot execute %s, and copying it failed: %w", u.Name, exe, err))
-		}
-		if !privsep.Reachable(cp, u) {
-			os.Remove(cp)
-			lf.Close()
-			return fail(fmt.Errorf("the engine's user %s can execute neither %s nor a copy beside the control socket (%s): give it search permission on the directories above one of them", u.Name, exe, filepath.Dir(o.socketPath)))
+			return fail(err)
 		}
 		log.Info("the engine's user cannot reach this executable; the engine runs a copy", "executable", exe, "copy", cp)
-		exe, p.exeCopy = cp, cp
+		exe, p.exeCopy, p.exeCopyDir = cp, cp, dir
 	}
 	args := []string{"service", "engine", "--config", o.configPath, "--socket", o.socketPath}
 	if o.dryRun {
@@ -226,6 +225,9 @@ func (p *privsepParent) release() {
 		}
 		if p.exeCopy != "" {
 			os.Remove(p.exeCopy)
+		}
+		if p.exeCopyDir != "" {
+			os.Remove(p.exeCopyDir)
 		}
 	})
 }
@@ -310,3 +312,52 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 
 // engineStopTimeout bounds the engine's own shutdown.
 const engineStopTimeout = time.Second
+
+// engineCopy copies exe where u can execute it: into runDir (the control
+// socket's directory), or else into a new directory in the temporary
+// directory, searchable by all (0711). It returns the copy and the
+// directory it made, if any; the caller removes both at exit.
+func engineCopy(exe, runDir string, u privsep.User) (cp, madeDir string, err error) {
+	var tried []string
+	usable := func(dir string) bool {
+		if privsep.NoExec(dir) {
+			tried = append(tried, dir+" (mounted noexec)")
+			return false
+		}
+		return true
+	}
+	try := func(dir string) (string, bool) {
+		c, err := privsep.CopyExecutable(exe, dir)
+		if err != nil {
+			tried = append(tried, dir+" ("+err.Error()+")")
+			return "", false
+		}
+		if !privsep.Reachable(c, u) {
+			os.Remove(c)
+			tried = append(tried, dir+" (not searchable by "+u.Name+")")
+			return "", false
+		}
+		return c, true
+	}
+	if usable(runDir) {
+		if c, ok := try(runDir); ok {
+			return c, "", nil
+		}
+	}
+	dir, err := os.MkdirTemp("", "timesync-engine-")
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		os.Remove(dir)
+		return "", "", err
+	}
+	if usable(dir) {
+		if c, ok := try(dir); ok {
+			return c, dir, nil
+		}
+	}
+	os.Remove(dir)
+	return "", "", fmt.Errorf("the engine's user %s cannot execute %s, nor a copy in %s: install timesync (the packages put it in /usr/bin), or put it where %s can reach it",
+		u.Name, exe, strings.Join(tried, " or "), u.Name)
+}

@@ -1,0 +1,15 @@
+//go:build darwin || freebsd
+
+package privsep
+
+import "golang.org/x/sys/unix"
+
+// NoExec reports whether dir is on a file system mounted noexec, where
+// nothing can be executed whatever its mode.
+func NoExec(dir string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return false
+	}
+	return uint64(st.Flags)&unix.MNT_NOEXEC != 0
+}
