@@ -29,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/timesync/timesync/bench/internal/procstat"
+	"github.com/timesync/timesync/internal/syncbuf"
 	"io"
 	"net"
 	"os"
@@ -37,7 +38,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -197,7 +197,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 		return res, err
 	}
 	socket := filepath.Join(tsDir, "control.sock")
-	var tsLog lockedBuffer
+	var tsLog syncbuf.Buffer
 	tsArgs := []string{"service", "run", "--dry-run", "--config", tsConf, "--socket", socket}
 	if o.single {
 		tsArgs = append(tsArgs, "--single-process")
@@ -218,7 +218,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 	if err := os.WriteFile(chConf, []byte(chronyConf(addrs, chDir)), 0o644); err != nil {
 		return res, err
 	}
-	var chLog lockedBuffer
+	var chLog syncbuf.Buffer
 	cr := exec.Command(ch.Bin, chronyArgs(chConf, os.Geteuid() == 0)...)
 	cr.Env, cr.Dir, cr.Stdout, cr.Stderr = ch.Env, chDir, &chLog, &chLog
 	if err := cr.Start(); err != nil {
@@ -232,7 +232,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 		for _, p := range []struct {
 			name string
 			cmd  *exec.Cmd
-			log  *lockedBuffer
+			log  *syncbuf.Buffer
 		}{{"timesync", ts, &tsLog}, {"chronyd", cr, &chLog}} {
 			if procstat.Exited(p.cmd.Process.Pid) {
 				return fmt.Errorf("%s exited early:\n%s", p.name, p.log.String())
@@ -437,23 +437,4 @@ func verdict(ok bool) string {
 
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
-}
-
-// lockedBuffer is a log that a program writes (through os/exec's copying
-// goroutine) while the bench may read it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -6,37 +6,20 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/beevik/ntp"
+
+	"github.com/timesync/timesync/internal/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // launch runs the command in a goroutine and returns the addresses it
 // announced, a stop function and the exit code channel.
-func launch(t *testing.T, args []string, want int) ([]string, func() int, *syncBuffer) {
+func launch(t *testing.T, args []string, want int) ([]string, func() int, *syncbuf.Buffer) {
 	t.Helper()
 	pr, pw := io.Pipe()
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	stop := make(chan os.Signal, 1)
 	code := make(chan int, 1)
 	go func() {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/timesync/timesync/internal/ntptest"
+	"github.com/timesync/timesync/internal/syncbuf"
 	"github.com/timesync/timesync/service/control"
 )
 
@@ -298,10 +299,10 @@ func TestPrivsepEngineCopy(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("# no servers\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := func(socket, tmpdir string) (*exec.Cmd, *syncBuffer, chan error) {
+	run := func(socket, tmpdir string) (*exec.Cmd, *syncbuf.Buffer, chan error) {
 		cmd := exec.Command(bin, "service", "run", "--dry-run", "--config", conf, "--socket", socket)
 		cmd.Env = append(os.Environ(), reexecEnv+"=1", "TMPDIR="+tmpdir)
-		log := &syncBuffer{}
+		log := &syncbuf.Buffer{}
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

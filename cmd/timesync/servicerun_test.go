@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/timesync/timesync/internal/ntptest"
+	"github.com/timesync/timesync/internal/syncbuf"
 	"github.com/timesync/timesync/service/config"
 	"github.com/timesync/timesync/service/control"
 	"github.com/timesync/timesync/service/control/client"
@@ -134,25 +135,8 @@ type runningService struct {
 	cmd    *exec.Cmd
 	socket string
 	config string
-	log    *syncBuffer
+	log    *syncbuf.Buffer
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // serviceExtraFiles are descriptors the next startService passes on (a
@@ -164,7 +148,7 @@ var serviceExtraFiles []*os.File
 func startService(t *testing.T, text string, extra ...string) *runningService {
 	t.Helper()
 	dir := publicDir(t)
-	s := &runningService{socket: filepath.Join(dir, "run", "control.sock"), config: filepath.Join(dir, "timesync.conf"), log: &syncBuffer{}, done: make(chan error, 1)}
+	s := &runningService{socket: filepath.Join(dir, "run", "control.sock"), config: filepath.Join(dir, "timesync.conf"), log: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	if err := os.WriteFile(s.config, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -20,33 +20,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/timesync/timesync/internal/syncbuf"
 	"github.com/timesync/timesync/platform"
 	"github.com/timesync/timesync/service/config"
 	"github.com/timesync/timesync/service/discipline"
 )
 
-// logBuf collects what the parent logs.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type fixture struct {
 	p       *Parent
 	drv     *platform.Null
-	log     *logBuf
+	log     *syncbuf.Buffer
 	dir     string
 	cfgPath string
 	conn    *net.UnixConn // the engine's end, for raw frames
@@ -75,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{port: port, drv: platform.NewNull(0), log: &logBuf{}, dir: dir, cfgPath: cfgPath, served: make(chan error, 1)}
+	f := &fixture{port: port, drv: platform.NewNull(0), log: &syncbuf.Buffer{}, dir: dir, cfgPath: cfgPath, served: make(chan error, 1)}
 	f.p = &Parent{
 		Driver: f.drv, ConfigPath: cfgPath, Config: cfg,
 		TokenPath: filepath.Join(dir, "confirm-token"), TokenGID: -1,
