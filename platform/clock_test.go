@@ -795,12 +795,10 @@ func TestDriverEndsRoutineSlews(t *testing.T) {
 }
 
 // slowDriver takes its time, as a request to the privileged parent does:
-// half of each call before the change takes effect, half after; took
-// lists each call's time (the last one repeats).
-// slowDriver's calls take the times of took, the last one for every
-// call after; each change is made halfway through its call, or a tenth
-// in with early (as by a parent whose reply is heard late). ago is how
-// long before the call's end the last change was made.
+// its calls take the times of took (the last one repeats), and each
+// change is made halfway through its call, or a tenth in with early (as
+// by a parent whose reply is heard late). ago is how long before the
+// call's end the last change was made.
 type slowDriver struct {
 	*fakeDriver
 	took  []time.Duration

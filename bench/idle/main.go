@@ -132,9 +132,9 @@ func bench(o options, progress io.Writer) (res results, err error) {
 		return res, err
 	}
 	defer os.RemoveAll(tmp)
-	// As root the service's engine runs as an unprivileged user, from
-	// the binary built here or from a copy beside the control socket:
-	// either way below tmp, which MkdirTemp made 0700.
+	// As root the service's engine runs as an unprivileged user: let it
+	// reach the binary built below tmp (which MkdirTemp made 0700), so
+	// that it runs that binary and not a copy.
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return res, err
 	}

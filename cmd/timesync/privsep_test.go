@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,29 +40,6 @@ func procStatus(t *testing.T, pid int) map[string]string {
 		}
 	}
 	return m
-}
-
-// childOf returns the pid of parent's child other than not (0 if none).
-func childOf(parent, not int) int {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == not {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …; comm may hold spaces.
-		s := string(b)
-		rest := s[strings.LastIndexByte(s, ')')+2:]
-		f := strings.Fields(rest)
-		if len(f) > 1 && f[1] == strconv.Itoa(parent) {
-			return pid
-		}
-	}
-	return 0
 }
 
 func waitChild(t *testing.T, parent, not int) int {
