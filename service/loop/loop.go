@@ -408,6 +408,24 @@ func (l *Loop) pollTimer(p *peer, gen uint64) {
 	}
 	now := l.opt.Timers.Now()
 	l.checkSync(now, false)
+	l.poll(p, now)
+	// The polls due with this one go now too, as one round: timers fire
+	// late, each by its own fraction of a millisecond, and the polls of
+	// servers at one interval, each rescheduled from when it was sent,
+	// would otherwise drift apart and wake the process once each. Brought
+	// forward by at most roundSpread, they stay together from then on.
+	for _, q := range l.peers {
+		if q != p && q.timer != nil && !q.stopped && !q.inflight && q.next.Sub(now) <= roundSpread {
+			q.timer()
+			q.timer = nil
+			q.timerGen++
+			l.poll(q, now)
+		}
+	}
+}
+
+// poll sends p's request now and schedules its next one.
+func (l *Loop) poll(p *peer, now time.Time) {
 	if p.inflight {
 		// The previous exchange has not ended (a slow Exchanger): let it.
 		l.schedule(p, now.Add(l.interval(p)))
