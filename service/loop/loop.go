@@ -413,13 +413,16 @@ func (l *Loop) pollTimer(p *peer, gen uint64) {
 	// late, each by its own fraction of a millisecond, and the polls of
 	// servers at one interval, each rescheduled from when it was sent,
 	// would otherwise drift apart and wake the process once each. Brought
-	// forward by at most roundSpread, they stay together from then on.
+	// forward by at most roundSpread, they stay together from then on;
+	// never under a RATE kiss's floor. Each is stamped when it is sent
+	// (an exchange may dial, and so take a while, under l.mu).
 	for _, q := range l.peers {
-		if q != p && q.timer != nil && !q.stopped && !q.inflight && q.next.Sub(now) <= roundSpread {
+		if q != p && q.timer != nil && !q.stopped && !q.inflight && q.next.Sub(now) <= roundSpread &&
+			(q.rateMin == 0 || now.Sub(q.sendAt) >= q.rateMin) {
 			q.timer()
 			q.timer = nil
 			q.timerGen++
-			l.poll(q, now)
+			l.poll(q, l.opt.Timers.Now())
 		}
 	}
 }
@@ -522,9 +525,10 @@ func (l *Loop) roundEnded(now time.Time) {
 				continue
 			}
 			waiting := q.inflight && now.Sub(q.sendAt) < roundWait
-			// A poll due with this round's whose timer has not run yet:
-			// timers due together fire one by one, and a quick answer
-			// can arrive before the next one runs.
+			// A poll due with this round's whose timer has not run yet
+			// (pollTimer sends the polls due together at once, but not
+			// one held by a RATE floor, one still in flight then, or
+			// one of a server added just before the round).
 			waiting = waiting || !q.inflight && !q.fresh && q.timer != nil && q.sendAt.Before(oldest) && q.next.Sub(oldest) < roundSpread
 			if waiting {
 				// Another answer of this round is on its way; the

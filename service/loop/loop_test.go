@@ -463,6 +463,28 @@ func TestRoundStaysTogetherWithLateTimers(t *testing.T) {
 	}
 }
 
+// A poll held back by a RATE kiss is not sent early with another
+// server's round: pulled 50 ms ahead, it would come under the server's
+// floor and earn another kiss (and a doubled back-off).
+func TestRoundDoesNotPullUnderRateFloor(t *testing.T) {
+	floor := 192*time.Second + 50*time.Millisecond
+	servers := []sim.ServerConfig{{Address: "a:123"}, {Address: "b:123", Kiss: "RATE", MinInterval: floor}}
+	r := newRig(t, goodNet, servers, loop.Options{})
+	r.loop.Start()
+	r.sched.Run(30 * time.Minute)
+	b := r.ex.at["b:123"]
+	if len(b) < 4 {
+		t.Fatalf("b polled at %v: want a poll every %v after its kiss", b, floor)
+	}
+	// b's first poll is answered, its second (64 s later) kissed; from
+	// then on every poll must respect the floor.
+	for i := 2; i < len(b); i++ {
+		if gap := b[i] - b[i-1]; gap < floor {
+			t.Fatalf("b polled at %v: poll %d only %v after the one before, under its RATE floor %v", b, i, gap, floor)
+		}
+	}
+}
+
 // A round's update does not wait for ever: a server that does not answer
 // holds it up for its exchange's 2 s timeout only, and the answers of the
 // others then correct the clock.

@@ -100,6 +100,9 @@ func TestDecodeStrict(t *testing.T) {
 		{`{"ppm":1,"other":1}`, false},
 		{`{"ppm":1,"sync":{"synced":true,"max_error_ns":1,"est_error_ns":1,"extra":1}}`, false},
 		{`{"ppm":1} x`, false},
+		{`{"ppm":1}}`, false},
+		{`{"ppm":1}]`, false},
+		{`{"ppm":1} ` + "\n", true},
 		{`{"ppm":1,}`, false},
 		{`{"ppm":"1"}`, false},
 	} {
