@@ -419,10 +419,7 @@ func (l *Loop) pollTimer(p *peer, gen uint64) {
 	for _, q := range l.peers {
 		if q != p && q.timer != nil && !q.stopped && !q.inflight && q.next.Sub(now) <= roundSpread &&
 			(q.rateMin == 0 || now.Sub(q.sendAt) >= q.rateMin) {
-			q.timer()
-			q.timer = nil
-			q.timerGen++
-			l.poll(q, l.opt.Timers.Now())
+			l.poll(q, l.opt.Timers.Now()) // its schedule replaces q's timer
 		}
 	}
 }

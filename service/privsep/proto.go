@@ -296,10 +296,9 @@ func knownKeys(t reflect.Type) structKeys {
 // their values without judging them. It fails when data does not look
 // like an object, and never reads past its end.
 func topKeys(data []byte) ([]string, error) {
-	errNotObject := errors.New("not a JSON object")
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return nil, errNotObject
+		return nil, errors.New("not a JSON object")
 	}
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
