@@ -31,13 +31,16 @@ import (
 	"github.com/timesync/timesync/bench/internal/procstat"
 	"github.com/timesync/timesync/internal/syncbuf"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,6 +66,8 @@ type options struct {
 	bin      string
 	strict   bool
 	single   bool
+	sample   time.Duration
+	godebug  string
 }
 
 func main() {
@@ -84,6 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.chronyd, "chronyd", "", "chronyd binary to use instead of fetching Debian's")
 	fs.StringVar(&o.bin, "bin", "", "directory holding timesync and ntptestd, instead of building ./cmd/...")
 	fs.BoolVar(&o.strict, "strict", false, "exit 3 when a target is missed")
+	fs.DurationVar(&o.sample, "sample", 10*time.Second, "also read every thread's CPU this often within the windows, to show when the CPU went (0: only at the windows' ends)")
+	fs.StringVar(&o.godebug, "godebug", "", "GODEBUG for the service (gctrace=1 puts each garbage collection into the timeline)")
 	fs.BoolVar(&o.single, "single-process", false, "run the service with --single-process (as root it otherwise splits into a parent and an engine, and both count)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -91,8 +98,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if o.duration <= 0 || o.warmup < 0 || o.servers < 1 || o.rounds < 1 {
-		fmt.Fprintln(stderr, "bench-idle: -duration must be positive, -warmup not negative, -servers and -rounds at least 1")
+	if o.duration <= 0 || o.warmup < 0 || o.servers < 1 || o.rounds < 1 || o.sample < 0 {
+		fmt.Fprintln(stderr, "bench-idle: -duration must be positive, -warmup and -sample not negative, -servers and -rounds at least 1")
 		return 2
 	}
 	res, err := bench(o, stderr)
@@ -101,6 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	ok := report(stdout, o, res)
+	timeline(stdout, o, res)
 	if o.strict && !ok {
 		return 3
 	}
@@ -124,6 +132,80 @@ type results struct {
 	timesync, chronyd usage
 	requests          int // answered by the servers, both clients together
 	status            string
+	samples           []sample  // every -sample within the windows, the first at the first window's start
+	log               []stamped // what the service wrote, line by line
+}
+
+// stampLog keeps what the service writes, line by line, with when each
+// line came (a GODEBUG trace line has no time of its own).
+type stampLog struct {
+	mu      sync.Mutex
+	partial []byte
+	lines   []stamped
+}
+
+type stamped struct {
+	at   time.Time
+	text string
+}
+
+func (s *stampLog) Write(p []byte) (int, error) {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.partial = append(s.partial, p...)
+	for {
+		i := bytes.IndexByte(s.partial, '\n')
+		if i < 0 {
+			break
+		}
+		s.lines = append(s.lines, stamped{now, string(s.partial[:i])})
+		s.partial = s.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+// String is everything written so far.
+func (s *stampLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	for _, l := range s.lines {
+		b.WriteString(l.text + "\n")
+	}
+	b.Write(s.partial)
+	return b.String()
+}
+
+// Lines are the whole lines written so far.
+func (s *stampLog) Lines() []stamped {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.lines)
+}
+
+// sample is every thread's on-CPU time in both trees at one moment.
+type sample struct {
+	at       time.Time
+	timesync map[int][]procstat.Thread // by pid; the tree's first pid is the service's (parent's)
+	chronyd  map[int][]procstat.Thread
+}
+
+// takeSample reads every thread of the two trees (pids as at the first
+// mark; a process gone meanwhile is left out, and the marks notice it).
+func takeSample(ts, cr []int) sample {
+	s := sample{at: time.Now(), timesync: map[int][]procstat.Thread{}, chronyd: map[int][]procstat.Thread{}}
+	for _, tree := range []struct {
+		pids []int
+		into map[int][]procstat.Thread
+	}{{ts, s.timesync}, {cr, s.chronyd}} {
+		for _, p := range tree.pids {
+			if th, err := procstat.Threads(p); err == nil {
+				tree.into[p] = th
+			}
+		}
+	}
+	return s
 }
 
 func bench(o options, progress io.Writer) (res results, err error) {
@@ -197,13 +279,16 @@ func bench(o options, progress io.Writer) (res results, err error) {
 		return res, err
 	}
 	socket := filepath.Join(tsDir, "control.sock")
-	var tsLog syncbuf.Buffer
+	var tsLog stampLog
 	tsArgs := []string{"service", "run", "--dry-run", "--config", tsConf, "--socket", socket}
 	if o.single {
 		tsArgs = append(tsArgs, "--single-process")
 	}
 	ts := exec.Command(timesync, tsArgs...)
 	ts.Stdout, ts.Stderr, ts.Dir = &tsLog, &tsLog, tsDir
+	if o.godebug != "" {
+		ts.Env = append(os.Environ(), "GODEBUG="+o.godebug)
+	}
 	if err := ts.Start(); err != nil {
 		return res, err
 	}
@@ -232,7 +317,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 		for _, p := range []struct {
 			name string
 			cmd  *exec.Cmd
-			log  *syncbuf.Buffer
+			log  interface{ String() string }
 		}{{"timesync", ts, &tsLog}, {"chronyd", cr, &chLog}} {
 			if procstat.Exited(p.cmd.Process.Pid) {
 				return fmt.Errorf("%s exited early:\n%s", p.name, p.log.String())
@@ -275,15 +360,41 @@ func bench(o options, progress io.Writer) (res results, err error) {
 	if err := mark(); err != nil {
 		return res, err
 	}
+	// The samples read the trees as found at the first mark (the marks
+	// refuse a run whose trees change).
+	treeOf := func(pid int) []int {
+		if t, err := procstat.Tree(pid); err == nil {
+			return t
+		}
+		return []int{pid}
+	}
+	tsTree, crTree := treeOf(ts.Process.Pid), treeOf(cr.Process.Pid)
+	start := time.Now()
+	if o.sample > 0 {
+		res.samples = append(res.samples, takeSample(tsTree, crTree))
+	}
 	for r := 0; r < o.rounds; r++ {
-		time.Sleep(o.duration)
+		end := start.Add(time.Duration(r+1) * o.duration)
+		for {
+			left := time.Until(end)
+			if o.sample <= 0 || left <= o.sample {
+				time.Sleep(left)
+				break
+			}
+			time.Sleep(o.sample)
+			res.samples = append(res.samples, takeSample(tsTree, crTree))
+		}
 		if err := alive(); err != nil {
 			return res, err
 		}
 		if err := mark(); err != nil {
 			return res, err
 		}
+		if o.sample > 0 {
+			res.samples = append(res.samples, takeSample(tsTree, crTree))
+		}
 	}
+	res.log = tsLog.Lines()
 	for _, p := range procs {
 		if p.u.end, err = procstat.TreeUsage(p.pid); err != nil {
 			if aerr := alive(); aerr != nil {
@@ -437,4 +548,119 @@ func verdict(ok bool) string {
 
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}
+
+// interval is what each program used between two samples.
+type interval struct {
+	from, to time.Time
+	timesync time.Duration           // the whole tree
+	chronyd  time.Duration           // the whole tree
+	byPID    map[int]time.Duration   // timesync's, by process
+	byThread map[int]procstat.Thread // timesync's, by thread: what each used (CPU, runs, faults) in the interval
+	pidOf    map[int]int             // thread → its process
+}
+
+// intervals turns the samples into the CPU each used between them. A
+// thread absent from the earlier sample counts from zero (it started in
+// between); one absent from the later is left out (it ended, its time lost
+// to schedstat, as the marks would lose it too).
+func intervals(ss []sample) []interval {
+	var out []interval
+	for i := 1; i < len(ss); i++ {
+		a, b := ss[i-1], ss[i]
+		iv := interval{from: a.at, to: b.at, byPID: map[int]time.Duration{}, byThread: map[int]procstat.Thread{}, pidOf: map[int]int{}}
+		diff := func(pa, pb map[int][]procstat.Thread, each func(pid int, d procstat.Thread)) {
+			for pid, tb := range pb {
+				was := map[int]procstat.Thread{}
+				for _, t := range pa[pid] {
+					was[t.TID] = t
+				}
+				for _, t := range tb {
+					w := was[t.TID]
+					each(pid, procstat.Thread{TID: t.TID, CPU: t.CPU - w.CPU, Slices: t.Slices - w.Slices, MinFlt: t.MinFlt - w.MinFlt})
+				}
+			}
+		}
+		diff(a.timesync, b.timesync, func(pid int, d procstat.Thread) {
+			iv.timesync += d.CPU
+			iv.byPID[pid] += d.CPU
+			iv.byThread[d.TID] = d
+			iv.pidOf[d.TID] = pid
+		})
+		diff(a.chronyd, b.chronyd, func(_ int, d procstat.Thread) { iv.chronyd += d.CPU })
+		out = append(out, iv)
+	}
+	return out
+}
+
+// busy picks the intervals in which timesync used more than twice its
+// median interval and at least a millisecond more than it: where a
+// window's excess went.
+func busy(ivs []interval) []int {
+	if len(ivs) < 3 {
+		return nil
+	}
+	ds := make([]time.Duration, len(ivs))
+	for i, iv := range ivs {
+		ds[i] = iv.timesync
+	}
+	slices.Sort(ds)
+	med := ds[len(ds)/2]
+	var out []int
+	for i, iv := range ivs {
+		if iv.timesync > 2*med && iv.timesync > med+time.Millisecond {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// timeline writes the samples: each program's CPU per interval, window by
+// window, then timesync's busy intervals by process and thread, with what
+// the service logged in them.
+func timeline(w io.Writer, o options, r results) {
+	ivs := intervals(r.samples)
+	if len(ivs) == 0 {
+		return
+	}
+	start := r.samples[0].at
+	fmt.Fprintf(w, "CPU per interval of about %v (µs; the windows' ends are sampled too), timesync | chronyd:\n", o.sample)
+	var line strings.Builder
+	win := 0
+	flush := func() {
+		if line.Len() > 0 {
+			fmt.Fprintf(w, "  window %d:%s\n", win+1, line.String())
+			line.Reset()
+		}
+	}
+	for _, iv := range ivs {
+		if wi := int(iv.from.Sub(start) / o.duration); wi != win && wi < o.rounds {
+			flush()
+			win = wi
+		}
+		fmt.Fprintf(&line, " %d|%d", iv.timesync.Microseconds(), iv.chronyd.Microseconds())
+	}
+	flush()
+	for _, i := range busy(ivs) {
+		iv := ivs[i]
+		fmt.Fprintf(w, "busy: %v–%v after the first window opened: timesync %d µs (chronyd %d);",
+			iv.from.Sub(start).Round(time.Second), iv.to.Sub(start).Round(time.Second), iv.timesync.Microseconds(), iv.chronyd.Microseconds())
+		pids := slices.Sorted(maps.Keys(iv.byPID))
+		for _, p := range pids {
+			fmt.Fprintf(w, " pid %d %d µs", p, iv.byPID[p].Microseconds())
+		}
+		fmt.Fprint(w, "; threads above 100 µs (pid/tid µs runs faults):")
+		tids := slices.Sorted(maps.Keys(iv.byThread))
+		for _, t := range tids {
+			if d := iv.byThread[t]; d.CPU > 100*time.Microsecond {
+				fmt.Fprintf(w, " %d/%d %d %d %d", iv.pidOf[t], t, d.CPU.Microseconds(), d.Slices, d.MinFlt)
+			}
+		}
+		fmt.Fprintln(w)
+		for _, l := range r.log {
+			if !l.at.Before(iv.from) && !l.at.After(iv.to) {
+				fmt.Fprintf(w, "    %s log: %s\n", l.at.Sub(start).Round(time.Millisecond), l.text)
+			}
+		}
+	}
 }

@@ -107,3 +107,59 @@ func TestReportMedianWindow(t *testing.T) {
 		}
 	}
 }
+
+// The samples become per-interval CPU by process and thread; a thread
+// that started in between counts from zero; the busy intervals are those
+// well above the median, and the service's log lines in them are shown.
+func TestTimeline(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) // any instant: nothing reads the clock
+	th := func(tid int, us int) procstat.Thread {
+		return procstat.Thread{TID: tid, CPU: time.Duration(us) * time.Microsecond}
+	}
+	mk := func(sec int, parent, engine []procstat.Thread, chrony int) sample {
+		return sample{at: t0.Add(time.Duration(sec) * time.Second),
+			timesync: map[int][]procstat.Thread{10: parent, 11: engine},
+			chronyd:  map[int][]procstat.Thread{20: {th(20, chrony)}}}
+	}
+	ss := []sample{
+		mk(0, []procstat.Thread{th(10, 100)}, []procstat.Thread{th(11, 1000)}, 50),
+		mk(10, []procstat.Thread{th(10, 150)}, []procstat.Thread{th(11, 1300)}, 100),
+		mk(20, []procstat.Thread{th(10, 200)}, []procstat.Thread{th(11, 1600)}, 150),
+		// A new engine thread, 4 ms in its first interval.
+		mk(30, []procstat.Thread{th(10, 250)}, []procstat.Thread{th(11, 1900), th(12, 4000)}, 200),
+		mk(40, []procstat.Thread{th(10, 300)}, []procstat.Thread{th(11, 2200), th(12, 4000)}, 250),
+	}
+	ivs := intervals(ss)
+	if len(ivs) != 4 {
+		t.Fatalf("%d intervals, want 4", len(ivs))
+	}
+	if ivs[0].timesync != 350*time.Microsecond || ivs[0].chronyd != 50*time.Microsecond {
+		t.Errorf("first interval: timesync %v chronyd %v, want 350µs and 50µs", ivs[0].timesync, ivs[0].chronyd)
+	}
+	if ivs[2].byThread[12].CPU != 4*time.Millisecond || ivs[2].byPID[11] != 4300*time.Microsecond || ivs[2].pidOf[12] != 11 {
+		t.Errorf("third interval: %v by thread, %v by pid", ivs[2].byThread, ivs[2].byPID)
+	}
+	if b := busy(ivs); !slices.Equal(b, []int{2}) {
+		t.Errorf("busy %v, want [2]", b)
+	}
+	var lg stampLog
+	lg.Write([]byte("early\nclock "))
+	lg.Write([]byte("update\npartial"))
+	log := lg.Lines()
+	if len(log) != 2 || log[1].text != "clock update" || lg.String() != "early\nclock update\npartial" {
+		t.Fatalf("stampLog: %v, %q", log, lg.String())
+	}
+	log[0].at, log[1].at = t0.Add(5*time.Second), t0.Add(25*time.Second)
+	var out strings.Builder
+	timeline(&out, options{sample: 10 * time.Second, duration: 20 * time.Second, rounds: 2}, results{samples: ss, log: log})
+	for _, want := range []string{"window 1: 350|50 350|50", "window 2: 4350|50 350|50",
+		"busy: 20s–30s after the first window opened: timesync 4350 µs (chronyd 50); pid 10 50 µs pid 11 4300 µs; threads above 100 µs (pid/tid µs runs faults): 11/11 300 0 0 11/12 4000 0 0",
+		"25s log: clock update"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("timeline lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "early") {
+		t.Errorf("a log line outside the busy interval is shown:\n%s", out.String())
+	}
+}

@@ -20,11 +20,31 @@ import (
 // every thread of pid has spent on a CPU, to the nanosecond (/proc/PID/stat
 // counts in 10 ms ticks, too coarse for an idle daemon).
 func CPUTime(pid int) (time.Duration, error) {
+	ts, err := Threads(pid)
+	var sum time.Duration
+	for _, t := range ts {
+		sum += t.CPU
+	}
+	return sum, err
+}
+
+// Thread is one thread's on-CPU time (schedstat's first field), how many
+// times it ran (its third) and its minor page faults (stat's tenth).
+type Thread struct {
+	TID    int
+	CPU    time.Duration
+	Slices int64
+	MinFlt int64
+}
+
+// Threads reads the on-CPU time of every thread of pid. A thread that
+// ends while they are read is left out.
+func Threads(pid int) ([]Thread, error) {
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
 	if err != nil || len(tasks) == 0 {
-		return 0, fmt.Errorf("process %d: no schedstat (exited?)", pid)
+		return nil, fmt.Errorf("process %d: no schedstat (exited?)", pid)
 	}
-	var sum time.Duration
+	out := make([]Thread, 0, len(tasks))
 	for _, t := range tasks {
 		b, err := os.ReadFile(t)
 		if err != nil {
@@ -32,11 +52,19 @@ func CPUTime(pid int) (time.Duration, error) {
 		}
 		ns, err := ParseSchedstat(string(b))
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w", t, err)
+			return nil, fmt.Errorf("%s: %w", t, err)
 		}
-		sum += ns
+		th := Thread{CPU: ns}
+		th.TID, _ = strconv.Atoi(filepath.Base(filepath.Dir(t)))
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			th.Slices, _ = strconv.ParseInt(f[2], 10, 64)
+		}
+		if st, err := os.ReadFile(filepath.Join(filepath.Dir(t), "stat")); err == nil {
+			th.MinFlt = ParseStatMinFlt(string(st))
+		}
+		out = append(out, th)
 	}
-	return sum, nil
+	return out, nil
 }
 
 // Exited reports whether the process has ended: gone, or a zombie not
@@ -165,6 +193,21 @@ func Tree(pid int) ([]int, error) {
 		out = append(out, children[out[i]]...)
 	}
 	return out, nil
+}
+
+// ParseStatMinFlt reads the minor faults, the tenth field of a stat line
+// (counted, as ParseStatParent, after the command's last ')'); 0 if absent.
+func ParseStatMinFlt(s string) int64 {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:]) // from the third field, the state
+	if len(f) < 8 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(f[7], 10, 64)
+	return n
 }
 
 // ParseStatParent reads the parent pid, the fourth field of /proc/N/stat;

@@ -130,3 +130,32 @@ func TestExitedZombie(t *testing.T) {
 		t.Error("a reaped child not seen as exited")
 	}
 }
+
+func TestParseStatMinFlt(t *testing.T) {
+	for in, want := range map[string]int64{
+		"10633 (cat) R 10590 10590 8925 0 -1 4194304 99 0 0 0": 99,
+		"13 (a) b) (c) S 1 13 13 0 -1 64 7 0":                  7,
+		"14 (x) S 1 2":                                         0,
+		"garbage":                                              0,
+	} {
+		if got := ParseStatMinFlt(in); got != want {
+			t.Errorf("ParseStatMinFlt(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+// This test's own threads have run and faulted at least once.
+func TestThreadsOfSelf(t *testing.T) {
+	ts, err := Threads(os.Getpid())
+	if err != nil || len(ts) == 0 {
+		t.Fatalf("Threads: %v, %v", ts, err)
+	}
+	var cpu time.Duration
+	var slices, faults int64
+	for _, th := range ts {
+		cpu, slices, faults = cpu+th.CPU, slices+th.Slices, faults+th.MinFlt
+	}
+	if cpu <= 0 || slices <= 0 || faults <= 0 {
+		t.Errorf("threads of this process: cpu %v, slices %d, faults %d; want all positive", cpu, slices, faults)
+	}
+}
