@@ -132,8 +132,9 @@ type results struct {
 	timesync, chronyd usage
 	requests          int // answered by the servers, both clients together
 	status            string
-	samples           []sample  // every -sample within the windows, the first at the first window's start
-	log               []stamped // what the service wrote, line by line
+	machine           []procstat.Machine // the whole machine at each mark
+	samples           []sample           // every -sample within the windows, the first at the first window's start
+	log               []stamped          // what the service wrote, line by line
 }
 
 // stampLog keeps what the service writes, line by line, with when each
@@ -182,6 +183,21 @@ func (s *stampLog) Lines() []stamped {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.lines)
+}
+
+// rest says what the rest of the machine did in window i: its CPUs' busy
+// time less the two programs' (in the kernel's 10 ms ticks: a few ms/min
+// is noise), and the time a hypervisor stole. A window in which the
+// machine was busy with something else is no fair comparison: a wake-up
+// then costs more, and more for a program of several threads.
+func (r results) rest(i int, d time.Duration) string {
+	if len(r.machine) <= i+1 {
+		return ""
+	}
+	a, b := r.machine[i], r.machine[i+1]
+	busy := b.Busy - a.Busy - r.timesync.window(i) - r.chronyd.window(i)
+	return fmt.Sprintf("; rest of the machine %.0f ms/min, steal %.0f ms/min",
+		busy.Seconds()*1e3/d.Minutes(), (b.Steal-a.Steal).Seconds()*1e3/d.Minutes())
 }
 
 // sample is every thread's on-CPU time in both trees at one moment.
@@ -355,6 +371,11 @@ func bench(o options, progress io.Writer) (res results, err error) {
 			}
 			p.u.marks = append(p.u.marks, c)
 		}
+		m, err := procstat.MachineCPU()
+		if err != nil {
+			return err
+		}
+		res.machine = append(res.machine, m)
 		return nil
 	}
 	if err := mark(); err != nil {
@@ -477,8 +498,8 @@ func report(w io.Writer, o options, r results) bool {
 	if o.rounds > 1 {
 		for i := 0; i < o.rounds; i++ {
 			a, b := r.timesync.window(i), r.chronyd.window(i)
-			fmt.Fprintf(w, "window %d: timesync %.2f ms/min, chronyd %.2f ms/min, ratio %.2f×\n", i+1,
-				a.Seconds()*1e3/o.duration.Minutes(), b.Seconds()*1e3/o.duration.Minutes(), a.Seconds()/b.Seconds())
+			fmt.Fprintf(w, "window %d: timesync %.2f ms/min, chronyd %.2f ms/min, ratio %.2f×%s\n", i+1,
+				a.Seconds()*1e3/o.duration.Minutes(), b.Seconds()*1e3/o.duration.Minutes(), a.Seconds()/b.Seconds(), r.rest(i, o.duration))
 		}
 	}
 	fmt.Fprintf(w, "%-10s %12s %14s %10s %10s %10s %8s %6s\n", "", "CPU", "CPU/min", "VmRSS", "VmHWM", "PSS", "threads", "procs")

@@ -163,3 +163,20 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("a log line outside the busy interval is shown:\n%s", out.String())
 	}
 }
+
+// Each window says what the rest of the machine used, the two programs'
+// CPU taken out.
+func TestRestOfTheMachine(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	r := results{
+		timesync: usage{marks: []time.Duration{0, ms(5)}},
+		chronyd:  usage{marks: []time.Duration{0, ms(5)}},
+		machine:  []procstat.Machine{{Busy: ms(1000), Steal: ms(10)}, {Busy: ms(1410), Steal: ms(30)}},
+	}
+	if got, want := r.rest(0, 2*time.Minute), "; rest of the machine 200 ms/min, steal 10 ms/min"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := r.rest(1, 2*time.Minute); got != "" {
+		t.Errorf("a window without marks: %q", got)
+	}
+}

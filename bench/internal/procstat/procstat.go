@@ -297,3 +297,46 @@ func TreeUsage(pid int) (Usage, error) {
 	}
 	return u, nil
 }
+
+// Machine is what /proc/stat's first line counts for every CPU together,
+// in the kernel's ticks turned into time: Busy is user, nice, system, irq
+// and softirq; Steal is the time a hypervisor ran something else while
+// this machine's CPUs had work.
+type Machine struct {
+	Busy, Steal time.Duration
+}
+
+// MachineCPU reads /proc/stat.
+func MachineCPU() (Machine, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return Machine{}, err
+	}
+	return ParseProcStat(string(b))
+}
+
+// userHZ is the unit of /proc/stat (USER_HZ, 100 on every Linux
+// architecture Go supports).
+const userHZ = 100
+
+// ParseProcStat reads the "cpu" line of /proc/stat.
+func ParseProcStat(s string) (Machine, error) {
+	line, _, _ := strings.Cut(s, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return Machine{}, fmt.Errorf("/proc/stat: no cpu line: %q", line)
+	}
+	var v [8]int64 // user nice system idle iowait irq softirq steal
+	for i := range v {
+		n, err := strconv.ParseInt(f[1+i], 10, 64)
+		if err != nil {
+			return Machine{}, fmt.Errorf("/proc/stat: %w", err)
+		}
+		v[i] = n
+	}
+	tick := time.Second / userHZ
+	return Machine{
+		Busy:  time.Duration(v[0]+v[1]+v[2]+v[5]+v[6]) * tick,
+		Steal: time.Duration(v[7]) * tick,
+	}, nil
+}

@@ -159,3 +159,18 @@ func TestThreadsOfSelf(t *testing.T) {
 		t.Errorf("threads of this process: cpu %v, slices %d, faults %d; want all positive", cpu, slices, faults)
 	}
 }
+
+func TestParseProcStat(t *testing.T) {
+	m, err := ParseProcStat("cpu  238314 2 69385 6250521 4694 3 697 1259 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (238314 + 2 + 69385 + 3 + 697) * 10 * time.Millisecond; m.Busy != want || m.Steal != 12590*time.Millisecond {
+		t.Errorf("got %+v, want busy %v steal 12.59s", m, want)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8", "cpu 1 2 x 4 5 6 7 8"} {
+		if _, err := ParseProcStat(bad); err == nil {
+			t.Errorf("ParseProcStat(%q): no error", bad)
+		}
+	}
+}
