@@ -425,6 +425,11 @@ func TestServiceSurvivesBadRequests(t *testing.T) {
 	addrs := startServers(t, 52, ntptest.Config{Stratum: 1})
 	s := startService(t, serverConf(addrs...))
 	hc := rawHTTP(s.socket)
+	statusJSON(t, s.socket, false) // the API is up: the serving process is the one to watch
+	// Run privilege-separated, the API is the engine's; the parent
+	// restarts a dead engine under a new pid, which a later status
+	// would not notice.
+	serving := servingPID(s.cmd.Process.Pid)
 	huge := bytes.Repeat([]byte("x"), 10<<20)
 	for _, tt := range []struct {
 		name, method, path string
@@ -455,6 +460,9 @@ func TestServiceSurvivesBadRequests(t *testing.T) {
 		t.Fatal("the service died")
 	}
 	statusJSON(t, s.socket, false)
+	if now := servingPID(s.cmd.Process.Pid); now != serving {
+		t.Fatalf("the process serving the API was %d and is now %d: it died and was restarted\n%s", serving, now, s.log.String())
+	}
 }
 
 // procStat reads a process's resident memory (kB), threads and open
