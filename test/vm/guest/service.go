@@ -36,9 +36,9 @@ const (
 	// clock's rate against the host wanders by several ppm over a run
 	// (+38 to +49 ppm seen for a +50 ppm server).
 	serviceRateSlack = 20.0
-	serviceConverged   = time.Millisecond       // |offset| below this is "good": the figure reported
-	serviceHold        = 60 * time.Second       // the final stretch judged
-	serviceHoldLimit   = 2 * time.Millisecond   // |offset| bound over that stretch for the check to pass
+	serviceConverged = time.Millisecond     // |offset| below this is "good": the figure reported
+	serviceHold      = 60 * time.Second     // the final stretch judged
+	serviceHoldLimit = 2 * time.Millisecond // |offset| bound over that stretch for the check to pass
 	// serviceMaxFreqErr bounds the frequency the service left in the
 	// kernel against the server's rate over the run's second half, in
 	// ppm (see frequencyError). The measurement is only good to about
