@@ -574,11 +574,15 @@ func indent(s string) string {
 // interval is what each program used between two samples.
 type interval struct {
 	from, to time.Time
-	timesync time.Duration           // the whole tree
-	chronyd  time.Duration           // the whole tree
-	byPID    map[int]time.Duration   // timesync's, by process
-	byThread map[int]procstat.Thread // timesync's, by thread: what each used (CPU, runs, faults) in the interval
-	pidOf    map[int]int             // thread → its process
+	timesync time.Duration // the whole tree
+	chronyd  time.Duration // the whole tree
+	threads  []threadUse   // timesync's: what each thread used (CPU, runs, faults) in the interval
+}
+
+// threadUse is one thread's use over an interval, and its process.
+type threadUse struct {
+	pid int
+	procstat.Thread
 }
 
 // intervals turns the samples into the CPU each used between them. A
@@ -589,7 +593,7 @@ func intervals(ss []sample) []interval {
 	var out []interval
 	for i := 1; i < len(ss); i++ {
 		a, b := ss[i-1], ss[i]
-		iv := interval{from: a.at, to: b.at, byPID: map[int]time.Duration{}, byThread: map[int]procstat.Thread{}, pidOf: map[int]int{}}
+		iv := interval{from: a.at, to: b.at}
 		diff := func(pa, pb map[int][]procstat.Thread, each func(pid int, d procstat.Thread)) {
 			for pid, tb := range pb {
 				was := map[int]procstat.Thread{}
@@ -604,10 +608,9 @@ func intervals(ss []sample) []interval {
 		}
 		diff(a.timesync, b.timesync, func(pid int, d procstat.Thread) {
 			iv.timesync += d.CPU
-			iv.byPID[pid] += d.CPU
-			iv.byThread[d.TID] = d
-			iv.pidOf[d.TID] = pid
+			iv.threads = append(iv.threads, threadUse{pid, d})
 		})
+		slices.SortFunc(iv.threads, func(x, y threadUse) int { return x.TID - y.TID })
 		diff(a.chronyd, b.chronyd, func(_ int, d procstat.Thread) { iv.chronyd += d.CPU })
 		out = append(out, iv)
 	}
@@ -666,15 +669,17 @@ func timeline(w io.Writer, o options, r results) {
 		iv := ivs[i]
 		fmt.Fprintf(w, "busy: %v–%v after the first window opened: timesync %d µs (chronyd %d);",
 			iv.from.Sub(start).Round(time.Second), iv.to.Sub(start).Round(time.Second), iv.timesync.Microseconds(), iv.chronyd.Microseconds())
-		pids := slices.Sorted(maps.Keys(iv.byPID))
-		for _, p := range pids {
-			fmt.Fprintf(w, " pid %d %d µs", p, iv.byPID[p].Microseconds())
+		byPID := map[int]time.Duration{}
+		for _, u := range iv.threads {
+			byPID[u.pid] += u.CPU
+		}
+		for _, p := range slices.Sorted(maps.Keys(byPID)) {
+			fmt.Fprintf(w, " pid %d %d µs", p, byPID[p].Microseconds())
 		}
 		fmt.Fprint(w, "; threads above 100 µs (pid/tid µs runs faults):")
-		tids := slices.Sorted(maps.Keys(iv.byThread))
-		for _, t := range tids {
-			if d := iv.byThread[t]; d.CPU > 100*time.Microsecond {
-				fmt.Fprintf(w, " %d/%d %d %d %d", iv.pidOf[t], t, d.CPU.Microseconds(), d.Slices, d.MinFlt)
+		for _, u := range iv.threads {
+			if u.CPU > 100*time.Microsecond {
+				fmt.Fprintf(w, " %d/%d %d %d %d", u.pid, u.TID, u.CPU.Microseconds(), u.Slices, u.MinFlt)
 			}
 		}
 		fmt.Fprintln(w)

@@ -136,8 +136,8 @@ func TestTimeline(t *testing.T) {
 	if ivs[0].timesync != 350*time.Microsecond || ivs[0].chronyd != 50*time.Microsecond {
 		t.Errorf("first interval: timesync %v chronyd %v, want 350µs and 50µs", ivs[0].timesync, ivs[0].chronyd)
 	}
-	if ivs[2].byThread[12].CPU != 4*time.Millisecond || ivs[2].byPID[11] != 4300*time.Microsecond || ivs[2].pidOf[12] != 11 {
-		t.Errorf("third interval: %v by thread, %v by pid", ivs[2].byThread, ivs[2].byPID)
+	if got, want := ivs[2].threads, []threadUse{{10, th(10, 50)}, {11, th(11, 300)}, {11, th(12, 4000)}}; !slices.Equal(got, want) {
+		t.Errorf("third interval's threads: %v, want %v", got, want)
 	}
 	if b := busy(ivs); !slices.Equal(b, []int{2}) {
 		t.Errorf("busy %v, want [2]", b)

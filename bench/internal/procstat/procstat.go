@@ -20,7 +20,7 @@ import (
 // every thread of pid has spent on a CPU, to the nanosecond (/proc/PID/stat
 // counts in 10 ms ticks, too coarse for an idle daemon).
 func CPUTime(pid int) (time.Duration, error) {
-	ts, err := Threads(pid)
+	ts, err := threads(pid, false)
 	var sum time.Duration
 	for _, t := range ts {
 		sum += t.CPU
@@ -37,9 +37,12 @@ type Thread struct {
 	MinFlt int64
 }
 
-// Threads reads the on-CPU time of every thread of pid. A thread that
-// ends while they are read is left out.
-func Threads(pid int) ([]Thread, error) {
+// Threads reads every thread of pid. A thread that ends while they are
+// read is left out.
+func Threads(pid int) ([]Thread, error) { return threads(pid, true) }
+
+// threads reads every thread's schedstat, and its stat too if faults.
+func threads(pid int, faults bool) ([]Thread, error) {
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
 	if err != nil || len(tasks) == 0 {
 		return nil, fmt.Errorf("process %d: no schedstat (exited?)", pid)
@@ -50,17 +53,15 @@ func Threads(pid int) ([]Thread, error) {
 		if err != nil {
 			continue // a thread that just ended
 		}
-		ns, err := ParseSchedstat(string(b))
-		if err != nil {
+		th := Thread{}
+		if th.CPU, th.Slices, err = parseSchedstat(string(b)); err != nil {
 			return nil, fmt.Errorf("%s: %w", t, err)
 		}
-		th := Thread{CPU: ns}
 		th.TID, _ = strconv.Atoi(filepath.Base(filepath.Dir(t)))
-		if f := strings.Fields(string(b)); len(f) >= 3 {
-			th.Slices, _ = strconv.ParseInt(f[2], 10, 64)
-		}
-		if st, err := os.ReadFile(filepath.Join(filepath.Dir(t), "stat")); err == nil {
-			th.MinFlt = ParseStatMinFlt(string(st))
+		if faults {
+			if st, err := os.ReadFile(filepath.Join(filepath.Dir(t), "stat")); err == nil {
+				th.MinFlt = ParseStatMinFlt(string(st))
+			}
 		}
 		out = append(out, th)
 	}
@@ -90,12 +91,22 @@ func Exited(pid int) bool {
 
 // ParseSchedstat reads the on-CPU time, the first field of a schedstat line.
 func ParseSchedstat(s string) (time.Duration, error) {
+	cpu, _, err := parseSchedstat(s)
+	return cpu, err
+}
+
+// parseSchedstat reads the on-CPU time and, if present, the times run
+// (the third field).
+func parseSchedstat(s string) (cpu time.Duration, runs int64, err error) {
 	f := strings.Fields(s)
 	if len(f) < 1 {
-		return 0, errors.New("empty schedstat")
+		return 0, 0, errors.New("empty schedstat")
 	}
 	ns, err := strconv.ParseInt(f[0], 10, 64)
-	return time.Duration(ns), err
+	if len(f) >= 3 {
+		runs, _ = strconv.ParseInt(f[2], 10, 64)
+	}
+	return time.Duration(ns), runs, err
 }
 
 // Memory reads VmRSS and VmHWM (in bytes) and Threads from /proc/PID/status.
@@ -195,14 +206,10 @@ func Tree(pid int) ([]int, error) {
 	return out, nil
 }
 
-// ParseStatMinFlt reads the minor faults, the tenth field of a stat line
-// (counted, as ParseStatParent, after the command's last ')'); 0 if absent.
+// ParseStatMinFlt reads the minor faults, the tenth field of a stat line;
+// 0 if absent.
 func ParseStatMinFlt(s string) int64 {
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:]) // from the third field, the state
+	f := statFields(s)
 	if len(f) < 8 {
 		return 0
 	}
@@ -210,20 +217,25 @@ func ParseStatMinFlt(s string) int64 {
 	return n
 }
 
-// ParseStatParent reads the parent pid, the fourth field of /proc/N/stat;
-// the second field (the command in parentheses) may hold spaces and
-// parentheses, so fields are counted after its last ')'.
+// ParseStatParent reads the parent pid, the fourth field of /proc/N/stat.
 func ParseStatParent(s string) (int, bool) {
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(s[i+1:])
+	f := statFields(s)
 	if len(f) < 2 {
 		return 0, false
 	}
 	pp, err := strconv.Atoi(f[1])
 	return pp, err == nil
+}
+
+// statFields are a stat line's fields from the third (the state) on: the
+// second (the command in parentheses) may hold spaces and parentheses, so
+// they are counted after its last ')'. Nil without one.
+func statFields(s string) []string {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(s[i+1:])
 }
 
 // PSS reads the proportional set size from /proc/PID/smaps_rollup, in
