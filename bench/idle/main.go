@@ -118,6 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // usage is what one process used.
 type usage struct {
 	marks []time.Duration // on-CPU time since it started, at each window's ends
+	runs  []int64         // times its threads were put on a CPU since it started, at the same marks
 	end   procstat.Usage  // memory, threads and processes at the end
 	pids  string          // the process tree at the first mark, to notice a restart
 }
@@ -127,6 +128,21 @@ func (u usage) cpu() time.Duration { return u.marks[len(u.marks)-1] - u.marks[0]
 
 // window is the on-CPU time over window i.
 func (u usage) window(i int) time.Duration { return u.marks[i+1] - u.marks[i] }
+
+// wakes is how many times its threads were put on a CPU in window i (all
+// windows if i < 0), and perRun the CPU time each of those took on average.
+func (u usage) wakes(i int) (n int64, perRun time.Duration) {
+	c := u.cpu()
+	if i < 0 {
+		n = u.runs[len(u.runs)-1] - u.runs[0]
+	} else {
+		n, c = u.runs[i+1]-u.runs[i], u.window(i)
+	}
+	if n > 0 {
+		perRun = c / time.Duration(n)
+	}
+	return n, perRun
+}
 
 type results struct {
 	timesync, chronyd usage
@@ -198,6 +214,20 @@ func (r results) rest(i int, d time.Duration) string {
 	busy := b.Busy - a.Busy - r.timesync.window(i) - r.chronyd.window(i)
 	return fmt.Sprintf("; rest of the machine %.0f ms/min, steal %.0f ms/min",
 		busy.Seconds()*1e3/d.Minutes(), (b.Steal-a.Steal).Seconds()*1e3/d.Minutes())
+}
+
+// runs says how often each program's threads were put on a CPU in window
+// i (every window if i < 0) and what a run cost on average: a program of
+// several threads and processes wakes more often than one of one thread,
+// and a wake-up on an idle machine costs more than on a busy one.
+func (r results) runs(i int) string {
+	if len(r.timesync.runs) < 2 || len(r.chronyd.runs) < 2 {
+		return ""
+	}
+	tn, tc := r.timesync.wakes(i)
+	cn, cc := r.chronyd.wakes(i)
+	return fmt.Sprintf("runs: timesync %d (%.0f µs each), chronyd %d (%.0f µs each)",
+		tn, float64(tc.Nanoseconds())/1e3, cn, float64(cc.Nanoseconds())/1e3)
 }
 
 // sample is every thread's on-CPU time in both trees at one moment.
@@ -370,6 +400,7 @@ func bench(o options, progress io.Writer) (res results, err error) {
 				return fmt.Errorf("process tree of %d changed during the window (%s, then %s): a restart?", p.pid, p.u.pids, key)
 			}
 			p.u.marks = append(p.u.marks, c)
+			p.u.runs = append(p.u.runs, u.Runs)
 		}
 		m, err := procstat.MachineCPU()
 		if err != nil {
@@ -498,8 +529,9 @@ func report(w io.Writer, o options, r results) bool {
 	if o.rounds > 1 {
 		for i := 0; i < o.rounds; i++ {
 			a, b := r.timesync.window(i), r.chronyd.window(i)
-			fmt.Fprintf(w, "window %d: timesync %.2f ms/min, chronyd %.2f ms/min, ratio %.2f×%s\n", i+1,
-				a.Seconds()*1e3/o.duration.Minutes(), b.Seconds()*1e3/o.duration.Minutes(), a.Seconds()/b.Seconds(), r.rest(i, o.duration))
+			fmt.Fprintf(w, "window %d: timesync %.2f ms/min, chronyd %.2f ms/min, ratio %.2f×; %s%s\n", i+1,
+				a.Seconds()*1e3/o.duration.Minutes(), b.Seconds()*1e3/o.duration.Minutes(), a.Seconds()/b.Seconds(),
+				r.runs(i), r.rest(i, o.duration))
 		}
 	}
 	fmt.Fprintf(w, "%-10s %12s %14s %10s %10s %10s %8s %6s\n", "", "CPU", "CPU/min", "VmRSS", "VmHWM", "PSS", "threads", "procs")
@@ -513,6 +545,9 @@ func report(w io.Writer, o options, r results) bool {
 	}
 	if r.timesync.end.Procs > 1 {
 		fmt.Fprintf(w, "(timesync is %d processes, the privileged parent and its engine: CPU is every thread of both; VmRSS and VmHWM are sums, which count the pages of the binary they share twice; PSS counts each page once)\n", r.timesync.end.Procs)
+	}
+	if s := r.runs(-1); s != "" {
+		fmt.Fprintf(w, "%s\n", s)
 	}
 	cpuRatio := r.timesync.cpu().Seconds() / r.chronyd.cpu().Seconds()
 	fmt.Fprintf(w, "ratio timesync/chronyd: CPU %.2f×, PSS %.2f×\n", cpuRatio,

@@ -272,6 +272,7 @@ func ParsePSS(s string) (int64, error) {
 // Usage is what TreeUsage finds over a process tree.
 type Usage struct {
 	CPU     time.Duration // every thread of every process
+	Runs    int64         // times any of those threads was put on a CPU (schedstat's third field)
 	RSS     int64         // sum of VmRSS: shared pages count once per process
 	HWM     int64         // sum of VmHWM
 	PSS     int64         // sum of Pss: every page once
@@ -290,14 +291,19 @@ func TreeUsage(pid int) (Usage, error) {
 	}
 	u.Pids = pids
 	for i, p := range pids {
-		c, err := CPUTime(p)
+		ts, err := threads(p, false)
+		var c time.Duration
+		var n int64
+		for _, t := range ts {
+			c, n = c+t.CPU, n+t.Slices
+		}
 		if err == nil {
 			var r, h int64
 			var t int
 			if r, h, t, err = Memory(p); err == nil {
 				var ps int64
 				if ps, err = PSS(p); err == nil {
-					u.CPU, u.RSS, u.HWM, u.PSS, u.Threads, u.Procs = u.CPU+c, u.RSS+r, u.HWM+h, u.PSS+ps, u.Threads+t, u.Procs+1
+					u.CPU, u.Runs, u.RSS, u.HWM, u.PSS, u.Threads, u.Procs = u.CPU+c, u.Runs+n, u.RSS+r, u.HWM+h, u.PSS+ps, u.Threads+t, u.Procs+1
 					u.MaxRSS = max(u.MaxRSS, r)
 				}
 			}
