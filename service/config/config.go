@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/timesync/timesync/internal/strictjson"
 )
 
 // Defaults. A zero Port, MinPoll, MaxPoll, MaxSources or MinSources in a
@@ -158,6 +160,9 @@ func (t *Tinker) UnmarshalJSON(b []byte) error {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&j); err != nil {
+		return fmt.Errorf("tinker: %w", err)
+	}
+	if err := strictjson.Check(b, &j, false); err != nil {
 		return fmt.Errorf("tinker: %w", err)
 	}
 	var nt Tinker

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/timesync/timesync/internal/strictjson"
 	"github.com/timesync/timesync/service/config"
 )
 
@@ -260,8 +261,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// decode reads r's body into v strictly: at most MaxBodyBytes, unknown
-// fields and anything after the value are errors. An empty body is
+// decode reads r's body into v strictly: at most MaxBodyBytes; unknown
+// fields, keys in another case than the field's, keys given twice and
+// anything after the value are errors. An empty body is
 // allowed only if emptyOK.
 func decode(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
 	if r.ContentLength > MaxBodyBytes {
@@ -290,6 +292,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return errorf(http.StatusBadRequest, "malformed JSON body: unexpected data after the JSON value")
+	}
+	// encoding/json matches keys whatever their case and keeps the last
+	// of a key given twice: neither is what the client meant to send.
+	if err := strictjson.Check(body, v, false); err != nil {
+		return errorf(http.StatusBadRequest, "malformed JSON body: %v", err)
 	}
 	return nil
 }

@@ -14,10 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
-	"slices"
-	"strings"
-	"sync"
+
+	"github.com/timesync/timesync/internal/strictjson"
 )
 
 // DefaultUser is the engine's user, created by the installers.
@@ -202,14 +200,15 @@ func readFrame(r io.Reader) ([]byte, error) {
 }
 
 // decodeStrict decodes the JSON object data into the struct v: unknown,
-// duplicate or differently-cased keys are refused (encoding/json alone
-// takes the last of duplicates and ignores case), every field whose tag
-// lacks omitempty must be present, and nothing may follow the object.
+// duplicate or differently-cased keys are refused at every depth
+// (encoding/json alone takes the last of duplicates and ignores case:
+// internal/strictjson), every field whose tag lacks omitempty must be
+// present, and nothing may follow the object.
 func decodeStrict(data []byte, v any) error {
 	if len(data) == 0 {
 		data = []byte("{}")
 	}
-	if err := checkKeys(data, v); err != nil {
+	if err := strictjson.Check(data, v, true); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -222,164 +221,6 @@ func decodeStrict(data []byte, v any) error {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
-}
-
-// checkKeys checks the top-level keys of the object data against v's
-// json tags (see decodeStrict). It reads only the keys (topKeys); the
-// decoder that follows judges the syntax of the whole.
-func checkKeys(data []byte, v any) error {
-	t := reflect.TypeOf(v)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return nil
-	}
-	known := knownKeys(t)
-	keys, err := topKeys(data)
-	if err != nil {
-		return err
-	}
-	var seen uint64 // bit i: known.names[i] was given
-	for _, key := range keys {
-		i := slices.Index(known.names, key)
-		if i < 0 {
-			return fmt.Errorf("unknown field %q", clip(key))
-		}
-		if seen&(1<<i) != 0 {
-			return fmt.Errorf("field %q given twice", key)
-		}
-		seen |= 1 << i
-	}
-	for i, name := range known.names {
-		if known.required&(1<<i) != 0 && seen&(1<<i) == 0 {
-			return fmt.Errorf("field %q is missing", name)
-		}
-	}
-	return nil
-}
-
-// structKeys are the json names of a struct's fields and, as bits, which
-// of them are required (no omitempty).
-type structKeys struct {
-	names    []string
-	required uint64
-}
-
-// keyCache holds the structKeys of each type decoded so far: the parent
-// decodes a handful of types, over and over.
-var keyCache sync.Map // reflect.Type → structKeys
-
-func knownKeys(t reflect.Type) structKeys {
-	if k, ok := keyCache.Load(t); ok {
-		return k.(structKeys)
-	}
-	var k structKeys
-	for i := range t.NumField() {
-		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		if len(k.names) == 64 {
-			panic("privsep: a message type with more than 64 fields")
-		}
-		if !strings.Contains(opts, "omitempty") {
-			k.required |= 1 << len(k.names)
-		}
-		k.names = append(k.names, name)
-	}
-	keyCache.Store(t, k)
-	return k
-}
-
-// topKeys returns the keys of the JSON object data, in order, skipping
-// their values without judging them. It fails when data does not look
-// like an object, and never reads past its end.
-func topKeys(data []byte) ([]string, error) {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return nil, errors.New("not a JSON object")
-	}
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		return nil, nil
-	}
-	var keys []string
-	for {
-		if i >= len(data) || data[i] != '"' {
-			return nil, errors.New("malformed JSON object: a key must be a string")
-		}
-		end, escaped := stringEnd(data, i)
-		if end < 0 {
-			return nil, errors.New("malformed JSON object: unterminated string")
-		}
-		key := string(data[i+1 : end-1])
-		if escaped {
-			if err := json.Unmarshal(data[i:end], &key); err != nil {
-				return nil, err
-			}
-		}
-		keys = append(keys, key)
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return nil, errors.New("malformed JSON object: a key without a value")
-		}
-		// The value: up to the comma or brace that closes it at depth 0.
-		depth := 0
-		for i++; ; i++ {
-			if i >= len(data) {
-				return nil, errors.New("malformed JSON object: unexpected end")
-			}
-			c := data[i]
-			switch {
-			case c == '"':
-				if end, _ = stringEnd(data, i); end < 0 {
-					return nil, errors.New("malformed JSON object: unterminated string")
-				}
-				i = end - 1
-				continue
-			case c == '{' || c == '[':
-				depth++
-				continue
-			case (c == '}' || c == ']') && depth > 0:
-				depth--
-				continue
-			case depth > 0 || (c != ',' && c != '}'):
-				continue
-			}
-			break
-		}
-		if data[i] == '}' {
-			return keys, nil
-		}
-		i = skipSpace(data, i+1)
-	}
-}
-
-// stringEnd returns the index just past the JSON string starting at
-// data[i] (a quote), or -1 when it does not end, and whether it needs
-// decoding (an escape, or bytes beyond ASCII, which may not be UTF-8).
-func stringEnd(data []byte, i int) (int, bool) {
-	escaped := false
-	for j := i + 1; j < len(data); j++ {
-		switch data[j] {
-		case '\\':
-			escaped = true
-			j++
-		case '"':
-			return j + 1, escaped
-		default:
-			escaped = escaped || data[j] >= 0x80
-		}
-	}
-	return -1, escaped
-}
-
-func skipSpace(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-		i++
-	}
-	return i
 }
 
 // clip shortens what the engine sent for a log line or a reply.

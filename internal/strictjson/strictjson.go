@@ -1,0 +1,379 @@
+// Package strictjson refuses the JSON that encoding/json lets through even
+// with DisallowUnknownFields: a key that names a field only in another
+// case ({"Confirm":true} for "confirm"), and a key given twice (of which
+// encoding/json keeps the last). Check looks at every object whose Go type
+// is a struct, at any depth (through pointers, slices, arrays and maps),
+// and can require every field whose tag lacks omitempty. It only reads
+// keys: the caller's decoder judges the values and the syntax.
+//
+// Used by the privilege-separated parent (service/privsep), which trusts
+// nothing its engine sends, and by the control API (service/control).
+package strictjson
+
+import (
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// Check checks the keys of data, one JSON value, against v's type (a
+// pointer to it, or the value itself). With required, every field whose
+// json tag lacks omitempty must be present in each object. Values whose
+// type decodes itself (json.Unmarshaler, encoding.TextUnmarshaler, as
+// json.RawMessage and time.Time do) and interfaces are not looked into.
+// The errors name the field by its path ("sync.extra").
+func Check(data []byte, v any, required bool) error {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return nil
+	}
+	return check(data, t, required, "")
+}
+
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+func check(data []byte, t reflect.Type, required bool, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if pt := reflect.PointerTo(t); pt.Implements(jsonUnmarshaler) || pt.Implements(textUnmarshaler) {
+		return nil
+	}
+	i := skipSpace(data, 0)
+	if i >= len(data) {
+		return errors.New("malformed JSON: no value")
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if data[i] != '{' {
+			return nil // null, or a type error the decoder reports
+		}
+		ms, err := members(data)
+		if err != nil {
+			return err
+		}
+		fs := fieldsOf(t)
+		seen := make([]bool, len(fs.list))
+		for _, m := range ms {
+			fi, ok := fs.byName[m.key]
+			if !ok {
+				if want := fs.folded(m.key); want != "" {
+					return fmt.Errorf("unknown field %q (the field is %q: names are case-sensitive)", path+clip(m.key), path+want)
+				}
+				return fmt.Errorf("unknown field %q", path+clip(m.key))
+			}
+			if seen[fi] {
+				return fmt.Errorf("field %q given twice", path+m.key)
+			}
+			seen[fi] = true
+			if nested(fs.list[fi].typ) {
+				if err := check(m.val, fs.list[fi].typ, required, path+m.key+"."); err != nil {
+					return err
+				}
+			}
+		}
+		if required {
+			for fi, f := range fs.list {
+				if f.required && !seen[fi] {
+					return fmt.Errorf("field %q is missing", path+f.name)
+				}
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if data[i] != '[' || t.Elem().Kind() == reflect.Uint8 {
+			return nil // null, a []byte's base64 string, or a type error
+		}
+		els, err := elements(data)
+		if err != nil {
+			return err
+		}
+		if !nested(t.Elem()) {
+			return nil
+		}
+		for n, el := range els {
+			if err := check(el, t.Elem(), required, fmt.Sprintf("%s%d.", path, n)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if data[i] != '{' {
+			return nil
+		}
+		ms, err := members(data)
+		if err != nil {
+			return err
+		}
+		if !nested(t.Elem()) {
+			return nil
+		}
+		for _, m := range ms {
+			if err := check(m.val, t.Elem(), required, path+clip(m.key)+"."); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// nested reports whether a value of type t may hold an object that
+// check looks into.
+func nested(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Slice, reflect.Array, reflect.Map:
+		pt := reflect.PointerTo(t)
+		return !pt.Implements(jsonUnmarshaler) && !pt.Implements(textUnmarshaler)
+	}
+	return false
+}
+
+// field is one JSON key of a struct.
+type field struct {
+	name     string
+	typ      reflect.Type
+	required bool // the tag lacks omitempty (and omitzero)
+}
+
+type fields struct {
+	list   []field
+	byName map[string]int
+}
+
+// folded returns the field whose name equals key but for case, if any.
+func (fs fields) folded(key string) string {
+	for _, f := range fs.list {
+		if strings.EqualFold(f.name, key) {
+			return f.name
+		}
+	}
+	return ""
+}
+
+// cache holds the fields of each struct type seen: the parent decodes a
+// handful of types, over and over.
+var cache sync.Map // reflect.Type → fields
+
+// fieldsOf lists t's JSON keys as encoding/json names them: the tag's
+// name or else the field's; embedded structs without a tagged name are
+// flattened into the outer one (the outer, shallower field winning).
+func fieldsOf(t reflect.Type) fields {
+	if fs, ok := cache.Load(t); ok {
+		return fs.(fields)
+	}
+	fs := fields{byName: map[string]int{}}
+	var walk func(t reflect.Type, depth int)
+	walk = func(t reflect.Type, depth int) {
+		var embedded []reflect.Type
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			tag := sf.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, opts, _ := strings.Cut(tag, ",")
+			ft := sf.Type
+			if sf.Anonymous && name == "" {
+				for ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if ft.Kind() == reflect.Struct {
+					embedded = append(embedded, ft)
+					continue
+				}
+			}
+			if !sf.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = sf.Name
+			}
+			if _, dup := fs.byName[name]; dup {
+				continue // an outer field of that name hides it
+			}
+			req := !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero")
+			fs.byName[name] = len(fs.list)
+			fs.list = append(fs.list, field{name: name, typ: sf.Type, required: req})
+		}
+		if depth < 8 {
+			for _, e := range embedded {
+				walk(e, depth+1)
+			}
+		}
+	}
+	walk(t, 0)
+	cache.Store(t, fs)
+	return fs
+}
+
+// member is one key of an object and its value, undecoded.
+type member struct {
+	key string
+	val []byte
+}
+
+// members returns the members of the JSON object data, in order, without
+// judging their values. It fails when data does not look like an object,
+// and never reads past its end.
+func members(data []byte) ([]member, error) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return nil, nil
+	}
+	var ms []member
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return nil, errors.New("malformed JSON object: a key must be a string")
+		}
+		end, escaped := stringEnd(data, i)
+		if end < 0 {
+			return nil, errors.New("malformed JSON object: unterminated string")
+		}
+		key := string(data[i+1 : end-1])
+		if escaped {
+			if err := json.Unmarshal(data[i:end], &key); err != nil {
+				return nil, err
+			}
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return nil, errors.New("malformed JSON object: a key without a value")
+		}
+		start := skipSpace(data, i+1)
+		if i = valueEnd(data, start); i < 0 {
+			return nil, errors.New("malformed JSON object: unexpected end")
+		}
+		ms = append(ms, member{key, data[start:i]})
+		i = skipSpace(data, i)
+		if i >= len(data) {
+			return nil, errors.New("malformed JSON object: unexpected end")
+		}
+		switch data[i] {
+		case '}':
+			return ms, nil
+		case ',':
+			i = skipSpace(data, i+1)
+		default:
+			return nil, errors.New("malformed JSON object: expected , or }")
+		}
+	}
+}
+
+// elements returns the elements of the JSON array data, undecoded.
+func elements(data []byte) ([][]byte, error) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return nil, errors.New("not a JSON array")
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return nil, nil
+	}
+	var els [][]byte
+	for {
+		start := i
+		if i = valueEnd(data, start); i < 0 {
+			return nil, errors.New("malformed JSON array: unexpected end")
+		}
+		els = append(els, data[start:i])
+		i = skipSpace(data, i)
+		if i >= len(data) {
+			return nil, errors.New("malformed JSON array: unexpected end")
+		}
+		switch data[i] {
+		case ']':
+			return els, nil
+		case ',':
+			i = skipSpace(data, i+1)
+		default:
+			return nil, errors.New("malformed JSON array: expected , or ]")
+		}
+	}
+}
+
+// valueEnd returns the index just past the JSON value starting at data[i]
+// (a string, an object or array with everything in it, or a bare word
+// or number), or -1 when data ends first. It does not judge the value.
+func valueEnd(data []byte, i int) int {
+	if i >= len(data) {
+		return -1
+	}
+	switch data[i] {
+	case '"':
+		end, _ := stringEnd(data, i)
+		return end
+	case '{', '[':
+		depth := 0
+		for ; i < len(data); i++ {
+			switch data[i] {
+			case '"':
+				end, _ := stringEnd(data, i)
+				if end < 0 {
+					return -1
+				}
+				i = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return -1
+	}
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+	}
+	return i
+}
+
+// stringEnd returns the index just past the JSON string starting at
+// data[i] (a quote), or -1 when it does not end, and whether it needs
+// decoding (an escape, or bytes beyond ASCII, which may not be UTF-8).
+func stringEnd(data []byte, i int) (int, bool) {
+	escaped := false
+	for j := i + 1; j < len(data); j++ {
+		switch data[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j + 1, escaped
+		default:
+			escaped = escaped || data[j] >= 0x80
+		}
+	}
+	return -1, escaped
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// clip shortens a key for an error message.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}

@@ -1,0 +1,171 @@
+package strictjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tokenKeys is the reference for members: the keys of a valid JSON object
+// and their values as encoding/json's tokenizer reads them.
+func tokenKeys(data []byte) ([]string, []string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, nil, false
+	}
+	var keys, vals []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, false
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, false
+		}
+		keys, vals = append(keys, tok.(string)), append(vals, string(v))
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, false
+	}
+	return keys, vals, true
+}
+
+var memberSeeds = []string{
+	`{}`,
+	` { } `,
+	`{"v":1,"id":2,"op":"set_frequency","args":{"ppm":1.5,"base_ppm":1,"sync":{"synced":true}}}`,
+	`{"a":[1,{"b":"}"},[]],"c":"x,y}","d":null}`,
+	`{"esc\"aped":"\\","uni\u0063ode":true, "sp ace" : [ "]" ] }`,
+	`{"a":{"a":{"a":{}}},"a":1}`,
+	"{\n\t\"v\"\r\n:\t1\n}",
+	`{"n":-1.5e+3,"t":true,"f":false}`,
+	`{"op":"x"}{"v":1}`,
+	`[1,2]`,
+	`{"a"}`,
+	`{"a":`,
+	`{"a":"`,
+	`{"a":1 "b":2}`,
+	`{1:2}`,
+	`"str"`,
+	``,
+}
+
+// members reads the same keys and values as encoding/json's tokenizer
+// from every valid object, and from anything at all it returns without
+// panicking or reading past the end.
+func TestMembers(t *testing.T) {
+	for _, s := range memberSeeds {
+		checkMembers(t, []byte(s))
+	}
+}
+
+func FuzzMembers(f *testing.F) {
+	for _, s := range memberSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkMembers)
+}
+
+func checkMembers(t *testing.T, data []byte) {
+	ms, err := members(data)
+	keys, vals, valid := tokenKeys(data)
+	if !valid {
+		return // the decoder refuses it whatever members said
+	}
+	if err != nil {
+		t.Fatalf("members(%q): %v, want %q", data, err, keys)
+	}
+	var gk, gv []string
+	for _, m := range ms {
+		gk, gv = append(gk, m.key), append(gv, string(m.val))
+	}
+	if !slices.Equal(gk, keys) || !slices.Equal(gv, vals) {
+		t.Fatalf("members(%q) = %q %q, want %q %q", data, gk, gv, keys, vals)
+	}
+}
+
+type inner struct {
+	A int  `json:"a"`
+	B *int `json:"b,omitempty"`
+}
+
+type Embedded struct {
+	E string `json:"e"`
+}
+
+type outer struct {
+	Embedded
+	X     int              `json:"x"`
+	In    *inner           `json:"in,omitempty"`
+	List  []inner          `json:"list,omitempty"`
+	ByKey map[string]inner `json:"by_key,omitempty"`
+	Raw   json.RawMessage  `json:"raw,omitempty"`
+	When  time.Time        `json:"when,omitzero"`
+	Bytes []byte           `json:"bytes,omitempty"`
+	Any   any              `json:"any,omitempty"`
+	Plain string           // no tag: its key is its name
+	Skip  int              `json:"-"`
+	hid   int
+}
+
+// Check refuses differently-cased and duplicate keys at every depth, and
+// missing required fields when asked; it does not look into values that
+// decode themselves, nor into interfaces.
+func TestCheck(t *testing.T) {
+	for _, tt := range []struct {
+		in       string
+		required bool
+		err      string // "" : accepted
+	}{
+		{`{"x":1,"e":"","Plain":""}`, true, ""},
+		{`{"x":1}`, false, ""},
+		{`{"x":1,"Plain":""}`, true, `field "e" is missing`},
+		{`{"X":1}`, false, `unknown field "X" (the field is "x"`},
+		{`{"x":1,"x":2}`, false, `field "x" given twice`},
+		{`{"plain":""}`, false, `unknown field "plain" (the field is "Plain"`},
+		{`{"Skip":1}`, false, `unknown field "Skip"`},
+		{`{"hid":1}`, false, `unknown field "hid"`},
+		{`{"Embedded":{"e":""}}`, false, `unknown field "Embedded"`},
+		{`{"in":{"a":1,"A":2}}`, false, `unknown field "in.A"`},
+		{`{"in":{"a":1,"a":2}}`, false, `field "in.a" given twice`},
+		{`{"in":{}}`, true, `field "in.a" is missing`},
+		{`{"in":null}`, false, ""},
+		{`{"list":[{"a":1},{"a":1,"c":3}]}`, false, `unknown field "list.1.c"`},
+		{`{"by_key":{"k":{"a":1,"b":1,"b":2}}}`, false, `field "by_key.k.b" given twice`},
+		{`{"raw":{"anything":1,"anything":2}}`, false, ""},
+		{`{"when":"2026-01-02T03:04:05Z"}`, false, ""},
+		{`{"bytes":"AAEC"}`, false, ""},
+		{`{"any":{"a":1,"a":2}}`, false, ""},
+		{`{"x":"not a number"}`, false, ""}, // the decoder's to refuse
+		{`{"x":1`, false, "malformed"},
+		{` `, false, "no value"},
+	} {
+		var o outer
+		err := Check([]byte(tt.in), &o, tt.required)
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("Check(%s, %v): %v, want nil", tt.in, tt.required, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("Check(%s, %v): %v, want %q", tt.in, tt.required, err, tt.err)
+		}
+	}
+}
+
+// A struct inside a slice at the top, and a value that is not an object.
+func TestCheckTopLevel(t *testing.T) {
+	var list []inner
+	if err := Check([]byte(`[{"a":1},{"A":1}]`), &list, false); err == nil || !strings.Contains(err.Error(), `"1.A"`) {
+		t.Errorf("slice: %v", err)
+	}
+	var n int
+	if err := Check([]byte(`5`), &n, true); err != nil {
+		t.Errorf("int: %v", err)
+	}
+	if err := Check([]byte(`{}`), nil, true); err != nil {
+		t.Errorf("nil: %v", err)
+	}
+}
