@@ -207,6 +207,7 @@ type Track struct {
 	pts     []sample
 	held    []sample    // recent measurements that did not fit, oldest first
 	delays  []float64   // recent delays, oldest first, up to delayMemory
+	sorted  []float64   // the same delays, lowest first (delayFloor)
 	spread  float64     // how far dmin may lie above the path's minimum
 	queue   float64     // median delay beyond dmin
 	prior   *slopePrior // the slope's prior while the history is short; nil: none
@@ -218,6 +219,10 @@ type Track struct {
 	scale   float64 // ≥ 1: how much worse the residuals are than modelled
 	bounded bool    // the fit's line is the bound fit's
 	dmin    float64 // lowest delay held
+	// refit's work space, kept from one sample to the next: an idle
+	// service refits a track at every answer.
+	ptBuf []point
+	bpBuf []bpoint
 }
 
 // Samples reports how many measurements the history holds.
@@ -295,10 +300,7 @@ func (d *Discipline) Add(tr *Track, at time.Time, s engine.Sample) error {
 		tr.started = true
 		tr.prior = d.currentPrior()
 	}
-	if len(tr.delays) == delayMemory {
-		tr.delays = slices.Delete(tr.delays, 0, 1)
-	}
-	tr.delays = append(tr.delays, smp.delay)
+	tr.addDelay(smp.delay)
 	if len(tr.pts) >= minHistory {
 		if tr.dirty {
 			d.refit(tr)
@@ -552,7 +554,8 @@ func (d *Discipline) refit(tr *Track) {
 	tr.queue = median - dmin
 	prec := d.cfg.Precision.Seconds()
 	floor := prec*prec + spread*spread/12
-	pts := make([]point, n)
+	tr.ptBuf = slices.Grow(tr.ptBuf[:0], n)[:n]
+	pts := tr.ptBuf
 	for i, s := range tr.pts {
 		e := s.delay - dmin
 		pts[i] = point{t: s.t, y: s.u, v: e*e/12 + floor}
@@ -573,7 +576,8 @@ func (d *Discipline) refit(tr *Track) {
 			}
 		}
 	}
-	bps := make([]bpoint, n)
+	tr.bpBuf = slices.Grow(tr.bpBuf[:0], n)[:n]
+	bps := tr.bpBuf
 	for i, s := range tr.pts {
 		bps[i] = bpoint{t: s.t, y: s.u, h: s.delay / 2}
 	}
@@ -690,15 +694,15 @@ const delayMemory = 256
 // approaches the bottom of a distribution whose density rises from zero
 // (the sum of two queueing delays). The second dominates while few delays
 // are known and keeps the weights from trusting an early "minimum".
-// It also returns the median of the recent delays (one sort serves both:
-// it is a good part of what a new sample costs).
+// It also returns the median of the recent delays. The delays are kept
+// sorted as they come and go (Add): sorting them anew for every sample
+// was a good part of what a sample cost.
 func (tr *Track) delayFloor() (dmin, spread, median float64) {
 	n := len(tr.delays)
 	if n == 0 {
 		return math.Inf(1), 0, math.Inf(1)
 	}
-	sorted := slices.Clone(tr.delays)
-	slices.Sort(sorted)
+	sorted := tr.sorted
 	dmin = sorted[0]
 	if n == 1 {
 		return dmin, 0, dmin
@@ -709,6 +713,19 @@ func (tr *Track) delayFloor() (dmin, spread, median float64) {
 		median = (sorted[n/2-1] + sorted[n/2]) / 2
 	}
 	return dmin, math.Max(spread, 0.75*(median-dmin)/math.Sqrt(float64(n))), median
+}
+
+// addDelay remembers a sample's delay, forgetting the oldest beyond
+// delayMemory, in arrival order and sorted.
+func (tr *Track) addDelay(d float64) {
+	if len(tr.delays) == delayMemory {
+		i, _ := slices.BinarySearch(tr.sorted, tr.delays[0])
+		tr.sorted = slices.Delete(tr.sorted, i, i+1)
+		tr.delays = slices.Delete(tr.delays, 0, 1)
+	}
+	tr.delays = append(tr.delays, d)
+	i, _ := slices.BinarySearch(tr.sorted, d)
+	tr.sorted = slices.Insert(tr.sorted, i, d)
 }
 
 // nextStart drops old samples from the window in growing chunks, as

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -212,19 +214,19 @@ func TestRunsOK(t *testing.T) {
 }
 
 func TestDelayFloor(t *testing.T) {
-	tr := &Track{delays: []float64{5, 3, 4, 3.5, 10}}
+	tr := withDelays([]float64{5, 3, 4, 3.5, 10})
 	dmin, spread, median := tr.delayFloor()
 	// lowest 3; third lowest 4 → spread 1; median 4 → 0.75·1/√5 = 0.335.
 	if dmin != 3 || !near(spread, 1, 1e-12) || median != 4 {
 		t.Errorf("got dmin=%v spread=%v median=%v, want 3, 1 and 4", dmin, spread, median)
 	}
-	tr = &Track{delays: []float64{3, 3, 3, 9}}
+	tr = withDelays([]float64{3, 3, 3, 9})
 	_, spread, _ = tr.delayFloor()
 	// third lowest − lowest = 0; median 3 → 0 too: no sign of spread.
 	if spread != 0 {
 		t.Errorf("clustered delays: got spread %v, want 0", spread)
 	}
-	tr = &Track{delays: []float64{3, 3.01, 3.02, 8, 9, 10}}
+	tr = withDelays([]float64{3, 3.01, 3.02, 8, 9, 10})
 	_, spread, median = tr.delayFloor()
 	// median (3.02+8)/2 = 5.51 → 0.75·2.51/√6 = 0.7685 > 0.02.
 	if !near(spread, 0.75*2.51/math.Sqrt(6), 1e-9) || !near(median, 5.51, 1e-12) {
@@ -570,5 +572,30 @@ func TestStudentT3(t *testing.T) {
 	}
 	if got := studentT3(1e6); math.Abs(got-3) > 1e-3 {
 		t.Errorf("studentT3(1e6) = %v, want 3", got)
+	}
+}
+
+// withDelays is a track that has seen the delays ds, oldest first.
+func withDelays(ds []float64) *Track {
+	tr := &Track{}
+	for _, d := range ds {
+		tr.addDelay(d)
+	}
+	return tr
+}
+
+// addDelay keeps the last delayMemory delays in order and sorted, ties
+// and all.
+func TestAddDelay(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var tr Track
+	for i := range 3 * delayMemory {
+		d := float64(r.IntN(50)) * 1e-4 // many equal delays
+		tr.addDelay(d)
+		want := slices.Clone(tr.delays)
+		slices.Sort(want)
+		if len(tr.delays) != min(i+1, delayMemory) || !slices.Equal(tr.sorted, want) {
+			t.Fatalf("after %d delays: %d kept, sorted %v, want %v", i+1, len(tr.delays), tr.sorted, want)
+		}
 	}
 }
