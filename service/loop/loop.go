@@ -152,6 +152,10 @@ type Loop struct {
 	log   *slog.Logger
 	disc  *discipline.Discipline
 	peers []*peer
+	// refreshStates's work space
+	cands []engine.Candidate
+	ests  []discipline.Estimate
+	idx   []*peer
 
 	running    bool
 	roundOpen  bool // the last answer's round waits for another (roundEnded)
@@ -738,9 +742,14 @@ func (l *Loop) saveDrift(now time.Time) {
 // refreshStates runs selection and sets every peer's state and reason. It
 // returns the estimates of the selected sources and the system peer.
 func (l *Loop) refreshStates(now time.Time, from *peer) ([]discipline.Estimate, *peer) {
-	var cands []engine.Candidate
-	var ests []discipline.Estimate
-	var idx []*peer
+	// The work space is the loop's, kept from round to round (refit's
+	// note in package discipline: the idle service does this at every
+	// answer); chosen, returned, is new.
+	cands, ests, idx := l.cands[:0], l.ests[:0], l.idx[:0]
+	defer func() {
+		clear(idx) // no peer kept alive by the work space
+		l.cands, l.ests, l.idx = cands[:0], ests[:0], idx[:0]
+	}()
 	for _, p := range l.peers {
 		if p.stopped || !p.src.Usable() {
 			p.state, p.reason = p.src.Status()
@@ -761,7 +770,7 @@ func (l *Loop) refreshStates(now time.Time, from *peer) ([]discipline.Estimate, 
 		idx = append(idx, p)
 	}
 	sel := engine.Select(cands, l.opt.MinSources)
-	var chosen []discipline.Estimate
+	chosen := make([]discipline.Estimate, 0, len(idx))
 	for i, p := range idx {
 		p.state, p.reason = sel.States[i], sel.Reasons[i]
 		if sel.OK && sel.States[i] == engine.StateSelected {
