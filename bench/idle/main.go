@@ -141,7 +141,9 @@ func (u usage) wakes(i int) (n int64, perRun time.Duration) {
 	if n > 0 {
 		perRun = c / time.Duration(n)
 	}
-	return n, perRun
+	// A thread that ended within the window took its count with it: no
+	// Go thread of ours ends, but the figure must not go below zero.
+	return max(n, 0), perRun
 }
 
 type results struct {
@@ -226,7 +228,7 @@ func (r results) runs(i int) string {
 	}
 	tn, tc := r.timesync.wakes(i)
 	cn, cc := r.chronyd.wakes(i)
-	return fmt.Sprintf("runs: timesync %d (%.0f µs each), chronyd %d (%.0f µs each)",
+	return fmt.Sprintf("; runs: timesync %d (%.0f µs each), chronyd %d (%.0f µs each)",
 		tn, float64(tc.Nanoseconds())/1e3, cn, float64(cc.Nanoseconds())/1e3)
 }
 
@@ -529,7 +531,7 @@ func report(w io.Writer, o options, r results) bool {
 	if o.rounds > 1 {
 		for i := 0; i < o.rounds; i++ {
 			a, b := r.timesync.window(i), r.chronyd.window(i)
-			fmt.Fprintf(w, "window %d: timesync %.2f ms/min, chronyd %.2f ms/min, ratio %.2f×; %s%s\n", i+1,
+			fmt.Fprintf(w, "window %d: timesync %.2f ms/min, chronyd %.2f ms/min, ratio %.2f×%s%s\n", i+1,
 				a.Seconds()*1e3/o.duration.Minutes(), b.Seconds()*1e3/o.duration.Minutes(), a.Seconds()/b.Seconds(),
 				r.runs(i), r.rest(i, o.duration))
 		}
@@ -547,7 +549,7 @@ func report(w io.Writer, o options, r results) bool {
 		fmt.Fprintf(w, "(timesync is %d processes, the privileged parent and its engine: CPU is every thread of both; VmRSS and VmHWM are sums, which count the pages of the binary they share twice; PSS counts each page once)\n", r.timesync.end.Procs)
 	}
 	if s := r.runs(-1); s != "" {
-		fmt.Fprintf(w, "%s\n", s)
+		fmt.Fprintf(w, "%s\n", strings.TrimPrefix(s, "; "))
 	}
 	cpuRatio := r.timesync.cpu().Seconds() / r.chronyd.cpu().Seconds()
 	fmt.Fprintf(w, "ratio timesync/chronyd: CPU %.2f×, PSS %.2f×\n", cpuRatio,

@@ -180,3 +180,27 @@ func TestRestOfTheMachine(t *testing.T) {
 		t.Errorf("a window without marks: %q", got)
 	}
 }
+
+// Each program's runs in a window, and what a run cost on average; no
+// runs read, nothing said; a count that went down reads as none.
+func TestRuns(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	r := results{
+		timesync: usage{marks: []time.Duration{0, ms(4), ms(10)}, runs: []int64{100, 150, 210}},
+		chronyd:  usage{marks: []time.Duration{0, ms(6), ms(12)}, runs: []int64{7, 57, 57}},
+	}
+	if got, want := r.runs(0), "; runs: timesync 50 (80 µs each), chronyd 50 (120 µs each)"; got != want {
+		t.Errorf("window 1: got %q, want %q", got, want)
+	}
+	if got, want := r.runs(-1), "; runs: timesync 110 (91 µs each), chronyd 50 (240 µs each)"; got != want {
+		t.Errorf("all windows: got %q, want %q", got, want)
+	}
+	r.chronyd.runs = []int64{7, 57, 50}
+	if got, want := r.runs(1), "; runs: timesync 60 (100 µs each), chronyd 0 (0 µs each)"; got != want {
+		t.Errorf("a count that went down: got %q, want %q", got, want)
+	}
+	r.chronyd.runs = nil
+	if got := r.runs(0); got != "" {
+		t.Errorf("no runs read: %q", got)
+	}
+}

@@ -2,8 +2,9 @@
 // with DisallowUnknownFields: a key that names a field only in another
 // case ({"Confirm":true} for "confirm"), and a key given twice (of which
 // encoding/json keeps the last). Check looks at every object whose Go type
-// is a struct, at any depth (through pointers, slices, arrays and maps),
-// and can require every field whose tag lacks omitempty. It only reads
+// is a struct or a map, at any depth (through pointers, slices and
+// arrays), and can require every field of a struct whose tag lacks
+// omitempty. It only reads
 // keys: the caller's decoder judges the values and the syntax.
 //
 // Used by the privilege-separated parent (service/privsep), which trusts
@@ -97,6 +98,9 @@ func check(data []byte, t reflect.Type, required bool, path string) error {
 		if !nested(t.Elem()) {
 			return nil
 		}
+		if t.Kind() == reflect.Array && len(els) > t.Len() {
+			els = els[:t.Len()] // encoding/json drops the rest
+		}
 		for n, el := range els {
 			if err := check(el, t.Elem(), required, fmt.Sprintf("%s%d.", path, n)); err != nil {
 				return err
@@ -109,6 +113,13 @@ func check(data []byte, t reflect.Type, required bool, path string) error {
 		ms, err := members(data)
 		if err != nil {
 			return err
+		}
+		seen := make(map[string]bool, len(ms))
+		for _, m := range ms {
+			if seen[m.key] {
+				return fmt.Errorf("key %q given twice", path+clip(m.key))
+			}
+			seen[m.key] = true
 		}
 		if !nested(t.Elem()) {
 			return nil
@@ -163,53 +174,89 @@ func (fs fields) folded(key string) string {
 var cache sync.Map // reflect.Type → fields
 
 // fieldsOf lists t's JSON keys as encoding/json names them: the tag's
-// name or else the field's; embedded structs without a tagged name are
-// flattened into the outer one (the outer, shallower field winning).
+// name or else the field's. The fields of embedded structs without a
+// tagged name are promoted, level by level: a name at a shallower level
+// hides the deeper ones, and two at one level leave the tagged one, or
+// none (encoding/json then ignores the name, and so refuses the key as
+// unknown). A field promoted through an embedded pointer is never
+// required: encoding/json leaves it out when the pointer is nil.
 func fieldsOf(t reflect.Type) fields {
 	if fs, ok := cache.Load(t); ok {
 		return fs.(fields)
 	}
 	fs := fields{byName: map[string]int{}}
-	var walk func(t reflect.Type, depth int)
-	walk = func(t reflect.Type, depth int) {
-		var embedded []reflect.Type
-		for i := range t.NumField() {
-			sf := t.Field(i)
-			tag := sf.Tag.Get("json")
-			if tag == "-" {
-				continue
-			}
-			name, opts, _ := strings.Cut(tag, ",")
-			ft := sf.Type
-			if sf.Anonymous && name == "" {
-				for ft.Kind() == reflect.Pointer {
-					ft = ft.Elem()
-				}
-				if ft.Kind() == reflect.Struct {
-					embedded = append(embedded, ft)
+	type level struct {
+		t      reflect.Type
+		viaPtr bool
+	}
+	type candidate struct {
+		field
+		tagged bool
+	}
+	taken := map[string]bool{} // named at a shallower level (kept or dropped)
+	visited := map[reflect.Type]bool{t: true}
+	for next := []level{{t: t}}; len(next) > 0; {
+		cur := next
+		next = nil
+		var order []string
+		found := map[string][]candidate{}
+		for _, lv := range cur {
+			for i := range lv.t.NumField() {
+				sf := lv.t.Field(i)
+				tag := sf.Tag.Get("json")
+				if tag == "-" {
 					continue
 				}
+				name, opts, _ := strings.Cut(tag, ",")
+				if sf.Anonymous && name == "" {
+					ft, ptr := sf.Type, false
+					for ft.Kind() == reflect.Pointer {
+						ft, ptr = ft.Elem(), true
+					}
+					if ft.Kind() == reflect.Struct {
+						if !visited[ft] {
+							visited[ft] = true
+							next = append(next, level{t: ft, viaPtr: lv.viaPtr || ptr})
+						}
+						continue
+					}
+				}
+				if !sf.IsExported() {
+					continue
+				}
+				tagged := name != ""
+				if !tagged {
+					name = sf.Name
+				}
+				if taken[name] {
+					continue // hidden by a shallower field of that name
+				}
+				req := !lv.viaPtr && !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero")
+				if _, ok := found[name]; !ok {
+					order = append(order, name)
+				}
+				found[name] = append(found[name], candidate{field{name: name, typ: sf.Type, required: req}, tagged})
 			}
-			if !sf.IsExported() {
-				continue
-			}
-			if name == "" {
-				name = sf.Name
-			}
-			if _, dup := fs.byName[name]; dup {
-				continue // an outer field of that name hides it
-			}
-			req := !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero")
-			fs.byName[name] = len(fs.list)
-			fs.list = append(fs.list, field{name: name, typ: sf.Type, required: req})
 		}
-		if depth < 8 {
-			for _, e := range embedded {
-				walk(e, depth+1)
+		for _, name := range order {
+			cs := found[name]
+			taken[name] = true
+			var win []candidate
+			for _, c := range cs {
+				if c.tagged {
+					win = append(win, c)
+				}
 			}
+			if len(cs) == 1 {
+				win = cs
+			}
+			if len(win) != 1 {
+				continue // ambiguous: encoding/json ignores the name
+			}
+			fs.byName[name] = len(fs.list)
+			fs.list = append(fs.list, win[0].field)
 		}
 	}
-	walk(t, 0)
 	cache.Store(t, fs)
 	return fs
 }

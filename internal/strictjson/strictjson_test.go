@@ -169,3 +169,83 @@ func TestCheckTopLevel(t *testing.T) {
 		t.Errorf("nil: %v", err)
 	}
 }
+
+type deepX struct {
+	X struct {
+		A int `json:"a"`
+	} `json:"X"`
+}
+type e1 struct{ deepX }
+type e2 struct {
+	X struct {
+		B int `json:"b"`
+	} `json:"X"`
+}
+type tagA struct {
+	N int `json:"n"`
+}
+type untagA struct{ N int }
+type twoUntagged struct{ M int }
+type twoUntagged2 struct{ M int }
+type PtrEmb struct {
+	P int `json:"p"`
+}
+type promoted struct {
+	e1     // X at depth 2
+	e2     // X at depth 1: wins
+	tagA   // n, tagged
+	untagA // N, untagged: a different name (case matters)
+	twoUntagged
+	twoUntagged2 // M twice, neither tagged: encoding/json ignores M
+	*PtrEmb
+	Arr [2]inner `json:"arr"`
+}
+
+// Promoted fields are named as encoding/json names them: the shallower
+// wins, two untagged at one level cancel, fields behind an embedded
+// pointer are not required; an array's extra elements are not looked at.
+func TestCheckPromoted(t *testing.T) {
+	for _, tt := range []struct {
+		in       string
+		required bool
+		err      string
+	}{
+		{`{"X":{"b":1}}`, false, ""},
+		{`{"X":{"a":1}}`, false, `unknown field "X.a"`},
+		{`{"n":1,"N":2}`, false, ""},
+		{`{"M":1}`, false, `unknown field "M"`},
+		{`{"X":{"b":1},"n":1,"N":1,"arr":[]}`, true, ""},
+		{`{"p":1}`, false, ""},
+		{`{"arr":[{"a":1},{"a":2},{"A":3}]}`, false, ""},
+		{`{"arr":[{"a":1},{"A":2}]}`, false, `unknown field "arr.1.A"`},
+	} {
+		var v promoted
+		err := Check([]byte(tt.in), &v, tt.required)
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("Check(%s, %v): %v, want nil", tt.in, tt.required, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("Check(%s, %v): %v, want %q", tt.in, tt.required, err, tt.err)
+		}
+		// Whatever Check accepts, encoding/json decodes without an
+		// unknown field.
+		if err == nil {
+			dec := json.NewDecoder(strings.NewReader(tt.in))
+			dec.DisallowUnknownFields()
+			if derr := dec.Decode(&v); derr != nil {
+				t.Errorf("Check accepted %s, encoding/json refuses it: %v", tt.in, derr)
+			}
+		}
+	}
+}
+
+// A key given twice in a map's object.
+func TestCheckMapDuplicates(t *testing.T) {
+	var m map[string]int
+	if err := Check([]byte(`{"a":1,"a":2}`), &m, false); err == nil || !strings.Contains(err.Error(), "given twice") {
+		t.Errorf("got %v", err)
+	}
+	if err := Check([]byte(`{"a":1,"b":2}`), &m, false); err != nil {
+		t.Errorf("got %v", err)
+	}
+}

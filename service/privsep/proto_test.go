@@ -33,6 +33,10 @@ func TestDecodeStrict(t *testing.T) {
 		{`{"ppm":1} ` + "\n", true},
 		{`{"ppm":1,}`, false},
 		{`{"ppm":"1"}`, false},
+		{`null`, false},
+		{` null `, false},
+		{`[]`, false},
+		{`{"ppm":1,"sync":null}`, true}, // an omitted pointer, as encoding/json writes it
 	} {
 		var a args
 		if err := decodeStrict([]byte(tt.in), &a); (err == nil) != tt.ok {
