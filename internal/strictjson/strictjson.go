@@ -12,6 +12,7 @@
 package strictjson
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // Check checks the keys of data, one JSON value, against v's type (a
@@ -41,6 +43,7 @@ var (
 )
 
 func check(data []byte, t reflect.Type, required bool, path string) error {
+	isPtr := t.Kind() == reflect.Pointer
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -54,7 +57,12 @@ func check(data []byte, t reflect.Type, required bool, path string) error {
 	switch t.Kind() {
 	case reflect.Struct:
 		if data[i] != '{' {
-			return nil // null, or a type error the decoder reports
+			// encoding/json leaves a struct as it is for null: with
+			// required fields, only a pointer may be null.
+			if required && !isPtr && path != "" && bytes.HasPrefix(data[i:], []byte("null")) {
+				return fmt.Errorf("field %q is null", strings.TrimSuffix(path, "."))
+			}
+			return nil // a pointer's null, or a type error the decoder reports
 		}
 		ms, err := members(data)
 		if err != nil {
@@ -174,12 +182,13 @@ func (fs fields) folded(key string) string {
 var cache sync.Map // reflect.Type → fields
 
 // fieldsOf lists t's JSON keys as encoding/json names them: the tag's
-// name or else the field's. The fields of embedded structs without a
-// tagged name are promoted, level by level: a name at a shallower level
-// hides the deeper ones, and two at one level leave the tagged one, or
-// none (encoding/json then ignores the name, and so refuses the key as
-// unknown). A field promoted through an embedded pointer is never
-// required: encoding/json leaves it out when the pointer is nil.
+// name (if valid) or else the field's. The fields of embedded structs
+// without a tag name are promoted, level by level: a name at a shallower
+// level hides the deeper ones, and two at one level leave the tagged one,
+// or none (encoding/json then ignores the name, and so refuses the key as
+// unknown); a struct embedded twice at one level has all its names
+// cancelled that way. A field promoted through an embedded pointer is
+// never required: encoding/json leaves it out when the pointer is nil.
 func fieldsOf(t reflect.Type) fields {
 	if fs, ok := cache.Load(t); ok {
 		return fs.(fields)
@@ -188,19 +197,25 @@ func fieldsOf(t reflect.Type) fields {
 	type level struct {
 		t      reflect.Type
 		viaPtr bool
+		count  int // times embedded at this level
 	}
 	type candidate struct {
 		field
 		tagged bool
 	}
 	taken := map[string]bool{} // named at a shallower level (kept or dropped)
-	visited := map[reflect.Type]bool{t: true}
-	for next := []level{{t: t}}; len(next) > 0; {
+	visited := map[reflect.Type]bool{}
+	for next := []level{{t: t, count: 1}}; len(next) > 0; {
 		cur := next
 		next = nil
+		at := map[reflect.Type]int{} // index in next
 		var order []string
 		found := map[string][]candidate{}
 		for _, lv := range cur {
+			if visited[lv.t] {
+				continue // seen at a shallower level
+			}
+			visited[lv.t] = true
 			for i := range lv.t.NumField() {
 				sf := lv.t.Field(i)
 				tag := sf.Tag.Get("json")
@@ -208,20 +223,24 @@ func fieldsOf(t reflect.Type) fields {
 					continue
 				}
 				name, opts, _ := strings.Cut(tag, ",")
-				if sf.Anonymous && name == "" {
-					ft, ptr := sf.Type, false
-					for ft.Kind() == reflect.Pointer {
-						ft, ptr = ft.Elem(), true
-					}
-					if ft.Kind() == reflect.Struct {
-						if !visited[ft] {
-							visited[ft] = true
-							next = append(next, level{t: ft, viaPtr: lv.viaPtr || ptr})
-						}
-						continue
-					}
+				if !validName(name) {
+					name = ""
 				}
-				if !sf.IsExported() {
+				ft, ptr := sf.Type, false
+				if sf.Anonymous && ft.Kind() == reflect.Pointer {
+					ft, ptr = ft.Elem(), true
+				}
+				embeddedStruct := sf.Anonymous && ft.Kind() == reflect.Struct
+				if !sf.IsExported() && !embeddedStruct {
+					continue // an unexported embedded struct may have exported fields
+				}
+				if embeddedStruct && name == "" {
+					if j, ok := at[ft]; ok {
+						next[j].count++
+					} else {
+						at[ft] = len(next)
+						next = append(next, level{t: ft, viaPtr: lv.viaPtr || ptr, count: 1})
+					}
 					continue
 				}
 				tagged := name != ""
@@ -231,11 +250,14 @@ func fieldsOf(t reflect.Type) fields {
 				if taken[name] {
 					continue // hidden by a shallower field of that name
 				}
-				req := !lv.viaPtr && !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero")
+				req := !lv.viaPtr && !hasOption(opts, "omitempty") && !hasOption(opts, "omitzero")
 				if _, ok := found[name]; !ok {
 					order = append(order, name)
 				}
-				found[name] = append(found[name], candidate{field{name: name, typ: sf.Type, required: req}, tagged})
+				c := candidate{field{name: name, typ: sf.Type, required: req}, tagged}
+				for range min(lv.count, 2) {
+					found[name] = append(found[name], c)
+				}
 			}
 		}
 		for _, name := range order {
@@ -259,6 +281,30 @@ func fieldsOf(t reflect.Type) fields {
 	}
 	cache.Store(t, fs)
 	return fs
+}
+
+// validName reports whether encoding/json takes name from a tag: not
+// empty, and only letters, digits and the punctuation it allows.
+func validName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range name {
+		if !unicode.IsLetter(c) && !unicode.IsDigit(c) && !strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasOption reports whether a tag's options (after the name) hold opt.
+func hasOption(opts, opt string) bool {
+	for o := range strings.SplitSeq(opts, ",") {
+		if o == opt {
+			return true
+		}
+	}
+	return false
 }
 
 // member is one key of an object and its value, undecoded.

@@ -249,3 +249,54 @@ func TestCheckMapDuplicates(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+type twiceInner struct{ Y int }
+type twiceA struct{ twiceInner }
+type twiceB struct{ twiceInner }
+type unexpTagged struct {
+	V int `json:"v"`
+}
+type twice struct {
+	twiceA
+	twiceB      // twiceInner twice at one level: Y is ignored
+	unexpTagged `json:"u"`
+	Bad         int     `json:"a b\\"` // not a valid name: the field's
+	Needed      inner   `json:"needed"`
+	List        []inner `json:"list"`
+}
+
+// A struct embedded twice at one level cancels its names; an unexported
+// embedded struct with a tag name is a field of that name; an invalid tag
+// name gives way to the field's; with required, a struct that is not a
+// pointer may not be null.
+func TestCheckTwiceEmbedded(t *testing.T) {
+	for _, tt := range []struct {
+		in       string
+		required bool
+		err      string
+	}{
+		{`{"Y":1}`, false, `unknown field "Y"`},
+		{`{"u":{"v":1}}`, false, ""},
+		{`{"Bad":1}`, false, ""},
+		{`{"u":{"v":1},"Bad":1,"needed":{"a":1},"list":[{"a":1}]}`, true, ""},
+		{`{"u":{"v":1},"Bad":1,"needed":null,"list":[]}`, true, `field "needed" is null`},
+		{`{"u":{"v":1},"Bad":1,"needed":{"a":1},"list":[null]}`, true, `field "list.0" is null`},
+		{`{"needed":null}`, false, ""},
+	} {
+		var v twice
+		err := Check([]byte(tt.in), &v, tt.required)
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("Check(%s, %v): %v, want nil", tt.in, tt.required, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("Check(%s, %v): %v, want %q", tt.in, tt.required, err, tt.err)
+		}
+		if err == nil {
+			dec := json.NewDecoder(strings.NewReader(tt.in))
+			dec.DisallowUnknownFields()
+			if derr := dec.Decode(&v); derr != nil {
+				t.Errorf("Check accepted %s, encoding/json refuses it: %v", tt.in, derr)
+			}
+		}
+	}
+}

@@ -285,6 +285,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
 		}
 		return errorf(http.StatusBadRequest, "the request needs a JSON body")
 	}
+	// Every body is an object: encoding/json would take null as an
+	// empty request.
+	if bytes.TrimSpace(body)[0] != '{' {
+		return errorf(http.StatusBadRequest, "malformed JSON body: the body must be a JSON object")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
