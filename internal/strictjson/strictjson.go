@@ -24,7 +24,8 @@ import (
 )
 
 // Check checks the keys of data, one JSON value, against v's type (a
-// pointer to it, or the value itself). With required, every field whose
+// pointer to it, or the value itself); a struct's value must be an
+// object (encoding/json takes null for a struct left as it is). With required, every field whose
 // json tag lacks omitempty must be present in each object. Values whose
 // type decodes itself (json.Unmarshaler, encoding.TextUnmarshaler, as
 // json.RawMessage and time.Time do) and interfaces are not looked into.
@@ -57,9 +58,13 @@ func check(data []byte, t reflect.Type, required bool, path string) error {
 	switch t.Kind() {
 	case reflect.Struct:
 		if data[i] != '{' {
-			// encoding/json leaves a struct as it is for null: with
-			// required fields, only a pointer may be null.
-			if required && !isPtr && path != "" && bytes.HasPrefix(data[i:], []byte("null")) {
+			// encoding/json leaves a struct as it is for null: the
+			// whole value must be an object, and with required fields
+			// only a pointer may be null further in.
+			if path == "" {
+				return errors.New("not a JSON object")
+			}
+			if required && !isPtr && bytes.HasPrefix(data[i:], []byte("null")) {
 				return fmt.Errorf("field %q is null", strings.TrimSuffix(path, "."))
 			}
 			return nil // a pointer's null, or a type error the decoder reports

@@ -152,6 +152,10 @@ func TestCheckTopLevel(t *testing.T) {
 	if err := Check([]byte(`5`), &n, true); err != nil {
 		t.Errorf("int: %v", err)
 	}
+	var o outer
+	if err := Check([]byte(` null`), &o, false); err == nil || err.Error() != "not a JSON object" {
+		t.Errorf("null for a struct: %v", err)
+	}
 	if err := Check([]byte(`{}`), nil, true); err != nil {
 		t.Errorf("nil: %v", err)
 	}

@@ -285,11 +285,6 @@ func decode(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
 		}
 		return errorf(http.StatusBadRequest, "the request needs a JSON body")
 	}
-	// Every body is an object: encoding/json would take null as an
-	// empty request.
-	if bytes.TrimSpace(body)[0] != '{' {
-		return errorf(http.StatusBadRequest, "malformed JSON body: the body must be a JSON object")
-	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -298,8 +293,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return errorf(http.StatusBadRequest, "malformed JSON body: unexpected data after the JSON value")
 	}
-	// encoding/json matches keys whatever their case and keeps the last
-	// of a key given twice: neither is what the client meant to send.
+	// encoding/json matches keys whatever their case, keeps the last of
+	// a key given twice and takes null for an empty request: none of it
+	// is what the client meant to send.
 	if err := strictjson.Check(body, v, false); err != nil {
 		return errorf(http.StatusBadRequest, "malformed JSON body: %v", err)
 	}

@@ -151,7 +151,7 @@ func TestBadRequests(t *testing.T) {
 		{"nested unknown field", "POST", "/v1/servers", strings.NewReader(`{"server": {"address": "192.0.2.7", "burst": true}}`), 400, `unknown field "burst"`},
 		{"trailing data", "POST", "/v1/sync", strings.NewReader(`{"confirm": false} {}`), 400, "after the JSON value"},
 		{"key in another case", "POST", "/v1/sync", strings.NewReader(`{"Confirm": true}`), 400, `unknown field "Confirm" (the field is "confirm"`},
-		{"null body", "POST", "/v1/sync", strings.NewReader(`null`), 400, "must be a JSON object"},
+		{"null body", "POST", "/v1/sync", strings.NewReader(`null`), 400, "not a JSON object"},
 		{"key given twice", "POST", "/v1/sync", strings.NewReader(`{"confirm": false, "confirm": true}`), 400, `field "confirm" given twice`},
 		{"nested key in another case", "POST", "/v1/servers", strings.NewReader(`{"server": {"Address": "192.0.2.7"}}`), 400, `unknown field "server.Address"`},
 		{"tinker key given twice", "PUT", "/v1/config", strings.NewReader(`{"tinker": {"panic_seconds": 0, "panic_seconds": 1000}}`), 400, `given twice`},

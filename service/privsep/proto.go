@@ -208,11 +208,6 @@ func decodeStrict(data []byte, v any) error {
 	if len(data) == 0 {
 		data = []byte("{}")
 	}
-	// A struct takes only an object: encoding/json would take null
-	// (or "args":null) as a struct left as it is, required fields and all.
-	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-		return errors.New("not a JSON object")
-	}
 	if err := strictjson.Check(data, v, true); err != nil {
 		return err
 	}

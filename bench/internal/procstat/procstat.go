@@ -20,12 +20,17 @@ import (
 // every thread of pid has spent on a CPU, to the nanosecond (/proc/PID/stat
 // counts in 10 ms ticks, too coarse for an idle daemon).
 func CPUTime(pid int) (time.Duration, error) {
+	cpu, _, err := cpuRuns(pid)
+	return cpu, err
+}
+
+// cpuRuns sums every thread's on-CPU time and times run.
+func cpuRuns(pid int) (cpu time.Duration, runs int64, err error) {
 	ts, err := threads(pid, false)
-	var sum time.Duration
 	for _, t := range ts {
-		sum += t.CPU
+		cpu, runs = cpu+t.CPU, runs+t.Slices
 	}
-	return sum, err
+	return cpu, runs, err
 }
 
 // Thread is one thread's on-CPU time (schedstat's first field), how many
@@ -291,12 +296,7 @@ func TreeUsage(pid int) (Usage, error) {
 	}
 	u.Pids = pids
 	for i, p := range pids {
-		ts, err := threads(p, false)
-		var c time.Duration
-		var n int64
-		for _, t := range ts {
-			c, n = c+t.CPU, n+t.Slices
-		}
+		c, n, err := cpuRuns(p)
 		if err == nil {
 			var r, h int64
 			var t int
