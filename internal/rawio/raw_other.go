@@ -7,10 +7,7 @@ package rawio
 // sees it, and the sanitizers which bytes a call wrote), the calls are the
 // syscall package's.
 
-import (
-	"syscall"
-	"time"
-)
+import "syscall"
 
 func read(fd uintptr, p []byte) (int, error)  { return syscall.Read(int(fd), p) }
 func write(fd uintptr, p []byte) (int, error) { return syscall.Write(int(fd), p) }
@@ -19,6 +16,3 @@ func recvmsg(fd uintptr, p, oob []byte, flags int) (n, oobn int, err error) {
 	n, oobn, _, _, err = syscall.Recvmsg(int(fd), p, oob, flags)
 	return n, oobn, err
 }
-
-// waitReadable does not wait: the caller waits in the runtime's poller.
-func waitReadable(uintptr, time.Time) bool { return false }
