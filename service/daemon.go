@@ -226,7 +226,7 @@ func New(opt Options) (*Daemon, error) {
 	if opt.Querier == nil {
 		q := ntpclient.Querier{}
 		if opt.DryRun {
-			q.GetSystemTime, q.SystemTimeAt = virtualNow(clk), virtualAt(clk)
+			q.GetSystemTime = virtualNow(clk)
 		}
 		opt.Querier = q
 	}
@@ -252,19 +252,13 @@ func New(opt Options) (*Daemon, error) {
 // measurements would keep showing an offset the discipline believes it
 // has corrected, and the status would make no sense.
 func virtualNow(c *platform.Clock) func() time.Time {
-	at := virtualAt(c)
-	return func() time.Time { return at(time.Now()) }
-}
-
-// virtualAt is virtualNow's clock at an earlier instant t (a time.Now
-// reading): what dates the kernel's receive timestamps in a dry run.
-func virtualAt(c *platform.Clock) func(time.Time) time.Time {
-	return func(t time.Time) time.Time {
-		applied, ok := c.AppliedAt(t)
+	return func() time.Time {
+		now := time.Now()
+		applied, ok := c.AppliedAt(now)
 		if !ok {
-			return t
+			return now
 		}
-		return t.Add(time.Duration(applied * float64(time.Second)))
+		return now.Add(time.Duration(applied * float64(time.Second)))
 	}
 }
 
@@ -572,7 +566,7 @@ func (d *Daemon) exchangerLocked() loop.Exchanger {
 		return loop.Blocking{Querier: d.opt.Querier}
 	}
 	if d.ntp == nil {
-		d.ntp = &ntpclient.Client{Timeout: q.Timeout, Dialer: q.Dialer, GetSystemTime: q.GetSystemTime, SystemTimeAt: q.SystemTimeAt}
+		d.ntp = &ntpclient.Client{Timeout: q.Timeout, Dialer: q.Dialer, GetSystemTime: q.GetSystemTime}
 	}
 	return d.ntp
 }

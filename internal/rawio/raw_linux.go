@@ -34,7 +34,7 @@ func write(fd uintptr, p []byte) (int, error) {
 	return int(r), nil
 }
 
-func recvmsg(fd uintptr, p, oob []byte, flags int) (n, oobn int, err error) {
+func recvmsg(fd uintptr, p, oob []byte) (n, oobn int, err error) {
 	var iov syscall.Iovec
 	if len(p) > 0 {
 		iov.Base = &p[0]
@@ -47,7 +47,7 @@ func recvmsg(fd uintptr, p, oob []byte, flags int) (n, oobn int, err error) {
 		msg.Control = &oob[0]
 		msg.SetControllen(len(oob))
 	}
-	r, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), uintptr(flags|syscall.MSG_CMSG_CLOEXEC))
+	r, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), syscall.MSG_CMSG_CLOEXEC)
 	if e != 0 {
 		return 0, 0, errno(e)
 	}

@@ -12,7 +12,7 @@ import "syscall"
 func read(fd uintptr, p []byte) (int, error)  { return syscall.Read(int(fd), p) }
 func write(fd uintptr, p []byte) (int, error) { return syscall.Write(int(fd), p) }
 
-func recvmsg(fd uintptr, p, oob []byte, flags int) (n, oobn int, err error) {
-	n, oobn, _, _, err = syscall.Recvmsg(int(fd), p, oob, flags)
+func recvmsg(fd uintptr, p, oob []byte) (n, oobn int, err error) {
+	n, oobn, _, _, err = syscall.Recvmsg(int(fd), p, oob, 0)
 	return n, oobn, err
 }

@@ -94,7 +94,7 @@ func ReadMsg(c syscall.Conn, p, oob []byte) (n, oobn int, err error) {
 	}
 	var e error
 	err = rc.Read(func(fd uintptr) bool {
-		for n, oobn, e = recvmsg(fd, p, oob, 0); e == syscall.EINTR; n, oobn, e = recvmsg(fd, p, oob, 0) {
+		for n, oobn, e = recvmsg(fd, p, oob); e == syscall.EINTR; n, oobn, e = recvmsg(fd, p, oob) {
 		}
 		return e != syscall.EAGAIN
 	})
@@ -105,37 +105,6 @@ func ReadMsg(c syscall.Conn, p, oob []byte) (n, oobn int, err error) {
 		return 0, 0, err
 	}
 	return n, oobn, nil
-}
-
-// WriteFD writes p to fd, a non-blocking descriptor outside the runtime's
-// poller, in one call (a datagram): syscall.EAGAIN if it would block.
-func WriteFD(fd int, p []byte) (int, error) {
-	for {
-		n, e := write(uintptr(fd), p)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != nil {
-			return n, os.NewSyscallError("write", e)
-		}
-		return n, nil
-	}
-}
-
-// RecvmsgFD receives one datagram into p and its control messages into
-// oob from fd, a descriptor outside the runtime's poller, without waiting
-// (MSG_DONTWAIT): an error wrapping syscall.EAGAIN if none is there.
-func RecvmsgFD(fd int, p, oob []byte) (n, oobn int, err error) {
-	for {
-		n, oobn, e := recvmsg(uintptr(fd), p, oob, syscall.MSG_DONTWAIT)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != nil {
-			return 0, 0, os.NewSyscallError("recvmsg", e)
-		}
-		return n, oobn, nil
-	}
 }
 
 // The net package's connections are syscall.Conns.

@@ -7,10 +7,9 @@
 //
 // Two doors: Querier.Query, one blocking exchange on a socket of its own
 // (timesync --once), and Client.Exchange, the service's asynchronous
-// exchanges on one connected socket per server kept open between polls
-// (what the idle service costs is mostly per exchange: a socket per query
-// cost ~25 system calls), whose answers are read when they are due, all
-// of a round's at once (client.go).
+// exchanges on one connected socket per server kept open between polls,
+// read by one parked goroutine per server (what the idle service costs
+// is mostly per exchange: a socket per query cost ~25 system calls).
 package ntpclient
 
 import (
@@ -40,13 +39,9 @@ type Querier struct {
 	// *net.UDPConn.
 	Dialer func(localAddress, remoteAddress string) (net.Conn, error)
 	// GetSystemTime reads the local clock for the client's timestamps
-	// (default the system clock; a dry run's virtual clock).
+	// (default the system clock, and then kernel receive timestamps
+	// where available; a dry run's virtual clock otherwise).
 	GetSystemTime func() time.Time
-	// SystemTimeAt reads GetSystemTime's clock as it was at an earlier
-	// instant t of time.Now's. With it (or without GetSystemTime) the
-	// receive timestamp is the kernel's, where the OS gives one: when
-	// the answer arrived, not when it was read.
-	SystemTimeAt func(t time.Time) time.Time
 }
 
 // Query performs one NTPv4 client exchange. Errors are mapped: no answer →
@@ -64,7 +59,7 @@ func (q Querier) Query(ctx context.Context, address string) (*ntp.Response, erro
 			return nil, fmt.Errorf("%w: %w", engine.ErrNoReply, context.DeadlineExceeded)
 		}
 	}
-	s, err := open(q.Dialer, q.GetSystemTime, q.SystemTimeAt, address)
+	s, err := open(q.Dialer, q.GetSystemTime, address)
 	if err != nil {
 		return nil, mapError(err, timeout)
 	}
@@ -85,25 +80,20 @@ func (q Querier) Query(ctx context.Context, address string) (*ntp.Response, erro
 type socket struct {
 	conn     net.Conn
 	udp      *net.UDPConn // conn, if it is one: kernel timestamps, ReadMsgUDP
-	local    net.Addr
 	now      func() time.Time
-	at       func(time.Time) time.Time // now at an earlier instant; nil: kernel times as they are
-	kernelTS bool                      // the kernel timestamps what arrives
+	kernelTS bool // the kernel timestamps what arrives
 	opened   time.Time
 	buf      [headerSize + 1024]byte // room for extension fields (ignored)
 	oob      []byte
 
-	// fd, once detached (Linux): the socket's own descriptor, out of the
-	// runtime's poller, read when an answer is due (Client); conn is
-	// closed then. -1 while conn is read.
-	fd int
+	// raw: the client's exchanges are raw system calls, timed out by a
+	// timer of the client's instead of a read deadline (setRaw, Linux).
+	raw bool
 }
 
-// open dials address. now reads the local clock (nil: the system clock)
-// and at reads it at an earlier instant (see Querier.SystemTimeAt); the
-// kernel's receive timestamps are asked for when they can be turned into
-// now's clock.
-func open(dial func(la, ra string) (net.Conn, error), now func() time.Time, at func(time.Time) time.Time, address string) (*socket, error) {
+// open dials address. now reads the local clock (nil: the system clock,
+// with kernel receive timestamps where the OS has them).
+func open(dial func(la, ra string) (net.Conn, error), now func() time.Time, address string) (*socket, error) {
 	if dial == nil {
 		dial = dialUDP
 	}
@@ -111,13 +101,13 @@ func open(dial func(la, ra string) (net.Conn, error), now func() time.Time, at f
 	if err != nil {
 		return nil, err
 	}
-	s := &socket{conn: c, local: c.LocalAddr(), now: now, at: at, opened: time.Now(), fd: -1}
+	s := &socket{conn: c, now: now, opened: time.Now()}
 	s.udp, _ = c.(*net.UDPConn)
 	if now == nil {
-		s.now, s.at = systemTime, nil
-	}
-	if s.udp != nil && rxts.Supported && (now == nil || at != nil) {
-		s.kernelTS = rxts.Enable(s.udp)
+		s.now = systemTime
+		if s.udp != nil && rxts.Supported {
+			s.kernelTS = rxts.Enable(s.udp)
+		}
 	}
 	if s.kernelTS {
 		s.oob = make([]byte, rxts.OOBSize)
@@ -126,9 +116,6 @@ func open(dial func(la, ra string) (net.Conn, error), now func() time.Time, at f
 }
 
 func (s *socket) close() error {
-	if s.fd >= 0 {
-		return closeFD(s.fd)
-	}
 	return s.conn.Close()
 }
 
@@ -156,11 +143,14 @@ func (s *socket) exchange(timeout time.Duration) (*ntp.Response, error) {
 	return judge(b, cookie, t1, t4)
 }
 
-// read waits for one datagram and returns it with when it arrived (t4).
+// read returns one datagram and when it arrived (t4): the kernel's
+// timestamp if there is one, else the clock read just after.
 func (s *socket) read() ([]byte, time.Time, error) {
 	var n, oobn int
 	var err error
-	if s.udp != nil {
+	if s.raw {
+		n, oobn, err = s.readRaw()
+	} else if s.udp != nil {
 		n, oobn, _, _, err = s.udp.ReadMsgUDP(s.buf[:], s.oob)
 	} else {
 		n, err = s.conn.Read(s.buf[:])
@@ -168,26 +158,13 @@ func (s *socket) read() ([]byte, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	return s.buf[:n], s.arrival(oobn, time.Now()), nil
-}
-
-// arrival is when the datagram just read, its control messages oobn
-// bytes of s.oob, arrived, on s's clock: the kernel's timestamp if there
-// is one, else the clock read now. readAt is time.Now() just after the
-// read.
-func (s *socket) arrival(oobn int, readAt time.Time) time.Time {
+	t4 := s.now()
 	if s.kernelTS && oobn > 0 {
 		if ts, ok := rxts.Parse(s.oob[:oobn]); ok {
-			if s.at == nil {
-				return ts
-			}
-			// The stamp is the system clock's; its age, in that
-			// clock, dates it on time.Now's, which s.at reads.
-			age := max(readAt.Round(0).Sub(ts), 0)
-			return s.at(readAt.Add(-age))
+			t4 = ts
 		}
 	}
-	return s.now()
+	return s.buf[:n], t4, nil
 }
 
 // judge reads an answer to the request carrying cookie: the header's
@@ -211,15 +188,10 @@ func mapError(err error, timeout time.Duration) error {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return engine.ErrRefused
 	case errors.As(err, &nerr) && nerr.Timeout():
-		return noReplyWithin(timeout)
+		return fmt.Errorf("%w within %v", engine.ErrNoReply, engine.RoundDuration(timeout))
 	default:
 		return fmt.Errorf("%w: %w", engine.ErrNoReply, err)
 	}
-}
-
-// noReplyWithin is the error of an exchange that timed out.
-func noReplyWithin(timeout time.Duration) error {
-	return fmt.Errorf("%w within %v", engine.ErrNoReply, engine.RoundDuration(timeout))
 }
 
 // dialUDP is the default dialer: a connected UDP socket, so that an ICMP

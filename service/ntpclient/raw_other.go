@@ -2,12 +2,11 @@
 
 package ntpclient
 
-import "time"
+// setRaw reports false: elsewhere the client's reads wait on a read
+// deadline (raw_linux.go says why Linux does not).
+func (s *socket) setRaw() bool { return false }
 
-// detach reports false: elsewhere each socket's goroutine reads its
-// answers as they come (raw_linux.go says what Linux does instead).
-func (s *socket) detach() bool { return false }
-
-func (s *socket) writeFD([]byte) error                { panic("ntpclient: no detached sockets here") }
-func (s *socket) receive() ([]byte, time.Time, error) { panic("ntpclient: no detached sockets here") }
-func closeFD(int) error                               { panic("ntpclient: no detached sockets here") }
+func (s *socket) writeRaw([]byte) error             { panic("ntpclient: no raw exchanges here") }
+func (s *socket) readRaw() (n, oobn int, err error) { panic("ntpclient: no raw exchanges here") }
+func (s *socket) expire()                           {}
+func (s *socket) unexpire()                         {}
