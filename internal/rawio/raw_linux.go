@@ -4,7 +4,10 @@ package rawio
 
 import (
 	"syscall"
+	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // errno turns a raw call's errno into an error (nil for 0).
@@ -52,4 +55,27 @@ func recvmsg(fd uintptr, p, oob []byte) (n, oobn int, err error) {
 		return 0, 0, errno(e)
 	}
 	return int(r), int(msg.Controllen), nil
+}
+
+// waitReadable waits in ppoll(2), a raw call, until fd is readable or
+// deadline passes, and reports whether it is readable. A signal (the
+// runtime's preemption request among them) interrupts the wait, which
+// then goes on for what is left.
+func waitReadable(fd uintptr, deadline time.Time) bool {
+	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		ts := unix.NsecToTimespec(int64(left))
+		n, _, e := syscall.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e != 0:
+			return false
+		}
+		return n > 0
+	}
 }

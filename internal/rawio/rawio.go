@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
 // Read reads into p from c, as c.Read does: io.EOF at the end of a stream.
@@ -97,6 +98,43 @@ func ReadMsg(c syscall.Conn, p, oob []byte) (n, oobn int, err error) {
 		for n, oobn, e = recvmsg(fd, p, oob); e == syscall.EINTR; n, oobn, e = recvmsg(fd, p, oob) {
 		}
 		return e != syscall.EAGAIN
+	})
+	if err == nil && e != nil {
+		err = os.NewSyscallError("recvmsg", e)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return n, oobn, nil
+}
+
+// ReadMsgWait is ReadMsg, except that when nothing is there yet it first
+// waits up to wait for it in a raw ppoll(2) on this thread, holding the
+// runtime's P (no other goroutine of the process runs meanwhile), and
+// only then in the runtime's poller. For an answer that comes within
+// microseconds (a request to a process on the same machine), the thread
+// is woken by the answer itself, and neither the poller's thread nor the
+// system monitor is involved. Elsewhere (no raw calls) it is ReadMsg.
+func ReadMsgWait(c syscall.Conn, p, oob []byte, wait time.Duration) (n, oobn int, err error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, 0, err
+	}
+	var e error
+	deadline := time.Now().Add(wait)
+	waited := false
+	err = rc.Read(func(fd uintptr) bool {
+		for {
+			for n, oobn, e = recvmsg(fd, p, oob); e == syscall.EINTR; n, oobn, e = recvmsg(fd, p, oob) {
+			}
+			if e != syscall.EAGAIN || waited {
+				return e != syscall.EAGAIN
+			}
+			waited = true
+			if !waitReadable(fd, deadline) {
+				return false
+			}
+		}
 	})
 	if err == nil && e != nil {
 		err = os.NewSyscallError("recvmsg", e)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // pair is a connected pair of Unix stream sockets, both in the runtime's
@@ -120,5 +121,41 @@ func TestClosed(t *testing.T) {
 	}
 	if _, err := Write(a, []byte("x")); err == nil {
 		t.Error("write on a closed connection succeeded")
+	}
+}
+
+// ReadMsgWait reads what is there already, what comes within its wait
+// (awaited on the calling thread), and what comes later (awaited in the
+// poller); and n == 0 at the end of the stream.
+func TestReadMsgWait(t *testing.T) {
+	a, b := pair(t)
+	for _, c := range []struct {
+		name        string
+		after, wait time.Duration
+	}{
+		{"there already", -1, time.Second},
+		{"within the wait", 5 * time.Millisecond, time.Second},
+		{"after the wait", 150 * time.Millisecond, 20 * time.Millisecond},
+		{"no wait", 20 * time.Millisecond, 0},
+	} {
+		write := func() {
+			if _, err := a.Write([]byte(c.name)); err != nil {
+				t.Error(err)
+			}
+		}
+		if c.after < 0 {
+			write()
+		} else {
+			time.AfterFunc(c.after, write)
+		}
+		buf := make([]byte, 64)
+		n, _, err := ReadMsgWait(b, buf, nil, c.wait)
+		if err != nil || string(buf[:n]) != c.name {
+			t.Errorf("%s: read %q, %v", c.name, buf[:n], err)
+		}
+	}
+	time.AfterFunc(5*time.Millisecond, func() { a.Close() })
+	if n, _, err := ReadMsgWait(b, make([]byte, 8), nil, time.Second); n != 0 || err != nil {
+		t.Errorf("at the end of the stream: %d bytes, %v; want 0, nil", n, err)
 	}
 }

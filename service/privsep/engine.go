@@ -71,7 +71,7 @@ func (r *Remote) callFD(op string, a, out any) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFrame(r.conn, body); err != nil { // the runtime's call: see quiet
+	if err := writeFrame(quiet(r.conn), body); err != nil {
 		return nil, r.fail(err)
 	}
 	body, files, err := readFrameFDs(r.conn)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/timesync/timesync/internal/rawio"
 )
@@ -30,8 +31,15 @@ func writeFrameFD(c *net.UnixConn, body []byte, f *os.File) error {
 	return err
 }
 
+// replyWait is how long the engine waits for the parent's answer on the
+// thread that asked, holding the runtime's P (rawio.ReadMsgWait), before
+// it waits in the runtime's poller: the parent answers in well under a
+// millisecond here, in some milliseconds in an emulated guest.
+const replyWait = 100 * time.Millisecond
+
 // readFrameFDs reads one frame and any descriptors sent with it (which
-// the caller owns from then on).
+// the caller owns from then on), waiting for it as rawio.ReadMsgWait
+// does.
 func readFrameFDs(c *net.UnixConn) ([]byte, []*os.File, error) {
 	var files []*os.File
 	fail := func(err error) ([]byte, []*os.File, error) {
@@ -45,7 +53,7 @@ func readFrameFDs(c *net.UnixConn) ([]byte, []*os.File, error) {
 	need := 4
 	for len(buf) < need {
 		chunk := make([]byte, min(need-len(buf), 64<<10))
-		n, oobn, _, _, err := c.ReadMsgUnix(chunk, oob) // the runtime's call: see quiet
+		n, oobn, err := rawio.ReadMsgWait(c, chunk, oob, replyWait)
 		if oobn > 0 {
 			fs, perr := parseRights(oob[:oobn])
 			files = append(files, fs...)
@@ -75,16 +83,17 @@ func readFrameFDs(c *net.UnixConn) ([]byte, []*os.File, error) {
 }
 
 // quiet is c read and written with raw system calls (internal/rawio), so
-// that the parent's answer to a request does not wake its system monitor.
-// The engine's side of a request keeps the runtime's calls (callFD,
-// readFrameFDs): its write wakes the engine's sysmon, which then polls the
-// network every 10 ms and preempts long-running goroutines while the
-// engine is busy. With that side raw too, the VM test's service took 277
-// and 135 s to converge (the reply to a slew heard 42 ms after asking,
-// and the change accounted halfway through); with the parent's stamps
-// (SetFrequencyResult) as well it converged after 2 s twice, then after
-// 264 s with a frequency 4 ppm off: something else than the accounting
-// goes wrong when the busy engine's sysmon sleeps, not yet understood.
+// that a request or its answer does not wake the reader's system monitor
+// (sysmon), which then polls every 20 µs, backing off to 10 ms, until the
+// process is idle again: on both sides, the parent's (requests) and the
+// engine's (callFD, with readFrameFDs waiting for the answer on its own
+// thread). The engine's side once went through the runtime's calls on
+// purpose: with it raw and the answer awaited in the runtime's poller,
+// the VM test's service took 277 and 135 s to converge (the answer to a
+// slew heard 42 ms after asking: the busy engine ran other goroutines
+// first, and nothing preempted them) and, with the parent's stamps
+// (SetFrequencyResult), once 264 s. The answer is now awaited where it
+// was asked for (replyWait).
 func quiet(c *net.UnixConn) io.ReadWriter { return rawConn{c} }
 
 type rawConn struct{ c *net.UnixConn }
