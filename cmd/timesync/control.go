@@ -283,7 +283,10 @@ func runServers(args []string, stdout io.Writer) error {
 		}
 		out, err = c.Servers(ctx)
 	case "add":
-		if len(a) > 0 && a[0] == "pool" {
+		if len(a) == 0 || (len(a) == 1 && a[0] == "pool") {
+			return usagef("usage: timesync servers add [pool] ADDRESS[:PORT] [options]")
+		}
+		if a[0] == "pool" {
 			p, perr := config.ParsePool(a[1:]...)
 			if perr != nil {
 				return usageError{perr}
@@ -347,6 +350,9 @@ func runRestrict(args []string, stdout io.Writer) error {
 		}
 		out, err = c.Restrict(ctx)
 	case "add":
+		if len(a) == 0 {
+			return usagef("usage: timesync restrict add default|ADDRESS[/BITS] [mask MASK] [FLAG]...")
+		}
 		r, perr := config.ParseRestrict(a...)
 		if perr != nil {
 			return usageError{perr}
