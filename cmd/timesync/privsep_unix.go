@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/timesync/timesync/internal/idlegc"
 	"github.com/timesync/timesync/platform"
 	"github.com/timesync/timesync/service"
 	"github.com/timesync/timesync/service/config"
@@ -251,6 +252,7 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
+	idlegc.Enable()
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug

@@ -19,6 +19,7 @@ import (
 
 	kservice "github.com/kardianos/service"
 
+	"github.com/timesync/timesync/internal/idlegc"
 	"github.com/timesync/timesync/platform"
 	"github.com/timesync/timesync/platform/osclock"
 	"github.com/timesync/timesync/service"
@@ -64,6 +65,9 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 		// at minpoll 4, three paired one-minute rounds).
 		runtime.GOMAXPROCS(1)
 	}
+	// No garbage collection every two minutes for nothing (idlegc's
+	// package comment); the engine does the same for itself.
+	idlegc.Enable()
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
