@@ -53,12 +53,15 @@ func TestKernelTimersFireOnceInTime(t *testing.T) {
 			t.Errorf("timer %d ran %d times", k, c)
 		}
 	}
-	// Those 2 ms apart start in order; allow a neighbour's race (their
-	// goroutines run concurrently), not a timer from much later first.
+	// Those 2 ms apart start in order; allow a race among neighbours,
+	// not a timer from much later first. Timers that fall due together
+	// (the timerfd's goroutine was late: a loaded machine, as CI's) are
+	// handed to their workers at once, and the scheduler starts the last
+	// one handed over first: CI saw 14 after 17.
 	prev := -1
 	for range n {
 		k := <-order
-		if k < prev-2 {
+		if k < prev-6 {
 			t.Errorf("timer %d ran after timer %d", k, prev)
 		}
 		prev = max(prev, k)
