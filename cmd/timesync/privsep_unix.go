@@ -22,14 +22,12 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/timesync/timesync/internal/idlegc"
 	"github.com/timesync/timesync/platform"
 	"github.com/timesync/timesync/service"
 	"github.com/timesync/timesync/service/config"
@@ -249,10 +247,7 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 	if lockErr != nil && !errors.Is(lockErr, privsep.ErrNoSeccomp) {
 		return fmt.Errorf("engine: %w; it is started by 'timesync service run' (as root), never by hand", lockErr)
 	}
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
-	idlegc.Enable()
+	idleRuntime()
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
