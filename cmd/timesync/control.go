@@ -308,6 +308,9 @@ func runServers(args []string, stdout io.Writer) error {
 		default:
 			return usagef("usage: timesync servers remove ADDRESS[:PORT] | servers remove pool NAME")
 		}
+		if client.IsNotFound(err) {
+			return fmt.Errorf("%w; 'timesync servers list' shows what is configured", err)
+		}
 	default:
 		return usagef("unknown servers subcommand %q; usage: timesync %s", sub, use)
 	}
@@ -363,6 +366,9 @@ func runRestrict(args []string, stdout io.Writer) error {
 			return usagef("usage: timesync restrict remove default|ADDRESS[/BITS] [mask MASK]")
 		}
 		out, err = c.RemoveRestrict(ctx, strings.Join(a, " "))
+		if client.IsNotFound(err) {
+			return fmt.Errorf("%w; 'timesync restrict list' shows the rules", err)
+		}
 	default:
 		return usagef("unknown restrict subcommand %q; usage: timesync %s", sub, use)
 	}

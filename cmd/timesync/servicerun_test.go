@@ -377,6 +377,13 @@ func TestServersAddRootAndNobody(t *testing.T) {
 	if r.code != 0 {
 		t.Errorf("restrict remove: exit %d %s", r.code, r.stderr)
 	}
+	// Removing what is not there says where to look.
+	if r := runCommand(t, false, "servers", "remove", "192.0.2.99:123", "--socket", s.socket); r.code != 1 || !strings.Contains(r.stderr, "not configured") || !strings.Contains(r.stderr, "timesync servers list") {
+		t.Errorf("servers remove of an unknown server: exit %d, stderr %q; want 1 and a pointer to 'timesync servers list'", r.code, r.stderr)
+	}
+	if r := runCommand(t, false, "restrict", "remove", "198.51.100.0/24", "--socket", s.socket); r.code != 1 || !strings.Contains(r.stderr, "timesync restrict list") {
+		t.Errorf("restrict remove of an unknown rule: exit %d, stderr %q; want 1 and a pointer to 'timesync restrict list'", r.code, r.stderr)
+	}
 	if r := runCommand(t, false, "sync", "--socket", s.socket); r.code != 0 {
 		t.Errorf("sync: exit %d %s", r.code, r.stderr)
 	}
