@@ -695,31 +695,62 @@ func (d *Daemon) exchanged(address string, r *ntp.Response, err error) {
 	d.refresh()
 }
 
-// refresh records a new clock update in the history and publishes the
-// status if it changed.
+// refresh records a new clock update in the history, hands the NTP
+// server (when serving) our synchronization, and publishes the status if
+// it changed. While nobody watches and nothing is served, the status is
+// not built at all: only the way to build it is kept, for the first
+// watcher to come (control.Hub.PublishLazy).
 func (d *Daemon) refresh() {
 	d.refreshMu.Lock()
 	defer d.refreshMu.Unlock()
-	st := d.Status()
-	d.syncServing(st)
 	d.mu.Lock()
-	newUpdate := st.Updates > d.updates
-	if st.Updates < d.updates { // a new loop
-		d.updates = 0
-		newUpdate = st.Updates > 0
-	}
-	d.updates = st.Updates
+	lp := d.lp
 	d.mu.Unlock()
-	if newUpdate {
-		at := d.opt.Now()
-		if st.LastSync != nil {
-			at = *st.LastSync
-		}
-		d.rec.AddUpdate(at, st.OffsetSeconds, st.FrequencyPPM)
+	var (
+		n        int
+		last     time.Time
+		off      time.Duration
+		freqPPM  float64
+		newCount bool
+	)
+	if lp != nil {
+		n, last, off, freqPPM = lp.Updates()
 	}
-	if _, err := d.hub.PublishLazy(control.EventStatus, func() (any, string) { return st, statusKey(st) }); err != nil {
+	d.mu.Lock()
+	newCount = n > d.updates
+	if n < d.updates { // a new loop
+		newCount = n > 0
+	}
+	d.updates = n
+	d.mu.Unlock()
+	if newCount {
+		at := d.opt.Now()
+		if !last.IsZero() {
+			at = last.Round(0).UTC()
+		}
+		d.rec.AddUpdate(at, off.Seconds(), freqPPM)
+	}
+	var fn func() (any, string)
+	if srv := d.server(); srv != nil || d.hub.Subscribers() > 0 {
+		st := d.Status()
+		if srv != nil {
+			srv.SetSync(syncState(st, d.opt.Now()))
+		}
+		fn = func() (any, string) { return st, statusKey(st) }
+	} else {
+		fn = d.statusEvent
+	}
+	if _, err := d.hub.PublishLazy(control.EventStatus, fn); err != nil {
 		d.log.Error("publishing the status", "err", err)
 	}
+}
+
+// statusEvent is the status as the hub publishes it, built now. The hub
+// calls it with its lock held: Status takes none of the locks held by
+// those who publish (refreshMu, the hub's own).
+func (d *Daemon) statusEvent() (any, string) {
+	st := d.Status()
+	return st, statusKey(st)
 }
 
 // statusKey is the status without what changes by itself with time

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
@@ -683,5 +684,48 @@ func TestDaemonOneStatusEventPerRound(t *testing.T) {
 		t.Errorf("%d status events for %d exchanges in rounds of 3, want one a round", n, samples)
 	} else {
 		t.Logf("%d status events for %d exchanges", n, samples)
+	}
+}
+
+// While nobody watches, the status is not built after each round; the
+// first watcher to come gets it as it is then: the updates and the
+// sources so far, not a status from before them.
+func TestDaemonLateWatcherGetsPresentStatus(t *testing.T) {
+	addrs := startNTP(t, 54, 0, 0)
+	d, c, _ := testDaemon(t, serverLines(addrs))
+	seen := waitStatus(t, c, func(s *control.Status) bool {
+		for _, src := range s.Sources {
+			if src.Samples < 2 {
+				return false
+			}
+		}
+		return s.Updates > 0 && len(s.Sources) == 2
+	})
+	if n := d.hub.Subscribers(); n != 0 {
+		t.Fatalf("%d watchers before the test's", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	errFirst := errors.New("first status event")
+	var first control.Status
+	err := c.Watch(ctx, func(e control.Event) error {
+		if e.Kind != control.EventStatus {
+			return nil
+		}
+		if err := json.Unmarshal(e.Data, &first); err != nil {
+			return err
+		}
+		return errFirst
+	})
+	if !errors.Is(err, errFirst) {
+		t.Fatalf("watch: %v", err)
+	}
+	if first.Updates < seen.Updates || len(first.Sources) != 2 {
+		t.Fatalf("first status event: %d updates, %d sources; the status had %d updates before the watch began, 2 sources", first.Updates, len(first.Sources), seen.Updates)
+	}
+	for _, src := range first.Sources {
+		if src.Samples < 2 {
+			t.Errorf("first status event: source %s with %d samples; it had 2 or more before the watch began", src.Address, src.Samples)
+		}
 	}
 }

@@ -102,13 +102,6 @@ func (d *Daemon) server() *serve.Server {
 	return d.serving.srv
 }
 
-// syncServing hands the server what st says of our synchronization.
-func (d *Daemon) syncServing(st control.Status) {
-	if srv := d.server(); srv != nil {
-		srv.SetSync(syncState(st, d.opt.Now()))
-	}
-}
-
 // syncState turns a status into what the server announces. Only a
 // synchronized service that really disciplines the clock (not --dry-run,
 // whose clock nobody steers) with a reference and a stratum below 16

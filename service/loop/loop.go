@@ -170,6 +170,9 @@ type Loop struct {
 	// holding says why the clock is held although sources answer (a
 	// minority agrees); empty when not.
 	holding string
+	// statesStale: an answer came in since the sources' states were last
+	// judged (refreshStates); Status judges them before it reports.
+	statesStale bool
 }
 
 // peer is everything the loop knows of one server.
@@ -532,9 +535,12 @@ func (l *Loop) roundEnded(now time.Time) {
 			// one of a server added just before the round).
 			waiting = waiting || !q.inflight && !q.fresh && q.timer != nil && q.sendAt.Before(oldest) && q.next.Sub(oldest) < roundSpread
 			if waiting {
-				// Another answer of this round is on its way; the
-				// sources' states still follow this one.
-				l.refreshStates(now, nil)
+				// Another answer of this round is on its way. The
+				// sources' states are judged again when the round
+				// ends, or sooner if someone asks (Status): the
+				// selection is most of an answer's cost, and its
+				// result would be replaced milliseconds later.
+				l.statesStale = true
 				l.roundOpen = true
 				return
 			}
@@ -742,6 +748,7 @@ func (l *Loop) saveDrift(now time.Time) {
 // refreshStates runs selection and sets every peer's state and reason. It
 // returns the estimates of the selected sources and the system peer.
 func (l *Loop) refreshStates(now time.Time, from *peer) ([]discipline.Estimate, *peer) {
+	l.statesStale = false
 	// The work space is the loop's, kept from round to round (refit's
 	// note in package discipline: the idle service does this at every
 	// answer); chosen, returned, is new.

@@ -669,6 +669,37 @@ func TestRoundOpenUntilItsLastAnswer(t *testing.T) {
 	}
 }
 
+// While a round waits for its other answers, the sources' states are
+// judged only when the round ends, or when someone asks: a status taken
+// mid-round shows the answer that came in (a selected, with its offset),
+// not the states from before it.
+func TestStatusMidRoundShowsItsAnswers(t *testing.T) {
+	servers := []sim.ServerConfig{{Address: "a:123"}, {Address: "b:123"}, {Address: "c:123"}}
+	r := newRig(t, goodNet, servers, loop.Options{})
+	r.ex.next = dropper{dropper{r.ex.next, "c:123", r.sched}, "b:123", r.sched}
+	r.loop.Start()
+	r.sched.Run(100 * time.Millisecond)
+	if !r.loop.RoundOpen() {
+		t.Fatal("100 ms into the first round, b and c silent: RoundOpen false")
+	}
+	st := r.loop.Status()
+	a := st.Sources[0]
+	if a.Address != "a:123" || a.State != engine.StateSelected || a.Reach != 1 || a.Offset == 0 {
+		t.Errorf("mid-round, after a's answer: %+v; want a:123 selected, reach 1, with its offset", a)
+	}
+	for _, s := range st.Sources[1:] {
+		if s.State != engine.StateUnreachable || s.Reason != "no reply yet" {
+			t.Errorf("mid-round: %+v; want unreachable, no reply yet", s)
+		}
+	}
+	r.sched.Run(2500 * time.Millisecond)
+	for _, s := range r.loop.Status().Sources[1:] {
+		if s.Reason != "no reply" {
+			t.Errorf("after the round's timeouts: %+v; want no reply", s)
+		}
+	}
+}
+
 // A poll due within a round's spread of another's but on a timer of its
 // own (a server added 50 ms after the others) is sent with the round's
 // first: from its second poll on the added server is polled with the

@@ -69,11 +69,24 @@ type SourceStatus struct {
 	Samples int
 }
 
+// Updates returns what the history keeps of the last correction without
+// the rest of a Status (no selection, no per-source lines): how many
+// corrections there have been, the last one's time (zero: never) and
+// offset, and the frequency correction in force.
+func (l *Loop) Updates() (n int, last time.Time, offset time.Duration, frequencyPPM float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.updates, l.lastUpdate, l.disc.Last().Offset, l.opt.Clock.Frequency()
+}
+
 // Status returns a snapshot.
 func (l *Loop) Status() Status {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.opt.Timers.Now()
+	if l.statesStale {
+		l.refreshStates(now, nil)
+	}
 	st := Status{Updates: l.updates, LastSync: l.lastUpdate}
 	st.State, st.Reason = l.state(now)
 	last := l.disc.Last()
