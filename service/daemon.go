@@ -730,15 +730,16 @@ func (d *Daemon) refresh() {
 		}
 		d.rec.AddUpdate(at, off.Seconds(), freqPPM)
 	}
-	var fn func() (any, string)
-	if srv := d.server(); srv != nil || d.hub.Subscribers() > 0 {
+	fn := d.statusEvent
+	watched := d.hub.Subscribers() > 0
+	if srv := d.server(); srv != nil || watched {
 		st := d.Status()
 		if srv != nil {
 			srv.SetSync(syncState(st, d.opt.Now()))
 		}
-		fn = func() (any, string) { return st, statusKey(st) }
-	} else {
-		fn = d.statusEvent
+		if watched {
+			fn = func() (any, string) { return st, statusKey(st) }
+		}
 	}
 	if _, err := d.hub.PublishLazy(control.EventStatus, fn); err != nil {
 		d.log.Error("publishing the status", "err", err)
