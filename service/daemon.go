@@ -706,24 +706,21 @@ func (d *Daemon) refresh() {
 	d.mu.Lock()
 	lp := d.lp
 	d.mu.Unlock()
-	var (
-		n        int
-		last     time.Time
-		off      time.Duration
-		freqPPM  float64
-		newCount bool
-	)
+	var n int
+	var last time.Time
+	var off time.Duration
+	var freqPPM float64
 	if lp != nil {
 		n, last, off, freqPPM = lp.Updates()
 	}
 	d.mu.Lock()
-	newCount = n > d.updates
+	newUpdate := n > d.updates
 	if n < d.updates { // a new loop
-		newCount = n > 0
+		newUpdate = n > 0
 	}
 	d.updates = n
 	d.mu.Unlock()
-	if newCount {
+	if newUpdate {
 		at := d.opt.Now()
 		if !last.IsZero() {
 			at = last.Round(0).UTC()
