@@ -139,7 +139,7 @@ func readKernel() (kernelState, error) {
 // against nominalTickUS (each µs of tick per USER_HZ tick is 1e6/nominal
 // ppm). It is computed here independently of the driver under test.
 func (k kernelState) freqPPM(nominalTickUS int64) float64 {
-	return float64(k.tx.Freq)/65536 + float64(k.tx.Tick-nominalTickUS)*1e6/float64(nominalTickUS)
+	return float64(k.tx.Freq)/65536 + float64(int64(k.tx.Tick)-nominalTickUS)*1e6/float64(nominalTickUS)
 }
 
 // slewRemaining reports how much of an ADJ_OFFSET_SINGLESHOT (adjtime)

@@ -172,10 +172,10 @@ func (g *guest) checkSync() vmtest.Result {
 	if synced.tx.Status&unix.STA_UNSYNC != 0 || synced.state == unix.TIME_ERROR {
 		problems = append(problems, fmt.Sprintf("after SetSyncStatus(true): status %#x state %d, want STA_UNSYNC clear", synced.tx.Status, synced.state))
 	}
-	if synced.tx.Maxerror < wantMaxLo || synced.tx.Maxerror > wantMaxHi {
+	if int64(synced.tx.Maxerror) < wantMaxLo || int64(synced.tx.Maxerror) > wantMaxHi {
 		problems = append(problems, fmt.Sprintf("maxerror %d µs, want %d..%d", synced.tx.Maxerror, wantMaxLo, wantMaxHi))
 	}
-	if synced.tx.Esterror != estErr.Microseconds() {
+	if int64(synced.tx.Esterror) != estErr.Microseconds() {
 		problems = append(problems, fmt.Sprintf("esterror %d µs, want %d", synced.tx.Esterror, estErr.Microseconds()))
 	}
 	if unsynced.tx.Status&unix.STA_UNSYNC == 0 || unsynced.state != unix.TIME_ERROR {

@@ -9,8 +9,6 @@ import (
 	"math"
 	"math/rand"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 func TestFitRate(t *testing.T) {
@@ -65,12 +63,18 @@ func TestKernelFreqPPM(t *testing.T) {
 		{10000, -(500 << 16), -500},
 	}
 	for _, tt := range tests {
-		k := kernelState{tx: unix.Timex{Tick: tt.tick, Freq: tt.freq}}
+		var k kernelState
+		setLong(&k.tx.Tick, tt.tick)
+		setLong(&k.tx.Freq, tt.freq)
 		if got := k.freqPPM(10000); math.Abs(got-tt.want) > 1e-9 {
 			t.Errorf("tick %d freq %d: got %v ppm, want %v", tt.tick, tt.freq, got, tt.want)
 		}
 	}
 }
+
+// setLong sets a C long field of unix.Timex (int64, or int32 on 32-bit
+// systems).
+func setLong[T int32 | int64](p *T, v int64) { *p = T(v) }
 
 func TestParseOnceJSON(t *testing.T) {
 	out := `{"offset_seconds":3600.000512,"delay_seconds":0.0012,"action":"step","applied":true,"sources":[{"address":"10.0.2.2:123","state":"selected"}]}` + "\n"
