@@ -689,8 +689,8 @@ func TestDaemonOneStatusEventPerRound(t *testing.T) {
 
 // While nobody watches, the status is not built after each round; the
 // first watcher to come gets it built then, with the updates and the
-// sources so far (the hub builds it under its lock: this also shows
-// that nothing deadlocks there). A snapshot taken at the last round's
+// sources so far (the hub builds it while the watcher subscribes: this
+// also shows that nothing deadlocks there). A snapshot taken at the last round's
 // end would pass too: the rounds here end before the watch begins.
 func TestDaemonLateWatcherGetsPresentStatus(t *testing.T) {
 	addrs := startNTP(t, 54, 0, 0)

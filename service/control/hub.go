@@ -21,6 +21,7 @@ type Hub struct {
 	last   map[string]Event                // latest event of each kind
 	keys   map[string]string               // fingerprint of the latest of each kind
 	lazy   map[string]func() (any, string) // newest of a kind not yet marshalled (PublishLazy)
+	gen    map[string]uint64               // values published of each kind, lazy or not
 	subs   map[*sub]struct{}
 	closed bool
 }
@@ -34,7 +35,7 @@ type sub struct {
 
 // NewHub returns an empty hub.
 func NewHub() *Hub {
-	return &Hub{last: map[string]Event{}, keys: map[string]string{}, lazy: map[string]func() (any, string){}, subs: map[*sub]struct{}{}}
+	return &Hub{last: map[string]Event{}, keys: map[string]string{}, lazy: map[string]func() (any, string){}, gen: map[string]uint64{}, subs: map[*sub]struct{}{}}
 }
 
 // Publish sends v (marshalled to JSON) as an event of kind to every
@@ -56,6 +57,7 @@ func (h *Hub) Publish(kind string, v any, key string) (bool, error) {
 		return false, nil
 	}
 	delete(h.lazy, kind) // this value is newer
+	h.gen[kind]++
 	ev, changed := h.record(kind, data, key)
 	if !changed {
 		return false, nil
@@ -91,6 +93,7 @@ func (h *Hub) PublishLazy(kind string, fn func() (v any, key string)) (bool, err
 	}
 	if len(h.subs) == 0 {
 		h.lazy[kind] = fn
+		h.gen[kind]++
 		h.mu.Unlock()
 		return false, nil
 	}
@@ -99,19 +102,53 @@ func (h *Hub) PublishLazy(kind string, fn func() (v any, key string)) (bool, err
 	return h.Publish(kind, v, key)
 }
 
-// flushLazy turns the kept lazy values into events. Called with mu held.
-func (h *Hub) flushLazy() {
-	for kind, fn := range h.lazy {
-		delete(h.lazy, kind)
-		v, key := fn()
-		data, err := json.Marshal(v)
-		if err != nil {
-			continue // Publish reports such errors; a lazy value was valid when kept
+// flushLazyLocked turns the kept lazy values into events. It is called
+// with mu held and returns with it held, but calls the functions (which
+// may wait: the daemon's status asks the clock driver) with mu released,
+// so Publish and other subscribers do not wait behind them. A value
+// published while mu was released wins over the lazy one it replaced;
+// a lazy value kept meanwhile is flushed in the next pass. After a few
+// passes (a publisher that never pauses) the rest are flushed under mu.
+func (h *Hub) flushLazyLocked() {
+	type taken struct {
+		kind string
+		gen  uint64
+		fn   func() (any, string)
+		data []byte
+		key  string
+	}
+	for pass := 0; len(h.lazy) > 0; pass++ {
+		var ts []taken
+		for kind, fn := range h.lazy {
+			ts = append(ts, taken{kind: kind, gen: h.gen[kind], fn: fn})
 		}
-		if key == "" {
-			key = string(data)
+		unlocked := pass < 3
+		if unlocked {
+			h.mu.Unlock()
 		}
-		h.record(kind, data, key)
+		for i := range ts {
+			v, key := ts[i].fn()
+			data, err := json.Marshal(v)
+			if err != nil {
+				continue // Publish reports such errors; a lazy value was valid when kept
+			}
+			if key == "" {
+				key = string(data)
+			}
+			ts[i].data, ts[i].key = data, key
+		}
+		if unlocked {
+			h.mu.Lock()
+		}
+		for _, t := range ts {
+			if h.gen[t.kind] != t.gen {
+				continue // published again meanwhile: that value is newer
+			}
+			delete(h.lazy, t.kind)
+			if t.data != nil {
+				h.record(t.kind, t.data, t.key)
+			}
+		}
 	}
 }
 
@@ -159,7 +196,11 @@ func (h *Hub) subscribe() *sub {
 		close(s.done)
 		return s
 	}
-	h.flushLazy()
+	h.flushLazyLocked()
+	if h.closed { // while the lazy values were being built
+		close(s.done)
+		return s
+	}
 	for _, ev := range h.last {
 		s.put(ev)
 	}

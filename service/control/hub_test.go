@@ -41,3 +41,43 @@ func TestPublishLazy(t *testing.T) {
 	}
 	h.unsubscribe(s)
 }
+
+// A lazy value is built with the hub unlocked: while the first watcher
+// waits for it (the daemon's status can wait on the clock driver),
+// publishing goes on, and a value published meanwhile wins over the lazy
+// one it replaces.
+func TestLazyBuiltOutsideTheLock(t *testing.T) {
+	h := NewHub()
+	entered, release := make(chan struct{}), make(chan struct{})
+	h.PublishLazy(EventStatus, func() (any, string) {
+		close(entered)
+		<-release
+		return map[string]int{"n": 1}, ""
+	})
+	subscribed := make(chan *sub)
+	go func() { subscribed <- h.subscribe() }()
+	<-entered
+
+	// Both would wait for release if the lazy value were built under the
+	// hub's lock; the test would then hang (go test's -timeout ends it).
+	if _, err := h.Publish(EventConfig, map[string]string{"c": "x"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Publish(EventStatus, map[string]int{"n": 2}, ""); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	s := <-subscribed
+	defer h.unsubscribe(s)
+
+	got := map[string]string{}
+	for _, ev := range s.take() {
+		got[ev.Kind] = string(ev.Data)
+	}
+	if got[EventStatus] != `{"n":2}` || got[EventConfig] != `{"c":"x"}` {
+		t.Errorf("the new watcher got %v; want the status published while the lazy one was built (n 2) and the config", got)
+	}
+	if h.Subscribers() != 1 {
+		t.Errorf("%d subscribers, want 1", h.Subscribers())
+	}
+}
