@@ -744,8 +744,10 @@ func (d *Daemon) refresh() {
 }
 
 // statusEvent is the status as the hub publishes it, built now. The hub
-// calls it with its lock held: Status takes none of the locks held by
-// those who publish (refreshMu, the hub's own).
+// calls it with its lock released (with it held only for a watcher who
+// came while values were published faster than it could build them):
+// Status takes none of the locks held by those who publish (refreshMu,
+// the hub's own).
 func (d *Daemon) statusEvent() (any, string) {
 	st := d.Status()
 	return st, statusKey(st)

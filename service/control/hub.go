@@ -122,31 +122,44 @@ func (h *Hub) flushLazyLocked() {
 		for kind, fn := range h.lazy {
 			ts = append(ts, taken{kind: kind, gen: h.gen[kind], fn: fn})
 		}
-		unlocked := pass < 3
-		if unlocked {
-			h.mu.Unlock()
-		}
-		for i := range ts {
-			v, key := ts[i].fn()
-			data, err := json.Marshal(v)
-			if err != nil {
-				continue // Publish reports such errors; a lazy value was valid when kept
+		build := func() {
+			for i := range ts {
+				v, key := ts[i].fn()
+				data, err := json.Marshal(v)
+				if err != nil {
+					continue // Publish reports such errors; a lazy value was valid when kept
+				}
+				if key == "" {
+					key = string(data)
+				}
+				ts[i].data, ts[i].key = data, key
 			}
-			if key == "" {
-				key = string(data)
-			}
-			ts[i].data, ts[i].key = data, key
 		}
-		if unlocked {
-			h.mu.Lock()
+		if pass < 3 {
+			func() {
+				h.mu.Unlock()
+				defer h.mu.Lock() // also if fn panics: the caller unlocks
+				build()
+			}()
+		} else {
+			build()
 		}
 		for _, t := range ts {
 			if h.gen[t.kind] != t.gen {
-				continue // published again meanwhile: that value is newer
+				// Published again meanwhile, or built by another
+				// watcher who came at the same time: that value
+				// is newer, or as new and already sent.
+				continue
 			}
 			delete(h.lazy, t.kind)
-			if t.data != nil {
-				h.record(t.kind, t.data, t.key)
+			h.gen[t.kind]++
+			if t.data == nil {
+				continue
+			}
+			if ev, changed := h.record(t.kind, t.data, t.key); changed {
+				for s := range h.subs { // who subscribed meanwhile
+					s.put(ev)
+				}
 			}
 		}
 	}

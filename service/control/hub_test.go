@@ -2,7 +2,9 @@ package control
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
 )
 
 // An unwatched lazy value is never marshalled or fingerprinted; the newest
@@ -59,12 +61,23 @@ func TestLazyBuiltOutsideTheLock(t *testing.T) {
 	<-entered
 
 	// Both would wait for release if the lazy value were built under the
-	// hub's lock; the test would then hang (go test's -timeout ends it).
-	if _, err := h.Publish(EventConfig, map[string]string{"c": "x"}, ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.Publish(EventStatus, map[string]int{"n": 2}, ""); err != nil {
-		t.Fatal(err)
+	// hub's lock. (The bound below only keeps a failure from hanging.)
+	published := make(chan error, 1)
+	go func() {
+		_, err := h.Publish(EventConfig, map[string]string{"c": "x"}, "")
+		if err == nil {
+			_, err = h.Publish(EventStatus, map[string]int{"n": 2}, "")
+		}
+		published <- err
+	}()
+	select {
+	case err := <-published:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		close(release)
+		t.Fatal("Publish waited for a lazy value being built for a watcher")
 	}
 	close(release)
 	s := <-subscribed
@@ -79,5 +92,46 @@ func TestLazyBuiltOutsideTheLock(t *testing.T) {
 	}
 	if h.Subscribers() != 1 {
 		t.Errorf("%d subscribers, want 1", h.Subscribers())
+	}
+}
+
+// Two watchers who come at once may both build the kept value; the one
+// recorded first is the one both get, and later watchers too: a second,
+// older build never replaces it.
+func TestLazyTwoWatchersAtOnce(t *testing.T) {
+	h := NewHub()
+	entered := make(chan int)
+	release := []chan struct{}{make(chan struct{}), make(chan struct{})}
+	calls := 0
+	h.PublishLazy(EventStatus, func() (any, string) {
+		h.mu.Lock() // the builds run with the hub unlocked; count safely
+		n := calls
+		calls++
+		h.mu.Unlock()
+		entered <- n
+		<-release[n]
+		return map[string]int{"n": n}, ""
+	})
+	subs := make(chan *sub, 2)
+	go func() { subs <- h.subscribe() }()
+	first := <-entered
+	go func() { subs <- h.subscribe() }()
+	second := <-entered
+	// The second build ends first; then the first, which is older.
+	close(release[second])
+	s1 := <-subs
+	close(release[first])
+	s2 := <-subs
+	late := h.subscribe()
+	for i, s := range []*sub{s1, s2, late} {
+		evs := s.take()
+		if len(evs) != 1 || string(evs[0].Data) != fmt.Sprintf(`{"n":%d}`, second) {
+			var got []string
+			for _, ev := range evs {
+				got = append(got, string(ev.Data))
+			}
+			t.Errorf("watcher %d got %v, want only the build recorded first ({\"n\":%d})", i, got, second)
+		}
+		h.unsubscribe(s)
 	}
 }
