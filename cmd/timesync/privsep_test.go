@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -112,9 +113,9 @@ func TestPrivsepEngineRunsUnprivileged(t *testing.T) {
 	}
 	defer os.Remove(leak.Name())
 	defer leak.Close()
-	// (fds 3 to 6 in the parent: the engine's own 3, 4 and 5 are put
-	// over the first three, so 6 is the one that could get through.)
-	serviceExtraFiles = []*os.File{leak, leak, leak, leak}
+	// (fds 3 to 7 in the parent: the engine's own 3 to 6 are put over
+	// the first four, so 7 is the one that could get through.)
+	serviceExtraFiles = []*os.File{leak, leak, leak, leak, leak}
 	s := startService(t, serverConf(addrs...)+fmt.Sprintf("tinker panic 2\nlisten 127.0.0.1:%d\n", port))
 	serviceExtraFiles = nil
 	if !strings.Contains(s.log.String(), "privilege separation") {
@@ -344,5 +345,114 @@ func TestPrivsepEngineCopy(t *testing.T) {
 		if left, _ := filepath.Glob(pat); len(left) > 0 {
 			t.Errorf("left behind: %v", left)
 		}
+	}
+}
+
+// textMapping is process pid's mapping of the code on huge pages
+// (internal/hugetext), from its smaps: ok is false if it has none.
+type textMapping struct {
+	inode               string
+	rss, pss, pmdMapped int // kB
+}
+
+func hugeText(t *testing.T, pid int) (m textMapping, ok bool) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := false
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			in = len(f) >= 6 && strings.HasPrefix(f[5], "/memfd:timesync-text") && f[1] == "r-xp"
+			if in {
+				m.inode, ok = f[4], true
+			}
+			continue
+		}
+		if in && len(f) >= 2 {
+			n, _ := strconv.Atoi(f[1])
+			switch f[0] {
+			case "Rss:":
+				m.rss += n
+			case "Pss:":
+				m.pss += n
+			case "ShmemPmdMapped:", "FilePmdMapped:":
+				m.pmdMapped += n
+			}
+		}
+	}
+	return m, ok
+}
+
+// The service's code is on huge pages (internal/hugetext); the engine maps
+// the parent's copy, so both are charged half of one set of pages; the
+// one-process mode moves its own; TIMESYNC_HUGE_TEXT=off leaves the code
+// where it was.
+func TestServiceCodeOnHugePages(t *testing.T) {
+	needRoot(t)
+	const conf = "# no servers\n"
+	s := startService(t, conf)
+	parent := s.cmd.Process.Pid
+	engine := waitChild(t, parent, 0)
+	waitFor(t, "the engine to run", func() bool { return strings.Contains(s.log.String(), "engine running") })
+	if m := regexp.MustCompile(`code left on 4 KiB pages reason="?([^"\n]*)`).FindStringSubmatch(s.log.String()); m != nil && strings.Contains(m[1], "not supported") {
+		t.Skipf("not on this kernel: %s", m[1])
+	}
+	if !strings.Contains(s.log.String(), "code on huge pages") {
+		t.Fatalf("the parent did not say where its code is:\n%s", s.log.String())
+	}
+	pm, ok := hugeText(t, parent)
+	if !ok {
+		t.Fatal("the parent's code is not on huge pages")
+	}
+	em, ok := hugeText(t, engine)
+	if !ok {
+		t.Fatalf("the engine did not map the parent's code:\n%s", s.log.String())
+	}
+	t.Logf("parent %+v, engine %+v", pm, em)
+	if pm.inode != em.inode {
+		t.Errorf("parent and engine map different copies (inodes %s and %s)", pm.inode, em.inode)
+	}
+	for who, m := range map[string]textMapping{"parent": pm, "engine": em} {
+		if m.pmdMapped < 2048 || m.pmdMapped != m.rss {
+			t.Errorf("%s: %d of %d kB on huge pages, want all of it and at least 2048", who, m.pmdMapped, m.rss)
+		}
+		if m.pss > m.rss/2+8 {
+			t.Errorf("%s: Pss %d kB of Rss %d: the copy is not shared", who, m.pss, m.rss)
+		}
+	}
+	stopService(t, s)
+
+	one := startService(t, conf, "--dry-run", "--single-process")
+	if m, ok := hugeText(t, one.cmd.Process.Pid); !ok || m.pmdMapped < 2048 {
+		t.Errorf("one process: code on huge pages %v (%+v), want it there", ok, m)
+	}
+	stopService(t, one)
+
+	t.Setenv("TIMESYNC_HUGE_TEXT", "off")
+	off := startService(t, conf)
+	engine = waitChild(t, off.cmd.Process.Pid, 0)
+	waitFor(t, "the engine to run", func() bool { return strings.Contains(off.log.String(), "engine running") })
+	for who, pid := range map[string]int{"parent": off.cmd.Process.Pid, "engine": engine} {
+		if m, ok := hugeText(t, pid); ok {
+			t.Errorf("TIMESYNC_HUGE_TEXT=off: the %s's code is on huge pages anyway (%+v)", who, m)
+		}
+	}
+	if !strings.Contains(off.log.String(), "code left on 4 KiB pages (TIMESYNC_HUGE_TEXT)") {
+		t.Errorf("TIMESYNC_HUGE_TEXT=off is not in the log:\n%s", off.log.String())
+	}
+}
+
+// stopService stops s with SIGTERM and waits for it.
+func stopService(t *testing.T, s *runningService) {
+	t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.done:
+		s.done <- err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the service did not stop within 10 s\n%s", s.log.String())
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/timesync/timesync/internal/hugetext"
 	"github.com/timesync/timesync/platform"
 	"github.com/timesync/timesync/service"
 	"github.com/timesync/timesync/service/config"
@@ -43,6 +44,9 @@ type privsepOptions struct {
 	dryRun, verbose        bool
 	user                   string
 	logger                 *slog.Logger
+	// text is the parent's code on huge pages, for the engine to map
+	// too (nil if it is not).
+	text *os.File
 }
 
 // privsepParent is the parent's life: set-up in newPrivsepParent, the
@@ -168,6 +172,9 @@ func newPrivsepParent(o privsepOptions) (*privsepParent, error) {
 	if o.verbose {
 		args = append(args, "--verbose")
 	}
+	if o.text != nil {
+		args = append(args, "--huge-text")
+	}
 	p.sup = &privsep.Supervisor{
 		Parent:   p.parent,
 		Path:     exe,
@@ -175,6 +182,7 @@ func newPrivsepParent(o privsepOptions) (*privsepParent, error) {
 		Env:      os.Environ(),
 		User:     u,
 		Listener: lf,
+		Text:     o.text,
 		Logger:   log.With("part", "parent"),
 	}
 	return p, nil
@@ -240,6 +248,7 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 	socketPath := fs.String("socket", "", "control socket (the parent's)")
 	dryRun := fs.Bool("dry-run", false, "measure and report only")
 	verbose := fs.Bool("verbose", false, "log every measurement")
+	hugeText := fs.Bool("huge-text", false, "map the parent's copy of the code on huge pages (descriptor 6)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -255,6 +264,18 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("part", "engine")
 	if lockErr != nil {
 		log.Warn(lockErr.Error())
+	}
+	if *hugeText {
+		// The parent's copy of this executable's code, on huge pages:
+		// one set of pages for both (internal/hugetext checks it is
+		// sealed and holds this very code before mapping it).
+		f := os.NewFile(privsep.EngineTextFD, "huge-text")
+		if t, err := hugetext.Adopt(f); err != nil {
+			log.Info("code left on 4 KiB pages", "reason", err)
+		} else {
+			log.Debug("code on huge pages, shared with the parent", "huge_kib", t.Huge>>10, "of_kib", t.Size>>10)
+		}
+		f.Close()
 	}
 
 	sigs := make(chan os.Signal, 1)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 )
 
 const privsepSupported = false
@@ -17,6 +18,9 @@ type privsepOptions struct {
 	dryRun, verbose        bool
 	user                   string
 	logger                 *slog.Logger
+	// text is the parent's code on huge pages, for the engine to map
+	// too (nil if it is not).
+	text *os.File
 }
 
 type privsepParent struct{}

@@ -19,6 +19,7 @@ import (
 
 	kservice "github.com/kardianos/service"
 
+	"github.com/timesync/timesync/internal/hugetext"
 	"github.com/timesync/timesync/internal/idlegc"
 	"github.com/timesync/timesync/platform"
 	"github.com/timesync/timesync/platform/osclock"
@@ -90,13 +91,15 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	logger := slog.New(handler)
+	text := codeOnHugePages(logger)
+	defer text.Close()
 
 	if privsepSupported && os.Geteuid() == 0 && !*single {
 		// Started as root: a privileged parent keeps the clock and runs
 		// everything else as an unprivileged engine (service/privsep).
 		pp, err := newPrivsepParent(privsepOptions{
 			configPath: *configPath, socketPath: *socketPath, dryRun: *dryRun, verbose: *verbose,
-			user: *engineUser, logger: logger,
+			user: *engineUser, logger: logger, text: text.File(),
 		})
 		if err != nil {
 			return err
@@ -125,6 +128,26 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return prg.stopErr
+}
+
+// codeOnHugePages moves the service's code onto 2 MiB pages
+// (internal/hugetext) unless TIMESYNC_HUGE_TEXT=off, and says how it went.
+// The privileged parent hands the result to its engine.
+func codeOnHugePages(log *slog.Logger) *hugetext.Text {
+	if !hugetext.Wanted() {
+		log.Info("code left on 4 KiB pages (TIMESYNC_HUGE_TEXT)")
+		return nil
+	}
+	t, err := hugetext.Remap()
+	switch {
+	case errors.Is(err, hugetext.ErrUnsupported) && runtime.GOOS != "linux":
+		// Nothing to say where it never could be.
+	case err != nil:
+		log.Info("code left on 4 KiB pages", "reason", err)
+	default:
+		log.Info("code on huge pages", "huge_kib", t.Huge>>10, "of_kib", t.Size>>10)
+	}
+	return t
 }
 
 // program adapts the daemon (or the privileged parent) to

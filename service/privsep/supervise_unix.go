@@ -31,6 +31,9 @@ const (
 	// EngineParentFD is the read end of a pipe whose other end only the
 	// parent holds: it reads as end-of-file once the parent is gone.
 	EngineParentFD = 5
+	// EngineTextFD holds the parent's code on huge pages when the
+	// supervisor has it (Supervisor.Text; internal/hugetext).
+	EngineTextFD = 6
 )
 
 // User is who the engine runs as.
@@ -97,6 +100,9 @@ type Supervisor struct {
 	// Listener is the control socket, handed to each engine as
 	// EngineListenerFD.
 	Listener *os.File
+	// Text, if set, is handed to each engine as EngineTextFD: the
+	// sealed copy of the code it maps (internal/hugetext).
+	Text *os.File
 	// Stderr receives the engine's log (default os.Stderr).
 	Stderr io.Writer
 	Logger *slog.Logger
@@ -282,6 +288,9 @@ func (s *Supervisor) start() (<-chan error, error) {
 	lw := &lineWriter{prefix: "engine: ", out: s.Stderr}
 	cmd.Stdout, cmd.Stderr = lw, lw
 	cmd.ExtraFiles = []*os.File{theirs, s.Listener, alive} // EngineConnFD, EngineListenerFD, EngineParentFD
+	if s.Text != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, s.Text) // EngineTextFD
+	}
 	cmd.SysProcAttr = engineAttr(s.User)
 	if err := cmd.Start(); err != nil {
 		conn.Close()
