@@ -269,13 +269,20 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 		// The parent's copy of this executable's code, on huge pages:
 		// one set of pages for both (internal/hugetext checks it is
 		// sealed and holds this very code before mapping it).
+		// A copy it cannot use (an engine started from an upgraded
+		// executable, a position-independent build loaded elsewhere)
+		// leaves it to make its own.
 		f := os.NewFile(privsep.EngineTextFD, "huge-text")
-		if t, err := hugetext.Adopt(f); err != nil {
-			log.Info("code left on 4 KiB pages", "reason", err)
-		} else {
-			log.Debug("code on huge pages, shared with the parent", "huge_kib", t.Huge>>10, "of_kib", t.Size>>10)
-		}
+		t, err := hugetext.Adopt(f)
 		f.Close()
+		if err == nil {
+			log.Debug("code on huge pages, shared with the parent", "huge_kib", t.Huge>>10, "of_kib", t.Size>>10)
+		} else if t, err2 := hugetext.Remap(); err2 == nil {
+			log.Info("code on huge pages, a copy of its own", "huge_kib", t.Huge>>10, "of_kib", t.Size>>10, "parent_copy", err)
+			t.Close()
+		} else {
+			log.Info("code left on 4 KiB pages", "reason", err2, "parent_copy", err)
+		}
 	}
 
 	sigs := make(chan os.Signal, 1)

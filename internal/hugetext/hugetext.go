@@ -8,13 +8,14 @@
 // pages every page of it is a TLB miss, dearest under a hypervisor, where
 // each miss walks two page tables. On 2 MiB pages the same code is a
 // handful of TLB entries. Two idle services side by side on one AMD EPYC
-// VM, the one with its text on huge pages took 0.75–0.79× the other's CPU
-// (README, "Code on huge pages").
+// VM, the one with its text on huge pages took 0.62× and 0.72× the
+// other's CPU (8 minutes each, each started first once; two builds alike
+// differ by up to ±12 % that way: README, "Code on huge pages").
 //
 // The kernel will not put an executable's own file pages on huge pages
 // unless it was built with CONFIG_READ_ONLY_THP_FOR_FS (and then only
 // through khugepaged, in its own time), so Remap copies the 2 MiB-aligned
-// part of the text into a sealed memory file (memfd), has the kernel
+// part of the text from the executable into a sealed memory file (memfd), has the kernel
 // collapse that into huge pages (MADV_COLLAPSE), and maps it over the
 // text, read-only and executable. Nothing is ever writable and executable
 // at once, and no mapping gains execute permission: the copy is mapped
@@ -24,11 +25,13 @@
 // once for both.
 //
 // Costs: the text's aligned part is resident in full (4 MiB of the
-// service's ~4.9), about 1.5 MB more than the pages a service touches on
-// 4 KiB pages; a debugger can still set breakpoints (the mapping is
-// private: a write copies the page), but perf and other tools that read
-// symbols from the mapped file see a memfd: set TIMESYNC_HUGE_TEXT=off
-// to profile.
+// service's ~4.9), once for the parent and the engine together: the pair's
+// PSS grew by about 1 MB. Debuggers still set breakpoints (the mapping is
+// private: a write copies the page). Uprobes attached after the move never
+// fire (the kernel looks for them in the file mapped, now the memfd), and
+// perf finds no symbols in a memfd: set TIMESYNC_HUGE_TEXT=off for either.
+// A copy is made only of code that is still the executable's byte for
+// byte (a uprobe already attached is a trap written into it).
 package hugetext
 
 import (

@@ -19,23 +19,49 @@ import (
 const hugePage = 2 << 20
 
 // seals make the memory file immutable for good: no write, no resizing,
-// no unsealing (so a child given it can only read it).
+// no unsealing, by anyone holding it.
 const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 
-// Remap copies the 2 MiB-aligned part of this executable's code into a
-// sealed memory file, has the kernel put that on huge pages and maps it
-// over the code. On an error the code is as it was.
+// Remap copies the 2 MiB-aligned part of this executable's code from the
+// executable into a sealed memory file, has the kernel put that on huge
+// pages and maps it over the code. On an error the code is as it was.
 func Remap() (*Text, error) {
-	hs, n, err := alignedText()
+	c, err := findCode()
 	if err != nil {
 		return nil, err
 	}
-	return remapRange(hs, n)
+	exe, err := os.Open("/proc/self/exe") // the running inode, even if replaced on disk since
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	return remapRange(c.start, c.n, exe, c.off)
+}
+
+// code is the part of the executable's code made of whole 2 MiB pages:
+// n bytes at start, from offset off of the executable.
+type code struct {
+	start, n uintptr
+	off      int64
 }
 
 // remapRange is Remap for the n bytes at hs (2 MiB-aligned, a multiple of
-// 2 MiB, and mapped for the process's life).
-func remapRange(hs, n uintptr) (*Text, error) {
+// 2 MiB, mapped for the process's life) that are the n bytes at offset off
+// of src.
+func remapRange(hs, n uintptr, src *os.File, off int64) (*Text, error) {
+	// The copy is made from the file, not from memory: a uprobe (an eBPF
+	// agent's, perf's) or a debugger's breakpoint is a trap written into
+	// the process's own page, which the copy would keep for good while
+	// the kernel, finding no probe in the new file, answered it with
+	// SIGTRAP. If memory differs from the file, the code stays.
+	file, err := unix.Mmap(int(src.Fd()), off, int(n), unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("reading the executable: %w", err)
+	}
+	defer unix.Munmap(file)
+	if !bytes.Equal(file, at(hs, n)) {
+		return nil, errors.New("the code in memory is not the executable's (a uprobe or a breakpoint in it?)")
+	}
 	fd, err := unix.MemfdCreate("timesync-text", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, fmt.Errorf("%w: memfd_create: %v", ErrUnsupported, err)
@@ -47,15 +73,23 @@ func remapRange(hs, n uintptr) (*Text, error) {
 			f.Close()
 		}
 	}()
-	for off := uintptr(0); off < n; {
-		w, _, e := unix.Syscall(unix.SYS_PWRITE64, uintptr(fd), hs+off, n-off) // the code, in place
-		if e == unix.EINTR {
+	for done := 0; done < len(file); {
+		w, err := unix.Pwrite(fd, file[done:], int64(done))
+		if err == unix.EINTR {
 			continue
 		}
-		if e != 0 {
-			return nil, fmt.Errorf("copying the code: %w", e)
+		if err == nil && w == 0 {
+			err = unix.EIO
 		}
-		off += w
+		if err != nil {
+			return nil, fmt.Errorf("copying the code: %w", err)
+		}
+		done += w
+	}
+	// Only its owner may open it again, and then only to read it (the
+	// seals already forbid any change through any descriptor).
+	if err := unix.Fchmod(fd, 0o400); err != nil {
+		return nil, fmt.Errorf("the copy's mode: %w", err)
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
 		return nil, fmt.Errorf("sealing the copy: %w", err)
@@ -70,8 +104,13 @@ func remapRange(hs, n uintptr) (*Text, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The child gets a read-only descriptor (the seals already forbid
-	// writing; this is a second lock on the same door).
+	if t.Huge == 0 {
+		// Mapped, but on small pages after all: the executable's own
+		// pages are as good and cost no extra memory.
+		restore(hs, n, src, off)
+		return nil, errors.New("the kernel mapped the copy on 4 KiB pages")
+	}
+	// The descriptor a child gets is read-only too.
 	if ro, err := os.Open("/proc/self/fd/" + strconv.Itoa(fd)); err == nil {
 		f.Close()
 		f = ro
@@ -83,13 +122,24 @@ func remapRange(hs, n uintptr) (*Text, error) {
 
 // Adopt maps the code Remap put in f, in another process running the same
 // executable, over this process's code, once it has checked that f is
-// sealed and holds exactly this process's code. The caller closes f.
+// sealed and holds exactly the code this process runs. The caller closes
+// f. It refuses a copy made by another build (an engine started from an
+// upgraded executable) or at another load address (a position-independent
+// build): Remap is then the way.
 func Adopt(f *os.File) (*Text, error) {
-	hs, n, err := alignedText()
+	c, err := findCode()
 	if err != nil {
 		return nil, err
 	}
-	return adoptRange(f, hs, n)
+	t, err := adoptRange(f, c.start, c.n)
+	if err != nil || t.Huge != 0 {
+		return t, err
+	}
+	if exe, err := os.Open("/proc/self/exe"); err == nil {
+		restore(c.start, c.n, exe, c.off)
+		exe.Close()
+	}
+	return nil, errors.New("the kernel mapped the copy on 4 KiB pages")
 }
 
 // adoptRange is Adopt for the n bytes at hs.
@@ -113,79 +163,118 @@ func adoptRange(f *os.File, hs, n uintptr) (*Text, error) {
 	same := bytes.Equal(m, at(hs, n))
 	unix.Munmap(m)
 	if !same {
-		return nil, errors.New("not this executable's code: the bytes differ")
+		return nil, errors.New("not the code this process runs: the bytes differ")
 	}
 	return mapOver(fd, hs, n)
 }
 
-// alignedText finds the mapping of this executable's code (the one
-// holding this function) and the part of it made of whole 2 MiB pages.
-func alignedText() (start, n uintptr, err error) {
+// findCode finds the mapping of this executable's code (the one holding
+// this function) and its part made of whole 2 MiB pages.
+func findCode() (code, error) {
 	pc, _, _, _ := runtime.Caller(0)
 	b, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
-		return 0, 0, err
+		return code{}, err
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		lo, hi, perms, path, ok := parseMapsLine(sc.Text())
-		if !ok || pc < lo || pc >= hi {
+		m, ok := parseMapsLine(sc.Text())
+		if !ok || pc < m.lo || pc >= m.hi {
 			continue
 		}
-		if strings.HasPrefix(path, "/memfd:") {
-			return 0, 0, errors.New("the code is already on huge pages")
+		if strings.HasPrefix(m.path, "/memfd:") {
+			return code{}, errors.New("the code is already on huge pages")
 		}
-		if !strings.HasPrefix(perms, "r-x") {
-			return 0, 0, fmt.Errorf("the code's mapping is %s", perms)
+		if !strings.HasPrefix(m.perms, "r-x") || m.path == "" {
+			return code{}, fmt.Errorf("the code's mapping is %s %q", m.perms, m.path)
 		}
-		s := (lo + hugePage - 1) &^ (hugePage - 1)
-		e := hi &^ (hugePage - 1)
+		s := (m.lo + hugePage - 1) &^ (hugePage - 1)
+		e := m.hi &^ (hugePage - 1)
 		if e <= s {
-			return 0, 0, fmt.Errorf("%w: the code (%d KiB) has no whole 2 MiB page", ErrUnsupported, (hi-lo)>>10)
+			return code{}, fmt.Errorf("%w: the code (%d KiB) has no whole 2 MiB page", ErrUnsupported, (m.hi-m.lo)>>10)
 		}
-		return s, e - s, nil
+		return code{start: s, n: e - s, off: m.off + int64(s-m.lo)}, nil
 	}
-	return 0, 0, errors.New("the code's mapping is not in /proc/self/maps")
+	return code{}, errors.New("the code's mapping is not in /proc/self/maps")
 }
 
-// parseMapsLine reads "lo-hi perms offset dev inode [path]".
-func parseMapsLine(l string) (lo, hi uintptr, perms, path string, ok bool) {
+// mapping is a line of /proc/PID/maps: "lo-hi perms offset dev inode [path]".
+type mapping struct {
+	lo, hi uintptr
+	perms  string
+	off    int64
+	path   string
+}
+
+func parseMapsLine(l string) (m mapping, ok bool) {
 	fl := strings.Fields(l)
 	if len(fl) < 5 {
-		return 0, 0, "", "", false
+		return m, false
 	}
 	a, b, found := strings.Cut(fl[0], "-")
 	x, err1 := strconv.ParseUint(a, 16, 64)
 	y, err2 := strconv.ParseUint(b, 16, 64)
-	if !found || err1 != nil || err2 != nil {
-		return 0, 0, "", "", false
+	o, err3 := strconv.ParseUint(fl[2], 16, 64)
+	if !found || err1 != nil || err2 != nil || err3 != nil {
+		return m, false
 	}
+	m = mapping{lo: uintptr(x), hi: uintptr(y), perms: fl[1], off: int64(o)}
 	if len(fl) >= 6 {
-		path = fl[5]
+		m.path = fl[5]
 	}
-	return uintptr(x), uintptr(y), fl[1], path, true
+	return m, true
 }
 
 // collapseAside maps the file read-only at a 2 MiB-aligned scratch
 // address and asks the kernel to put it on huge pages (they stay in the
 // file when the scratch mapping goes).
 func collapseAside(fd int, n uintptr) error {
-	res, _, e := unix.Syscall6(unix.SYS_MMAP, 0, n+hugePage, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE, ^uintptr(0), 0)
-	if e != 0 {
-		return fmt.Errorf("reserving scratch space: %w", e)
+	res, err := unix.MmapPtr(-1, 0, nil, n+hugePage, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return fmt.Errorf("reserving scratch space: %w", err)
 	}
-	defer unix.Syscall(unix.SYS_MUNMAP, res, n+hugePage, 0)
-	a := (res + hugePage - 1) &^ (hugePage - 1)
-	if _, _, e := unix.Syscall6(unix.SYS_MMAP, a, n, unix.PROT_READ, unix.MAP_SHARED|unix.MAP_FIXED, uintptr(fd), 0); e != 0 {
-		return fmt.Errorf("mapping the copy: %w", e)
+	defer unix.MunmapPtr(res, n+hugePage)
+	a := (uintptr(res) + hugePage - 1) &^ (hugePage - 1)
+	if _, err := unix.MmapPtr(fd, 0, ptr(a), n, unix.PROT_READ, unix.MAP_SHARED|unix.MAP_FIXED); err != nil {
+		return fmt.Errorf("mapping the copy: %w", err)
 	}
-	if _, _, e := unix.Syscall(unix.SYS_MADVISE, a, n, unix.MADV_COLLAPSE); e != 0 {
-		if e == unix.EINVAL || e == unix.ENOSYS || e == unix.EPERM {
-			return fmt.Errorf("%w: the kernel will not collapse it (madvise(MADV_COLLAPSE): %v)", ErrUnsupported, e)
+	if err := unix.Madvise(at(a, n), unix.MADV_COLLAPSE); err != nil {
+		if errors.Is(err, unix.EINVAL) && !collapseKnown() {
+			return fmt.Errorf("%w: the kernel will not collapse it (madvise(MADV_COLLAPSE): %v)", ErrUnsupported, err)
 		}
-		return fmt.Errorf("madvise(MADV_COLLAPSE): %w", e)
+		return fmt.Errorf("madvise(MADV_COLLAPSE): %w", err)
 	}
 	return nil
+}
+
+// collapseKnown reports whether the kernel should know MADV_COLLAPSE for
+// shared memory (Linux 6.1 and later, huge pages not denied it), so that
+// an EINVAL from it is a failure to report, not a kernel without it.
+func collapseKnown() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	if !kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 6, 1) {
+		return false
+	}
+	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/shmem_enabled")
+	return err == nil && !bytes.Contains(b, []byte("[deny]"))
+}
+
+// kernelAtLeast compares a release like "6.18.44-fc" with major.minor.
+func kernelAtLeast(release string, major, minor int) bool {
+	a, rest, _ := strings.Cut(release, ".")
+	b, _, _ := strings.Cut(rest, ".")
+	if i := strings.IndexFunc(b, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		b = b[:i] // "1rc2", "19-amd64"
+	}
+	x, err1 := strconv.Atoi(a)
+	y, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return x > major || x == major && y >= minor
 }
 
 // mapOver maps the file over the code at hs: private (a debugger's
@@ -193,14 +282,20 @@ func collapseAside(fd int, n uintptr) error {
 // the start, so it gains no permission. The kernel maps the file's huge
 // pages whole when asked to collapse again.
 func mapOver(fd int, hs, n uintptr) (*Text, error) {
-	r, _, e := unix.Syscall6(unix.SYS_MMAP, hs, n, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_FIXED, uintptr(fd), 0)
-	if e != 0 || r != hs {
-		// MAP_FIXED takes the place only when it succeeds: the code
-		// is still the executable's own.
-		return nil, fmt.Errorf("mapping the copy over the code: %v", e)
+	if _, err := unix.MmapPtr(fd, 0, ptr(hs), n, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
+		// Refused before the kernel touched the old mapping (a
+		// permission, a bad descriptor): the code is still the
+		// executable's own. (Running out of memory halfway could leave
+		// a hole on older kernels; nothing here would survive that.)
+		return nil, fmt.Errorf("mapping the copy over the code: %w", err)
 	}
-	unix.Syscall(unix.SYS_MADVISE, hs, n, unix.MADV_COLLAPSE)
+	unix.Madvise(at(hs, n), unix.MADV_COLLAPSE)
 	return &Text{Size: n, Huge: pmdMapped(hs)}, nil
+}
+
+// restore maps the executable's own pages back over the code.
+func restore(hs, n uintptr, src *os.File, off int64) {
+	unix.MmapPtr(int(src.Fd()), off, ptr(hs), n, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_FIXED)
 }
 
 // pmdMapped is how many bytes of the mapping starting at addr the kernel
@@ -215,11 +310,11 @@ func pmdMapped(addr uintptr) uintptr {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		l := sc.Text()
-		if lo, _, _, _, ok := parseMapsLine(l); ok { // a mapping's first line
+		if m, ok := parseMapsLine(l); ok { // a mapping's first line
 			if in {
 				break
 			}
-			in = lo == addr
+			in = m.lo == addr
 			continue
 		}
 		if !in {
@@ -235,8 +330,8 @@ func pmdMapped(addr uintptr) uintptr {
 	return uintptr(kb << 10)
 }
 
-// at is the n bytes at address a: this process's own code, mapped for its
-// whole life.
-func at(a, n uintptr) []byte {
-	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(nil), a)), n)
-}
+// ptr is address a as a pointer: memory mapped outside Go's heap.
+func ptr(a uintptr) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(nil), a) }
+
+// at is the n bytes at address a, mapped outside Go's heap.
+func at(a, n uintptr) []byte { return unsafe.Slice((*byte)(ptr(a)), n) }

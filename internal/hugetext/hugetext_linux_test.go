@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"unsafe"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"golang.org/x/sys/unix"
@@ -46,6 +47,7 @@ type report struct {
 	Inode       uint64
 	Rss, Pss    uint64 // of that mapping, kB
 	MDWE        string // what mprotect(PROT_EXEC) on fresh memory met
+	Breakpoint  string // what a forced write did, if not what it should
 	Adopted     *report
 }
 
@@ -57,15 +59,31 @@ func pattern(n uintptr) []byte {
 	return b
 }
 
-// standIn maps 4 MiB at a 2 MiB boundary and fills it with the pattern.
-func standIn(t interface{ Fatalf(string, ...any) }) uintptr {
-	res, _, e := unix.Syscall6(unix.SYS_MMAP, 0, standInSize+hugePage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uintptr(0), 0)
-	if e != 0 {
-		t.Fatalf("mmap: %v", e)
+// standIn maps 4 MiB of a file holding the pattern at a 2 MiB boundary,
+// read-only and private as an executable's code is, and returns the
+// address and the file (deleted already; the caller closes it).
+func standIn(t interface{ Fatalf(string, ...any) }) (uintptr, *os.File) {
+	f, err := os.CreateTemp("", "hugetext-test-")
+	if err != nil {
+		t.Fatalf("%v", err)
+		return 0, nil
 	}
-	a := (res + hugePage - 1) &^ (hugePage - 1)
-	copy(at(a, standInSize), pattern(standInSize))
-	return a
+	os.Remove(f.Name())
+	if _, err := f.Write(pattern(standInSize)); err != nil {
+		t.Fatalf("%v", err)
+		return 0, nil
+	}
+	res, err := unix.MmapPtr(-1, 0, nil, standInSize+hugePage, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatalf("mmap: %v", err)
+		return 0, nil
+	}
+	a := (uintptr(res) + hugePage - 1) &^ (hugePage - 1)
+	if _, err := unix.MmapPtr(int(f.Fd()), 0, ptr(a), standInSize, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
+		t.Fatalf("mmap: %v", err)
+		return 0, nil
+	}
+	return a, f
 }
 
 type fatal struct{ err *string }
@@ -78,10 +96,10 @@ func describe(r *report, a uintptr) {
 	b, _ := os.ReadFile("/proc/self/smaps")
 	in := false
 	for _, l := range strings.Split(string(b), "\n") {
-		if lo, _, _, path, ok := parseMapsLine(l); ok {
-			in = lo == a
+		if m, ok := parseMapsLine(l); ok {
+			in = m.lo == a
 			if in {
-				r.Path = path
+				r.Path = m.path
 				fmt.Sscan(strings.Fields(l)[4], &r.Inode)
 			}
 			continue
@@ -128,10 +146,11 @@ func denyWriteExecute(form string) error {
 
 func childRemap(mdwe string) *report {
 	r := &report{}
-	a := standIn(fatal{&r.Err})
+	a, src := standIn(fatal{&r.Err})
 	if r.Err != "" {
 		return r
 	}
+	defer src.Close()
 	if mdwe != "" {
 		if err := denyWriteExecute(mdwe); err != nil {
 			r.Err = err.Error()
@@ -141,7 +160,7 @@ func childRemap(mdwe string) *report {
 		p, _ := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 		r.MDWE = fmt.Sprint(unix.Mprotect(p, unix.PROT_READ|unix.PROT_EXEC))
 	}
-	txt, err := remapRange(a, standInSize)
+	txt, err := remapRange(a, standInSize, src, 0)
 	if err != nil {
 		r.Err, r.Unsupported = err.Error(), errors.Is(err, ErrUnsupported)
 		describe(r, a)
@@ -156,11 +175,15 @@ func childRemap(mdwe string) *report {
 	cmd.ExtraFiles = []*os.File{txt.File()}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
-	txt.Close()
 	if err != nil {
+		txt.Close()
 		r.Err = fmt.Sprintf("adopting child: %v", err)
 		return r
 	}
+	// A debugger's breakpoint (a forced write, as through ptrace or
+	// /proc/PID/mem) lands in this process's copy of the page only.
+	r.Breakpoint = breakpoint(a, txt.File())
+	txt.Close()
 	r.Adopted = &report{}
 	if err := json.Unmarshal(out, r.Adopted); err != nil {
 		r.Err = fmt.Sprintf("adopting child said %q: %v", out, err)
@@ -168,12 +191,45 @@ func childRemap(mdwe string) *report {
 	return r
 }
 
+// breakpoint writes a byte at a through /proc/self/mem and says what
+// went wrong: the write refused, not seen at a, or seen in the file.
+func breakpoint(a uintptr, f *os.File) string {
+	const off = 100
+	mem, err := os.OpenFile("/proc/self/mem", os.O_RDWR, 0)
+	if err != nil {
+		return err.Error()
+	}
+	defer mem.Close()
+	was := at(a+off, 1)[0]
+	if _, err := mem.WriteAt([]byte{0xcc}, int64(a+off)); err != nil {
+		// A kernel that refuses forced writes everywhere
+		// (proc_mem.force_override=never) refuses debuggers too.
+		ctl, _ := unix.Mmap(-1, 0, 4096, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		if _, cerr := mem.WriteAt([]byte{1}, int64(uintptr(unsafe.Pointer(&ctl[0])))); cerr != nil {
+			return ""
+		}
+		return "refused: " + err.Error()
+	}
+	var b [1]byte
+	if _, err := f.ReadAt(b[:], off); err != nil {
+		return err.Error()
+	}
+	switch {
+	case at(a+off, 1)[0] != 0xcc:
+		return "the write is not seen"
+	case b[0] != was:
+		return "the write reached the shared copy"
+	}
+	return ""
+}
+
 func childAdopt(f *os.File) *report {
 	r := &report{}
-	a := standIn(fatal{&r.Err})
+	a, src := standIn(fatal{&r.Err})
 	if r.Err != "" {
 		return r
 	}
+	defer src.Close()
 	txt, err := adoptRange(f, a, standInSize)
 	if err != nil {
 		r.Err = err.Error()
@@ -205,6 +261,9 @@ func runChild(t *testing.T, mdwe string) *report {
 func checkMoved(t *testing.T, r *report) {
 	t.Helper()
 	if r.Unsupported {
+		if collapseKnown() {
+			t.Fatalf("refused as unsupported on a kernel that has it: %s", r.Err)
+		}
 		t.Skipf("not on this kernel: %s", r.Err)
 	}
 	if r.Err != "" {
@@ -226,6 +285,9 @@ func checkMoved(t *testing.T, r *report) {
 		if !strings.HasPrefix(x.Path, "/memfd:timesync-text") {
 			t.Errorf("%s: the mapping is %q, want the memory file", who, x.Path)
 		}
+	}
+	if r.Breakpoint != "" {
+		t.Errorf("a debugger's write: %s", r.Breakpoint)
 	}
 	if r.Inode != r.Adopted.Inode {
 		t.Errorf("the processes map different files (inodes %d and %d)", r.Inode, r.Adopted.Inode)
@@ -280,8 +342,9 @@ func sealedCopy(t *testing.T, b []byte, s int) *os.File {
 // Adopt maps only a sealed file holding exactly this code; anything else
 // leaves the code alone.
 func TestAdoptRefuses(t *testing.T) {
-	a := standIn(t)
-	defer unix.Syscall(unix.SYS_MUNMAP, a, standInSize, 0)
+	a, src := standIn(t)
+	defer src.Close()
+	defer unix.MunmapPtr(ptr(a), standInSize)
 	good := pattern(standInSize)
 	flipped := pattern(standInSize)
 	flipped[3*hugePage/2] ^= 1
@@ -293,6 +356,7 @@ func TestAdoptRefuses(t *testing.T) {
 		{"unsealed", "not sealed", sealedCopy(t, good, 0)},
 		{"writable", "not sealed", sealedCopy(t, good, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW)},
 		{"other bytes", "the bytes differ", sealedCopy(t, flipped, seals)},
+		{"writable copy", "not sealed", sealedCopy(t, good, seals&^unix.F_SEAL_WRITE)},
 	} {
 		_, err := adoptRange(c.f, a, standInSize)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -300,23 +364,63 @@ func TestAdoptRefuses(t *testing.T) {
 		}
 		var r report
 		describe(&r, a)
-		if r.Path != "" || !r.Intact {
+		if r.Path != src.Name() || !r.Intact {
 			t.Fatalf("%s: the stand-in was touched: mapping %q, intact %v", c.name, r.Path, r.Intact)
 		}
 	}
 }
 
 func TestParseMapsLine(t *testing.T) {
-	lo, hi, perms, path, ok := parseMapsLine("00400000-008ee000 r-xp 00000000 fe:01 1234                       /usr/bin/timesync (deleted)")
-	if !ok || lo != 0x400000 || hi != 0x8ee000 || perms != "r-xp" || path != "/usr/bin/timesync" {
-		t.Errorf("got %#x %#x %q %q %v", lo, hi, perms, path, ok)
+	m, ok := parseMapsLine("00400000-008ee000 r-xp 00001000 fe:01 1234                       /usr/bin/timesync (deleted)")
+	if want := (mapping{lo: 0x400000, hi: 0x8ee000, perms: "r-xp", off: 0x1000, path: "/usr/bin/timesync"}); !ok || m != want {
+		t.Errorf("got %+v %v, want %+v", m, ok, want)
 	}
-	if _, _, _, path, ok := parseMapsLine("7ffd1000-7ffd3000 rw-p 00000000 00:00 0"); !ok || path != "" {
-		t.Errorf("anonymous: %q %v", path, ok)
+	if m, ok := parseMapsLine("7ffd1000-7ffd3000 rw-p 00000000 00:00 0"); !ok || m.path != "" {
+		t.Errorf("anonymous: %+v %v", m, ok)
 	}
-	for _, l := range []string{"Rss:                4096 kB", "VmFlags: rd ex mr mw me", ""} {
-		if _, _, _, _, ok := parseMapsLine(l); ok {
+	for _, l := range []string{"Rss:                4096 kB", "VmFlags: rd ex mr mw me", "THPeligible:    0", ""} {
+		if _, ok := parseMapsLine(l); ok {
 			t.Errorf("%q read as a mapping", l)
 		}
+	}
+}
+
+func TestKernelAtLeast(t *testing.T) {
+	for _, c := range []struct {
+		release string
+		want    bool
+	}{
+		{"6.1.0-28-amd64", true}, {"6.18.44-fc-v1272", true}, {"6.0.19", false},
+		{"5.19.0", false}, {"7.0", true}, {"6.1", true}, {"6", false}, {"", false}, {"6.1rc2", true},
+	} {
+		if got := kernelAtLeast(c.release, 6, 1); got != c.want {
+			t.Errorf("kernelAtLeast(%q, 6, 1) = %v", c.release, got)
+		}
+	}
+}
+
+// The copy comes from the executable, and only if the code in memory is
+// the executable's: a uprobe's trap (here a forced write, as the kernel
+// makes one) would otherwise be copied into code no probe owns any more.
+func TestRemapRefusesPatchedCode(t *testing.T) {
+	a, src := standIn(t)
+	defer src.Close()
+	defer unix.MunmapPtr(ptr(a), standInSize)
+	mem, err := os.OpenFile("/proc/self/mem", os.O_RDWR, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer mem.Close()
+	if _, err := mem.WriteAt([]byte{0xcc}, int64(a+hugePage+5)); err != nil {
+		t.Skipf("no forced writes here: %v", err)
+	}
+	_, err = remapRange(a, standInSize, src, 0)
+	if err == nil || !strings.Contains(err.Error(), "not the executable's") {
+		t.Fatalf("remap of patched code: %v, want a refusal", err)
+	}
+	var r report
+	describe(&r, a)
+	if r.Path != src.Name() {
+		t.Errorf("the code was moved anyway (mapping %q)", r.Path)
 	}
 }
