@@ -9,8 +9,9 @@
 // each miss walks two page tables. On 2 MiB pages the same code is a
 // handful of TLB entries. Two idle services side by side on one AMD EPYC
 // VM, the one with its text on huge pages took 0.62× and 0.72× the
-// other's CPU (8 minutes each, each started first once; two builds alike
-// differ by up to ±12 % that way: README, "Code on huge pages").
+// other's CPU (8 minutes each, each started first once; 0.74× and 0.84×
+// leaving out one dear minute of the other in each; an A/A run of one
+// build gave 0.95×: README, "Code on huge pages").
 //
 // The kernel will not put an executable's own file pages on huge pages
 // unless it was built with CONFIG_READ_ONLY_THP_FOR_FS (and then only

@@ -53,8 +53,11 @@ func remapRange(hs, n uintptr, src *os.File, off int64) (*Text, error) {
 	// agent's, perf's) or a debugger's breakpoint is a trap written into
 	// the process's own page, which the copy would keep for good while
 	// the kernel, finding no probe in the new file, answered it with
-	// SIGTRAP. If memory differs from the file, the code stays.
-	file, err := unix.Mmap(int(src.Fd()), off, int(n), unix.PROT_READ, unix.MAP_PRIVATE)
+	// SIGTRAP. If memory differs from the file, the code stays. The file
+	// is read through a shared mapping: the kernel writes uprobes' traps
+	// into every private mapping of the file that could be executable,
+	// this one too, but never into a shared one.
+	file, err := unix.Mmap(int(src.Fd()), off, int(n), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("reading the executable: %w", err)
 	}
@@ -63,8 +66,17 @@ func remapRange(hs, n uintptr, src *os.File, off int64) (*Text, error) {
 		return nil, errors.New("the code in memory is not the executable's (a uprobe or a breakpoint in it?)")
 	}
 	fd, err := unix.MemfdCreate("timesync-text", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
+	if err == unix.EACCES {
+		// vm.memfd_noexec=2 refuses a memory file that could be
+		// executed as a program; this one never is (mapping it
+		// executable is another matter, which that seal leaves alone).
+		fd, err = unix.MemfdCreate("timesync-text", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_NOEXEC_SEAL)
+	}
+	if err == unix.ENOSYS {
 		return nil, fmt.Errorf("%w: memfd_create: %v", ErrUnsupported, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "memfd:timesync-text")
 	ok := false

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
@@ -396,6 +397,51 @@ func TestKernelAtLeast(t *testing.T) {
 		if got := kernelAtLeast(c.release, 6, 1); got != c.want {
 			t.Errorf("kernelAtLeast(%q, 6, 1) = %v", c.release, got)
 		}
+	}
+}
+
+// A real uprobe (perf's, as root) on the code: the kernel writes its trap
+// into the process's pages and into every private mapping of the file
+// made since, so the copy must be read where no trap can be, and the code
+// moved only if memory is the file's. Otherwise the copy would carry the
+// trap, no probe would own it, and the process would die of SIGTRAP.
+func TestRemapRefusesUprobedCode(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the probed instruction is x86's nop")
+	}
+	b, err := os.ReadFile("/sys/bus/event_source/devices/uprobe/type")
+	if err != nil {
+		t.Skipf("no uprobe events here: %v", err)
+	}
+	var pmu uint32
+	fmt.Sscan(string(b), &pmu)
+	a, src := standIn(t)
+	defer src.Close()
+	defer unix.MunmapPtr(ptr(a), standInSize)
+	const off = hugePage + 4096
+	if _, err := src.WriteAt([]byte{0x90, 0x90, 0x90, 0x90}, off); err != nil { // nops, in the page cache the mapping shows
+		t.Fatal(err)
+	}
+	// The probe names the file by a path: the stand-in's is deleted, so
+	// go through this process's descriptor of it.
+	path, _ := unix.BytePtrFromString(fmt.Sprintf("/proc/self/fd/%d", src.Fd()))
+	attr := unix.PerfEventAttr{Type: pmu, Size: uint32(unsafe.Sizeof(unix.PerfEventAttr{})), Ext1: uint64(uintptr(unsafe.Pointer(path))), Ext2: off, Bits: unix.PerfBitDisabled}
+	pfd, err := unix.PerfEventOpen(&attr, 0, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	if err != nil {
+		t.Skipf("cannot attach a uprobe here: %v", err)
+	}
+	defer unix.Close(pfd)
+	if got := at(a+off, 1)[0]; got != 0xcc {
+		t.Skipf("the uprobe left no trap in this process's code (%#x)", got)
+	}
+	_, err = remapRange(a, standInSize, src, 0)
+	if err == nil || !strings.Contains(err.Error(), "not the executable's") {
+		t.Fatalf("remap of code with a uprobe in it: %v, want a refusal", err)
+	}
+	var r report
+	describe(&r, a)
+	if r.Path != src.Name() {
+		t.Errorf("the code was moved anyway (mapping %q)", r.Path)
 	}
 }
 
