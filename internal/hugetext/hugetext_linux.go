@@ -54,23 +54,40 @@ func remapRange(hs, n uintptr, src *os.File, off int64) (*Text, error) {
 	// the process's own page, which the copy would keep for good while
 	// the kernel, finding no probe in the new file, answered it with
 	// SIGTRAP. If memory differs from the file, the code stays. The file
-	// is read through a shared mapping: the kernel writes uprobes' traps
-	// into every private mapping of the file that could be executable,
-	// this one too, but never into a shared one.
-	file, err := unix.Mmap(int(src.Fd()), off, int(n), unix.PROT_READ, unix.MAP_SHARED)
+	// is read with pread, into memory outside Go's heap: not through a
+	// private mapping, into which the kernel writes uprobes' traps as
+	// into the code's own.
+	file, err := unix.Mmap(-1, 0, int(n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return nil, fmt.Errorf("reading the executable: %w", err)
 	}
 	defer unix.Munmap(file)
+	for done := 0; done < len(file); {
+		r, err := unix.Pread(int(src.Fd()), file[done:], off+int64(done))
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && r == 0 {
+			err = unix.EIO // the executable is shorter than its mapping
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the executable: %w", err)
+		}
+		done += r
+	}
 	if !bytes.Equal(file, at(hs, n)) {
 		return nil, errors.New("the code in memory is not the executable's (a uprobe or a breakpoint in it?)")
 	}
 	fd, err := unix.MemfdCreate("timesync-text", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err == unix.EACCES {
-		// vm.memfd_noexec=2 refuses a memory file that could be
-		// executed as a program; this one never is (mapping it
-		// executable is another matter, which that seal leaves alone).
-		fd, err = unix.MemfdCreate("timesync-text", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_NOEXEC_SEAL)
+		// vm.memfd_noexec=2 (Linux 6.3 to 6.5) refuses a memory file
+		// that could be executed as a program; this one never is
+		// (mapping it executable is another matter, which that seal
+		// leaves alone).
+		var err2 error
+		if fd, err2 = unix.MemfdCreate("timesync-text", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_NOEXEC_SEAL); err2 == nil {
+			err = nil
+		}
 	}
 	if err == unix.ENOSYS {
 		return nil, fmt.Errorf("%w: memfd_create: %v", ErrUnsupported, err)

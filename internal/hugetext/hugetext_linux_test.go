@@ -431,6 +431,7 @@ func TestRemapRefusesUprobedCode(t *testing.T) {
 		t.Skipf("cannot attach a uprobe here: %v", err)
 	}
 	defer unix.Close(pfd)
+	runtime.KeepAlive(path) // passed to the kernel as a number
 	if got := at(a+off, 1)[0]; got != 0xcc {
 		t.Skipf("the uprobe left no trap in this process's code (%#x)", got)
 	}
