@@ -398,6 +398,14 @@ func TestKernelAtLeast(t *testing.T) {
 			t.Errorf("kernelAtLeast(%q, 6, 1) = %v", c.release, got)
 		}
 	}
+	for _, c := range []struct {
+		release string
+		want    bool
+	}{{"6.18.44-fc-v1272", true}, {"6.1.0-57-amd64", false}, {"6.12.9", false}, {"7.1.0", true}} {
+		if got := kernelAtLeast(c.release, 6, 18); got != c.want {
+			t.Errorf("kernelAtLeast(%q, 6, 18) = %v", c.release, got)
+		}
+	}
 }
 
 // A real uprobe (perf's, as root) on the code: the kernel writes its trap

@@ -160,10 +160,20 @@ func (g *guest) checkService() vmtest.Result {
 	}
 	stopTook := time.Since(stopAt)
 
+	code, shared := "code on huge pages: not logged", false
 	if b, err := os.ReadFile(logPath); err == nil {
 		for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
 			logf("service log: %s", l)
+			if c := codePages(l); c != "" {
+				code = c
+			}
+			if strings.Contains(l, "code on huge pages, shared with the parent") {
+				shared = true
+			}
 		}
+	}
+	if shared {
+		code += ", the engine maps the parent's copy"
 	}
 	for _, x := range samples {
 		logf("service: sample %6.1f s offset %+8.3f ms delay %.2f ms", x.at.Seconds(), ms(x.offset), ms(x.delay))
@@ -222,6 +232,7 @@ func (g *guest) checkService() vmtest.Result {
 	if sep.checked && sep.problem == "" {
 		summary += "; " + sep.text
 	}
+	summary += "; " + code
 	if status != "" {
 		logf("service: its own status at the end: %s", status)
 	}
@@ -518,4 +529,27 @@ func procStatus(pid int) map[string]string {
 		}
 	}
 	return m
+}
+
+// codePages reads the parent's line about its code (internal/hugetext)
+// from the service's log: on huge pages, and how much, or why not.
+func codePages(l string) string {
+	if strings.Contains(l, "part=engine") || strings.HasPrefix(l, "engine: ") {
+		return ""
+	}
+	switch {
+	case strings.Contains(l, `msg="code on huge pages"`):
+		kib := ""
+		if _, v, ok := strings.Cut(l, "huge_kib="); ok {
+			kib, _, _ = strings.Cut(v, " ")
+		}
+		return "code on huge pages: " + kib + " KiB"
+	case strings.Contains(l, `msg="code left on 4 KiB pages`):
+		why := "?"
+		if _, v, ok := strings.Cut(l, "reason="); ok {
+			why = v
+		}
+		return "code left on 4 KiB pages: " + why
+	}
+	return ""
 }
