@@ -268,10 +268,10 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 	if *hugeText {
 		// The parent's copy of this executable's code, on huge pages:
 		// one set of pages for both (internal/hugetext checks it is
-		// sealed and holds this very code before mapping it).
-		// A copy it cannot use (an engine started from an upgraded
-		// executable, a position-independent build loaded elsewhere)
-		// leaves it to make its own.
+		// sealed and holds this very code before mapping it). A copy
+		// it cannot use (an engine started from an upgraded executable,
+		// a position-independent build loaded elsewhere) leaves it to
+		// make its own.
 		f := os.NewFile(privsep.EngineTextFD, "huge-text")
 		t, err := hugetext.Adopt(f)
 		f.Close()
