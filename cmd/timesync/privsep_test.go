@@ -348,14 +348,15 @@ func TestPrivsepEngineCopy(t *testing.T) {
 	}
 }
 
-// textMapping is process pid's mapping of the code on huge pages
-// (internal/hugetext), from its smaps: ok is false if it has none.
+// textMapping is process pid's mapping of the code (perms "r-xp") or of
+// the read-only data ("r--p") on huge pages (internal/hugetext), from its
+// smaps: ok is false if it has none.
 type textMapping struct {
 	inode               string
 	rss, pss, pmdMapped int // kB
 }
 
-func hugeText(t *testing.T, pid int) (m textMapping, ok bool) {
+func hugeText(t *testing.T, pid int, perms string) (m textMapping, ok bool) {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
 	if err != nil {
@@ -365,7 +366,7 @@ func hugeText(t *testing.T, pid int) (m textMapping, ok bool) {
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Fields(l)
 		if len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
-			in = len(f) >= 6 && strings.HasPrefix(f[5], "/memfd:timesync-text") && f[1] == "r-xp"
+			in = len(f) >= 6 && strings.HasPrefix(f[5], "/memfd:timesync-text") && f[1] == perms
 			if in {
 				m.inode, ok = f[4], true
 			}
@@ -403,31 +404,35 @@ func TestServiceCodeOnHugePages(t *testing.T) {
 	if !strings.Contains(s.log.String(), "code on huge pages") {
 		t.Fatalf("the parent did not say where its code is:\n%s", s.log.String())
 	}
-	pm, ok := hugeText(t, parent)
-	if !ok {
-		t.Fatal("the parent's code is not on huge pages")
-	}
-	em, ok := hugeText(t, engine)
-	if !ok {
-		t.Fatalf("the engine did not map the parent's code:\n%s", s.log.String())
-	}
-	t.Logf("parent %+v, engine %+v", pm, em)
-	if pm.inode != em.inode {
-		t.Errorf("parent and engine map different copies (inodes %s and %s)", pm.inode, em.inode)
-	}
-	for who, m := range map[string]textMapping{"parent": pm, "engine": em} {
-		if m.pmdMapped < 2048 || m.pmdMapped != m.rss {
-			t.Errorf("%s: %d of %d kB on huge pages, want all of it and at least 2048", who, m.pmdMapped, m.rss)
+	for _, part := range []struct{ name, perms string }{{"code", "r-xp"}, {"read-only data", "r--p"}} {
+		pm, ok := hugeText(t, parent, part.perms)
+		if !ok {
+			t.Fatalf("the parent's %s is not on huge pages", part.name)
 		}
-		if m.pss > m.rss/2+8 {
-			t.Errorf("%s: Pss %d kB of Rss %d: the copy is not shared", who, m.pss, m.rss)
+		em, ok := hugeText(t, engine, part.perms)
+		if !ok {
+			t.Fatalf("the engine did not map the parent's %s:\n%s", part.name, s.log.String())
+		}
+		t.Logf("%s: parent %+v, engine %+v", part.name, pm, em)
+		if pm.inode != em.inode {
+			t.Errorf("%s: parent and engine map different copies (inodes %s and %s)", part.name, pm.inode, em.inode)
+		}
+		for who, m := range map[string]textMapping{"parent": pm, "engine": em} {
+			if m.pmdMapped < 2048 || m.pmdMapped != m.rss {
+				t.Errorf("%s's %s: %d of %d kB on huge pages, want all of it and at least 2048", who, part.name, m.pmdMapped, m.rss)
+			}
+			if m.pss > m.rss/2+8 {
+				t.Errorf("%s's %s: Pss %d kB of Rss %d: the copy is not shared", who, part.name, m.pss, m.rss)
+			}
 		}
 	}
 	stopService(t, s)
 
 	one := startService(t, conf, "--dry-run", "--single-process")
-	if m, ok := hugeText(t, one.cmd.Process.Pid); !ok || m.pmdMapped < 2048 {
-		t.Errorf("one process: code on huge pages %v (%+v), want it there", ok, m)
+	for _, perms := range []string{"r-xp", "r--p"} {
+		if m, ok := hugeText(t, one.cmd.Process.Pid, perms); !ok || m.pmdMapped < 2048 {
+			t.Errorf("one process: %s on huge pages %v (%+v), want it there", perms, ok, m)
+		}
 	}
 	stopService(t, one)
 
@@ -436,8 +441,10 @@ func TestServiceCodeOnHugePages(t *testing.T) {
 	engine = waitChild(t, off.cmd.Process.Pid, 0)
 	waitFor(t, "the engine to run", func() bool { return strings.Contains(off.log.String(), "engine running") })
 	for who, pid := range map[string]int{"parent": off.cmd.Process.Pid, "engine": engine} {
-		if m, ok := hugeText(t, pid); ok {
-			t.Errorf("TIMESYNC_HUGE_TEXT=off: the %s's code is on huge pages anyway (%+v)", who, m)
+		for _, perms := range []string{"r-xp", "r--p"} {
+			if m, ok := hugeText(t, pid, perms); ok {
+				t.Errorf("TIMESYNC_HUGE_TEXT=off: the %s's %s mapping is on huge pages anyway (%+v)", who, perms, m)
+			}
 		}
 	}
 	if !strings.Contains(off.log.String(), "code left on 4 KiB pages (TIMESYNC_HUGE_TEXT)") {

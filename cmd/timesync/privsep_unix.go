@@ -276,9 +276,9 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 		t, err := hugetext.Adopt(f)
 		f.Close()
 		if err == nil {
-			log.Debug("code on huge pages, shared with the parent", "huge_kib", t.Huge>>10, "of_kib", t.Size>>10)
+			log.Debug("code on huge pages, shared with the parent", "huge_kib", t.Huge>>10, "of_kib", t.Size>>10, "data_huge_kib", t.DataHuge>>10, "data_of_kib", t.DataSize>>10)
 		} else if t, err2 := hugetext.Remap(); err2 == nil {
-			log.Info("code on huge pages, a copy of its own", "huge_kib", t.Huge>>10, "of_kib", t.Size>>10, "parent_copy", err)
+			log.Info("code on huge pages, a copy of its own", "huge_kib", t.Huge>>10, "of_kib", t.Size>>10, "data_huge_kib", t.DataHuge>>10, "data_of_kib", t.DataSize>>10, "parent_copy", err)
 			t.Close()
 		} else {
 			log.Info("code left on 4 KiB pages", "reason", err2, "parent_copy", err)

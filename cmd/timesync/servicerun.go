@@ -130,8 +130,9 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 	return prg.stopErr
 }
 
-// codeOnHugePages moves the service's code onto 2 MiB pages
-// (internal/hugetext) unless TIMESYNC_HUGE_TEXT=off, and says how it went.
+// codeOnHugePages moves the service's code and read-only data onto 2 MiB
+// pages (internal/hugetext) unless TIMESYNC_HUGE_TEXT=off, and says how it
+// went.
 // The privileged parent hands the result to its engine.
 func codeOnHugePages(log *slog.Logger) *hugetext.Text {
 	if !hugetext.Wanted() {
@@ -145,7 +146,7 @@ func codeOnHugePages(log *slog.Logger) *hugetext.Text {
 	case err != nil:
 		log.Info("code left on 4 KiB pages", "reason", err)
 	default:
-		log.Info("code on huge pages", "huge_kib", t.Huge>>10, "of_kib", t.Size>>10)
+		log.Info("code on huge pages", "huge_kib", t.Huge>>10, "of_kib", t.Size>>10, "data_huge_kib", t.DataHuge>>10, "data_of_kib", t.DataSize>>10)
 	}
 	return t
 }

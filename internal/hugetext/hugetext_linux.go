@@ -22,11 +22,13 @@ const hugePage = 2 << 20
 // no unsealing, by anyone holding it.
 const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 
-// Remap copies the 2 MiB-aligned part of this executable's code from the
-// executable into a sealed memory file, has the kernel put that on huge
-// pages and maps it over the code. On an error the code is as it was.
+// Remap copies the 2 MiB-aligned parts of this executable's code and of
+// its read-only data from the executable into a sealed memory file, has
+// the kernel put that on huge pages and maps it over them. On an error
+// the code is as it was; read-only data that cannot be moved stays where
+// it is.
 func Remap() (*Text, error) {
-	c, err := findCode()
+	parts, err := findParts()
 	if err != nil {
 		return nil, err
 	}
@@ -35,20 +37,27 @@ func Remap() (*Text, error) {
 		return nil, err
 	}
 	defer exe.Close()
-	return remapRange(c.start, c.n, exe, c.off)
+	return remapParts(parts, exe)
 }
 
-// code is the part of the executable's code made of whole 2 MiB pages:
-// n bytes at start, from offset off of the executable.
-type code struct {
+// part is a part of the executable's image made of whole 2 MiB pages: n
+// bytes at start, from offset off of the executable, mapped with prot.
+// The code is the first part, the read-only data (if it has a whole
+// 2 MiB page) the second; the memory file holds them one after the other.
+type part struct {
 	start, n uintptr
 	off      int64
+	prot     int
 }
 
-// remapRange is Remap for the n bytes at hs (2 MiB-aligned, a multiple of
-// 2 MiB, mapped for the process's life) that are the n bytes at offset off
-// of src.
-func remapRange(hs, n uintptr, src *os.File, off int64) (*Text, error) {
+const (
+	code = unix.PROT_READ | unix.PROT_EXEC
+	data = unix.PROT_READ
+)
+
+// remapParts is Remap for parts (2 MiB-aligned, multiples of 2 MiB,
+// mapped for the process's life), the code first, read from src.
+func remapParts(parts []part, src *os.File) (*Text, error) {
 	// The copy is made from the file, not from memory: a uprobe (an eBPF
 	// agent's, perf's) or a debugger's breakpoint is a trap written into
 	// the process's own page, which the copy would keep for good while
@@ -57,26 +66,31 @@ func remapRange(hs, n uintptr, src *os.File, off int64) (*Text, error) {
 	// is read with pread, into memory outside Go's heap: not through a
 	// private mapping, into which the kernel writes uprobes' traps as
 	// into the code's own.
-	file, err := unix.Mmap(-1, 0, int(n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	var total uintptr
+	for _, p := range parts {
+		total += p.n
+	}
+	file, err := unix.Mmap(-1, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return nil, fmt.Errorf("reading the executable: %w", err)
 	}
 	defer unix.Munmap(file)
-	for done := 0; done < len(file); {
-		r, err := unix.Pread(int(src.Fd()), file[done:], off+int64(done))
-		if err == unix.EINTR {
-			continue
-		}
-		if err == nil && r == 0 {
-			err = unix.EIO // the executable is shorter than its mapping
-		}
-		if err != nil {
+	var o uintptr
+	for i, p := range parts {
+		b := file[o : o+p.n]
+		if err := preadFull(src, b, p.off); err != nil {
 			return nil, fmt.Errorf("reading the executable: %w", err)
 		}
-		done += r
-	}
-	if !bytes.Equal(file, at(hs, n)) {
-		return nil, errors.New("the code in memory is not the executable's (a uprobe or a breakpoint in it?)")
+		if !bytes.Equal(b, at(p.start, p.n)) {
+			if i == 0 {
+				return nil, errors.New("the code in memory is not the executable's (a uprobe or a breakpoint in it?)")
+			}
+			// Read-only data that is not the file's (relocated in a
+			// position-independent build): it stays, the code moves.
+			parts, total, file = parts[:i], o, file[:o]
+			break
+		}
+		o += p.n
 	}
 	fd, err := unix.MemfdCreate("timesync-text", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err == unix.EACCES {
@@ -126,18 +140,12 @@ func remapRange(hs, n uintptr, src *os.File, off int64) (*Text, error) {
 	// Collapse it somewhere harmless first: if the kernel will not, the
 	// code is left alone rather than moved to 4 KiB pages of shared
 	// memory for nothing.
-	if err := collapseAside(fd, n); err != nil {
+	if err := collapseAside(fd, total); err != nil {
 		return nil, err
 	}
-	t, err := mapOver(fd, hs, n)
+	t, err := mapParts(fd, parts, src)
 	if err != nil {
 		return nil, err
-	}
-	if t.Huge == 0 {
-		// Mapped, but on small pages after all: the executable's own
-		// pages are as good and cost no extra memory.
-		restore(hs, n, src, off)
-		return nil, errors.New("the kernel mapped the copy on 4 KiB pages")
 	}
 	// The descriptor a child gets is read-only too.
 	if ro, err := os.Open("/proc/self/fd/" + strconv.Itoa(fd)); err == nil {
@@ -149,82 +157,168 @@ func remapRange(hs, n uintptr, src *os.File, off int64) (*Text, error) {
 	return t, nil
 }
 
-// Adopt maps the code Remap put in f, in another process running the same
-// executable, over this process's code, once it has checked that f is
-// sealed and holds exactly the code this process runs. The caller closes
-// f. It refuses a copy made by another build (an engine started from an
-// upgraded executable) or at another load address (a position-independent
-// build): Remap is then the way.
+// preadFull reads len(b) bytes at off of f.
+func preadFull(f *os.File, b []byte, off int64) error {
+	for done := 0; done < len(b); {
+		r, err := unix.Pread(int(f.Fd()), b[done:], off+int64(done))
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && r == 0 {
+			err = unix.EIO // the executable is shorter than its mapping
+		}
+		if err != nil {
+			return err
+		}
+		done += r
+	}
+	return nil
+}
+
+// mapParts maps the memory file's parts over the process's, one after the
+// other. A part the kernel maps on 4 KiB pages after all gets the
+// executable's own pages back (as good, and no extra memory): for the
+// code that is an error, for the read-only data it only stays as it was.
+func mapParts(fd int, parts []part, src *os.File) (*Text, error) {
+	t := &Text{}
+	var o uintptr
+	for i, p := range parts {
+		huge, err := mapOver(fd, o, p)
+		if err == nil && huge == 0 {
+			if src != nil {
+				restore(p, src)
+			}
+			err = errors.New("the kernel mapped the copy on 4 KiB pages")
+		}
+		if err != nil {
+			if i == 0 {
+				return nil, err
+			}
+			break
+		}
+		if p.prot == code {
+			t.Size, t.Huge = p.n, huge
+		} else {
+			t.DataSize, t.DataHuge = p.n, huge
+		}
+		o += p.n
+	}
+	return t, nil
+}
+
+// Adopt maps the code and read-only data Remap put in f, in another
+// process running the same executable, over this process's, once it has
+// checked that f is sealed and holds exactly what this process has there.
+// The caller closes f. It refuses a copy made by another build (an engine
+// started from an upgraded executable) or at another load address (a
+// position-independent build): Remap is then the way.
 func Adopt(f *os.File) (*Text, error) {
-	c, err := findCode()
+	parts, err := findParts()
 	if err != nil {
 		return nil, err
 	}
-	t, err := adoptRange(f, c.start, c.n)
-	if err != nil || t.Huge != 0 {
-		return t, err
+	exe, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, err
 	}
-	if exe, err := os.Open("/proc/self/exe"); err == nil {
-		restore(c.start, c.n, exe, c.off)
-		exe.Close()
-	}
-	return nil, errors.New("the kernel mapped the copy on 4 KiB pages")
+	defer exe.Close()
+	return adoptParts(f, parts, exe)
 }
 
-// adoptRange is Adopt for the n bytes at hs.
-func adoptRange(f *os.File, hs, n uintptr) (*Text, error) {
+// adoptParts is Adopt for parts; src has their own pages, to put back
+// over a part the kernel maps on 4 KiB pages after all.
+func adoptParts(f *os.File, parts []part, src *os.File) (*Text, error) {
 	fd := int(f.Fd())
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, err
 	}
-	if uintptr(st.Size) != n {
-		return nil, fmt.Errorf("not this executable's code: %d bytes, this code's aligned part is %d", st.Size, n)
+	var total uintptr
+	for _, p := range parts {
+		total += p.n
+	}
+	if uintptr(st.Size) != total {
+		return nil, fmt.Errorf("not this executable's code: %d bytes, this code's aligned parts are %d", st.Size, total)
 	}
 	got, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
 	if err != nil || got&seals != seals {
 		return nil, fmt.Errorf("the code's copy is not sealed (seals %#x, %v)", got, err)
 	}
-	m, err := unix.Mmap(fd, 0, int(n), unix.PROT_READ, unix.MAP_SHARED)
+	m, err := unix.Mmap(fd, 0, int(total), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("reading the code's copy: %w", err)
 	}
-	same := bytes.Equal(m, at(hs, n))
+	same := true
+	var o uintptr
+	for _, p := range parts {
+		same = same && bytes.Equal(m[o:o+p.n], at(p.start, p.n))
+		o += p.n
+	}
 	unix.Munmap(m)
 	if !same {
 		return nil, errors.New("not the code this process runs: the bytes differ")
 	}
-	return mapOver(fd, hs, n)
+	return mapParts(fd, parts, src)
 }
 
-// findCode finds the mapping of this executable's code (the one holding
-// this function) and its part made of whole 2 MiB pages.
-func findCode() (code, error) {
+// findParts finds the mapping of this executable's code (the one holding
+// this function) and its part made of whole 2 MiB pages, and the part
+// made of whole 2 MiB pages of the executable's read-only data: its first
+// read-only mapping above the code, where Go's linker puts the type
+// descriptors, the function tables and constant data the code reads.
+func findParts() ([]part, error) {
 	pc, _, _, _ := runtime.Caller(0)
 	b, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
-		return code{}, err
+		return nil, err
 	}
+	var parts []part
+	var text mapping
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		m, ok := parseMapsLine(sc.Text())
-		if !ok || pc < m.lo || pc >= m.hi {
+		if !ok {
 			continue
 		}
-		if strings.HasPrefix(m.path, "/memfd:") {
-			return code{}, errors.New("the code is already on huge pages")
+		if parts == nil {
+			if pc < m.lo || pc >= m.hi {
+				continue
+			}
+			if strings.HasPrefix(m.path, "/memfd:") {
+				return nil, errors.New("the code is already on huge pages")
+			}
+			if !strings.HasPrefix(m.perms, "r-x") || m.path == "" {
+				return nil, fmt.Errorf("the code's mapping is %s %q", m.perms, m.path)
+			}
+			p, ok := whole(m, code)
+			if !ok {
+				return nil, fmt.Errorf("%w: the code (%d KiB) has no whole 2 MiB page", ErrUnsupported, (m.hi-m.lo)>>10)
+			}
+			parts, text = []part{p}, m
+			continue
 		}
-		if !strings.HasPrefix(m.perms, "r-x") || m.path == "" {
-			return code{}, fmt.Errorf("the code's mapping is %s %q", m.perms, m.path)
+		if m.path != text.path || !strings.HasPrefix(m.perms, "r--") {
+			continue
 		}
-		s := (m.lo + hugePage - 1) &^ (hugePage - 1)
-		e := m.hi &^ (hugePage - 1)
-		if e <= s {
-			return code{}, fmt.Errorf("%w: the code (%d KiB) has no whole 2 MiB page", ErrUnsupported, (m.hi-m.lo)>>10)
+		if p, ok := whole(m, data); ok {
+			parts = append(parts, p)
 		}
-		return code{start: s, n: e - s, off: m.off + int64(s-m.lo)}, nil
+		break
 	}
-	return code{}, errors.New("the code's mapping is not in /proc/self/maps")
+	if parts == nil {
+		return nil, errors.New("the code's mapping is not in /proc/self/maps")
+	}
+	return parts, nil
+}
+
+// whole is m's part made of whole 2 MiB pages, if it has one.
+func whole(m mapping, prot int) (part, bool) {
+	s := (m.lo + hugePage - 1) &^ (hugePage - 1)
+	e := m.hi &^ (hugePage - 1)
+	if e <= s {
+		return part{}, false
+	}
+	return part{start: s, n: e - s, off: m.off + int64(s-m.lo), prot: prot}, true
 }
 
 // mapping is a line of /proc/PID/maps: "lo-hi perms offset dev inode [path]".
@@ -309,25 +403,26 @@ func kernelAtLeast(release string, major, minor int) bool {
 	return x > major || x == major && y >= minor
 }
 
-// mapOver maps the file over the code at hs: private (a debugger's
-// breakpoint copies the page it writes), read-only and executable from
-// the start, so it gains no permission. The kernel maps the file's huge
-// pages whole when asked to collapse again.
-func mapOver(fd int, hs, n uintptr) (*Text, error) {
-	if _, err := unix.MmapPtr(fd, 0, ptr(hs), n, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
+// mapOver maps the file from offset o over part p: private (a debugger's
+// breakpoint copies the page it writes) and with p's permissions from the
+// start, so nothing gains a permission. The kernel maps the file's huge
+// pages whole when asked to collapse again. It returns how many bytes of
+// p are on huge pages.
+func mapOver(fd int, o uintptr, p part) (uintptr, error) {
+	if _, err := unix.MmapPtr(fd, int64(o), ptr(p.start), p.n, p.prot, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
 		// Refused before the kernel touched the old mapping (a
-		// permission, a bad descriptor): the code is still the
+		// permission, a bad descriptor): the part is still the
 		// executable's own. (Running out of memory halfway could leave
 		// a hole on older kernels; nothing here would survive that.)
-		return nil, fmt.Errorf("mapping the copy over the code: %w", err)
+		return 0, fmt.Errorf("mapping the copy over the code: %w", err)
 	}
-	unix.Madvise(at(hs, n), unix.MADV_COLLAPSE)
-	return &Text{Size: n, Huge: pmdMapped(hs)}, nil
+	unix.Madvise(at(p.start, p.n), unix.MADV_COLLAPSE)
+	return pmdMapped(p.start), nil
 }
 
-// restore maps the executable's own pages back over the code.
-func restore(hs, n uintptr, src *os.File, off int64) {
-	unix.MmapPtr(int(src.Fd()), off, ptr(hs), n, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_FIXED)
+// restore maps the executable's own pages back over part p.
+func restore(p part, src *os.File) {
+	unix.MmapPtr(int(src.Fd()), p.off, ptr(p.start), p.n, p.prot, unix.MAP_PRIVATE|unix.MAP_FIXED)
 }
 
 // pmdMapped is how many bytes of the mapping starting at addr the kernel

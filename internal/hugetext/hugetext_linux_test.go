@@ -16,10 +16,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The tests move a stand-in for the code (4 MiB of anonymous memory, 2 MiB
-// aligned, filled with a pattern) rather than the test binary's own code,
-// which is too small to hold a whole 2 MiB page; the executable's own
-// text is moved in cmd/timesync's TestServiceCodeOnHugePages. Remapping
+// The tests move a stand-in for the code (4 MiB of a file holding a
+// pattern, mapped at a 2 MiB boundary) and for the read-only data (the
+// file's next 2 MiB, mapped 2 MiB above) rather than the test binary's
+// own, which are too small to hold a whole 2 MiB page; the executable's
+// own are moved in cmd/timesync's TestServiceCodeOnHugePages. Remapping
 // and MDWE last for a process's life, so each case that needs them runs
 // in a child of the test binary (childEnv).
 const childEnv = "HUGETEXT_TEST_CHILD"
@@ -50,6 +51,8 @@ type report struct {
 	MDWE        string // what mprotect(PROT_EXEC) on fresh memory met
 	Breakpoint  string // what a forced write did, if not what it should
 	Adopted     *report
+	Data        *report // the data stand-in's Intact, Path, Perms, Inode, Rss, Pss
+	Perms       string
 }
 
 func pattern(n uintptr) []byte {
@@ -61,8 +64,9 @@ func pattern(n uintptr) []byte {
 }
 
 // standIn maps 4 MiB of a file holding the pattern at a 2 MiB boundary,
-// read-only and private as an executable's code is, and returns the
-// address and the file (deleted already; the caller closes it).
+// read-only and private as an executable's code is, and the file's next
+// 2 MiB at dataAt(a), as its read-only data, and returns the address and
+// the file (deleted already; the caller closes it).
 func standIn(t interface{ Fatalf(string, ...any) }) (uintptr, *os.File) {
 	f, err := os.CreateTemp("", "hugetext-test-")
 	if err != nil {
@@ -70,11 +74,11 @@ func standIn(t interface{ Fatalf(string, ...any) }) (uintptr, *os.File) {
 		return 0, nil
 	}
 	os.Remove(f.Name())
-	if _, err := f.Write(pattern(standInSize)); err != nil {
+	if _, err := f.Write(pattern(standInSize + hugePage)); err != nil {
 		t.Fatalf("%v", err)
 		return 0, nil
 	}
-	res, err := unix.MmapPtr(-1, 0, nil, standInSize+hugePage, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	res, err := unix.MmapPtr(-1, 0, nil, 2*standInSize+hugePage, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		t.Fatalf("mmap: %v", err)
 		return 0, nil
@@ -84,23 +88,44 @@ func standIn(t interface{ Fatalf(string, ...any) }) (uintptr, *os.File) {
 		t.Fatalf("mmap: %v", err)
 		return 0, nil
 	}
+	if _, err := unix.MmapPtr(int(f.Fd()), standInSize, ptr(dataAt(a)), hugePage, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
+		t.Fatalf("mmap: %v", err)
+		return 0, nil
+	}
 	return a, f
+}
+
+// dataAt is where standIn maps the data stand-in for the code at a: not
+// next to it, where the two mappings of one file would merge into one.
+func dataAt(a uintptr) uintptr { return a + standInSize + hugePage }
+
+// standInParts are the stand-ins at a as Remap's parts.
+func standInParts(a uintptr) []part {
+	return []part{{start: a, n: standInSize, prot: code}, {start: dataAt(a), n: hugePage, off: standInSize, prot: data}}
 }
 
 type fatal struct{ err *string }
 
 func (f fatal) Fatalf(format string, a ...any) { *f.err = fmt.Sprintf(format, a...) }
 
-// describe fills r's view of the mapping at a.
+// describe fills r's view of the code stand-in at a, and r.Data's of the
+// data stand-in.
 func describe(r *report, a uintptr) {
-	r.Intact = bytes.Equal(at(a, standInSize), pattern(standInSize))
+	describeAt(r, a, standInSize, 0)
+	r.Data = &report{}
+	describeAt(r.Data, dataAt(a), hugePage, standInSize)
+}
+
+// describeAt fills r's view of the n bytes at a, the pattern's from off.
+func describeAt(r *report, a, n, off uintptr) {
+	r.Intact = bytes.Equal(at(a, n), pattern(off + n)[off:])
 	b, _ := os.ReadFile("/proc/self/smaps")
 	in := false
 	for _, l := range strings.Split(string(b), "\n") {
 		if m, ok := parseMapsLine(l); ok {
 			in = m.lo == a
 			if in {
-				r.Path = m.path
+				r.Path, r.Perms = m.path, m.perms
 				fmt.Sscan(strings.Fields(l)[4], &r.Inode)
 			}
 			continue
@@ -161,14 +186,14 @@ func childRemap(mdwe string) *report {
 		p, _ := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 		r.MDWE = fmt.Sprint(unix.Mprotect(p, unix.PROT_READ|unix.PROT_EXEC))
 	}
-	txt, err := remapRange(a, standInSize, src, 0)
+	txt, err := remapParts(standInParts(a), src)
 	if err != nil {
 		r.Err, r.Unsupported = err.Error(), errors.Is(err, ErrUnsupported)
 		describe(r, a)
 		return r
 	}
-	r.Huge, r.Size = txt.Huge, txt.Size
 	describe(r, a)
+	r.Huge, r.Size, r.Data.Huge, r.Data.Size = txt.Huge, txt.Size, txt.DataHuge, txt.DataSize
 	// A second process running "the same code" adopts it while this one
 	// waits (so the pages are mapped by both when it reads its Pss).
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -231,13 +256,13 @@ func childAdopt(f *os.File) *report {
 		return r
 	}
 	defer src.Close()
-	txt, err := adoptRange(f, a, standInSize)
+	txt, err := adoptParts(f, standInParts(a), src)
 	if err != nil {
 		r.Err = err.Error()
 		return r
 	}
-	r.Huge, r.Size = txt.Huge, txt.Size
 	describe(r, a)
+	r.Huge, r.Size, r.Data.Huge, r.Data.Size = txt.Huge, txt.Size, txt.DataHuge, txt.DataSize
 	return r
 }
 
@@ -283,8 +308,22 @@ func checkMoved(t *testing.T, r *report) {
 		if x.Size != standInSize || x.Huge != standInSize {
 			t.Errorf("%s: %d of %d bytes on huge pages, want all %d", who, x.Huge, x.Size, standInSize)
 		}
-		if !strings.HasPrefix(x.Path, "/memfd:timesync-text") {
-			t.Errorf("%s: the mapping is %q, want the memory file", who, x.Path)
+		if !strings.HasPrefix(x.Path, "/memfd:timesync-text") || x.Perms != "r-xp" {
+			t.Errorf("%s: the mapping is %q %s, want the memory file, r-xp", who, x.Path, x.Perms)
+		}
+		d := x.Data
+		if d == nil {
+			t.Fatalf("%s: no report of the data", who)
+		}
+		if !d.Intact {
+			t.Errorf("%s: the data's bytes changed", who)
+		}
+		if d.Size != hugePage || d.Huge != hugePage {
+			t.Errorf("%s: %d of %d bytes of data on huge pages, want all %d", who, d.Huge, d.Size, hugePage)
+		}
+		// Read-only data stays data: never executable.
+		if !strings.HasPrefix(d.Path, "/memfd:timesync-text") || d.Perms != "r--p" || d.Inode != x.Inode {
+			t.Errorf("%s: the data's mapping is %q %s inode %d, want the code's memory file (inode %d), r--p", who, d.Path, d.Perms, d.Inode, x.Inode)
 		}
 	}
 	if r.Breakpoint != "" {
@@ -295,6 +334,9 @@ func checkMoved(t *testing.T, r *report) {
 	}
 	if a := r.Adopted; a.Rss != standInSize>>10 || a.Pss > a.Rss/2+8 {
 		t.Errorf("adopting process: Rss %d kB, Pss %d kB: want %d and half of it (one copy for both)", a.Rss, a.Pss, standInSize>>10)
+	}
+	if d := r.Adopted.Data; d.Rss != hugePage>>10 || d.Pss > d.Rss/2+8 {
+		t.Errorf("adopting process's data: Rss %d kB, Pss %d kB: want %d and half of it (one copy for both)", d.Rss, d.Pss, hugePage>>10)
 	}
 }
 
@@ -345,28 +387,32 @@ func sealedCopy(t *testing.T, b []byte, s int) *os.File {
 func TestAdoptRefuses(t *testing.T) {
 	a, src := standIn(t)
 	defer src.Close()
-	defer unix.MunmapPtr(ptr(a), standInSize)
-	good := pattern(standInSize)
-	flipped := pattern(standInSize)
+	defer unix.MunmapPtr(ptr(a), 2*standInSize)
+	good := pattern(standInSize + hugePage)
+	flipped := pattern(standInSize + hugePage)
 	flipped[3*hugePage/2] ^= 1
+	flippedData := pattern(standInSize + hugePage)
+	flippedData[standInSize+5] ^= 1
 	for _, c := range []struct {
 		name, want string
 		f          *os.File
 	}{
-		{"short", "bytes, this code's aligned part is", sealedCopy(t, good[:standInSize-4096], seals)},
+		{"short", "bytes, this code's aligned parts are", sealedCopy(t, good[:len(good)-4096], seals)},
+		{"code only", "bytes, this code's aligned parts are", sealedCopy(t, good[:standInSize], seals)},
+		{"other data", "the bytes differ", sealedCopy(t, flippedData, seals)},
 		{"unsealed", "not sealed", sealedCopy(t, good, 0)},
 		{"writable", "not sealed", sealedCopy(t, good, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW)},
 		{"other bytes", "the bytes differ", sealedCopy(t, flipped, seals)},
 		{"writable copy", "not sealed", sealedCopy(t, good, seals&^unix.F_SEAL_WRITE)},
 	} {
-		_, err := adoptRange(c.f, a, standInSize)
+		_, err := adoptParts(c.f, standInParts(a), src)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.want)
 		}
 		var r report
 		describe(&r, a)
-		if r.Path != src.Name() || !r.Intact {
-			t.Fatalf("%s: the stand-in was touched: mapping %q, intact %v", c.name, r.Path, r.Intact)
+		if r.Path != src.Name() || !r.Intact || r.Data.Path != src.Name() || !r.Data.Intact {
+			t.Fatalf("%s: the stand-ins were touched: mappings %q and %q, intact %v and %v", c.name, r.Path, r.Data.Path, r.Intact, r.Data.Intact)
 		}
 	}
 }
@@ -425,7 +471,7 @@ func TestRemapRefusesUprobedCode(t *testing.T) {
 	fmt.Sscan(string(b), &pmu)
 	a, src := standIn(t)
 	defer src.Close()
-	defer unix.MunmapPtr(ptr(a), standInSize)
+	defer unix.MunmapPtr(ptr(a), 2*standInSize)
 	const off = hugePage + 4096
 	if _, err := src.WriteAt([]byte{0x90, 0x90, 0x90, 0x90}, off); err != nil { // nops, in the page cache the mapping shows
 		t.Fatal(err)
@@ -450,7 +496,7 @@ func TestRemapRefusesUprobedCode(t *testing.T) {
 // is no longer src's, and leaves it where it is.
 func wantRefused(t *testing.T, what string, a uintptr, src *os.File) {
 	t.Helper()
-	_, err := remapRange(a, standInSize, src, 0)
+	_, err := remapParts(standInParts(a), src)
 	if err == nil || !strings.Contains(err.Error(), "not the executable's") {
 		t.Fatalf("remap of %s: %v, want a refusal", what, err)
 	}
@@ -467,7 +513,7 @@ func wantRefused(t *testing.T, what string, a uintptr, src *os.File) {
 func TestRemapRefusesPatchedCode(t *testing.T) {
 	a, src := standIn(t)
 	defer src.Close()
-	defer unix.MunmapPtr(ptr(a), standInSize)
+	defer unix.MunmapPtr(ptr(a), 2*standInSize)
 	mem, err := os.OpenFile("/proc/self/mem", os.O_RDWR, 0)
 	if err != nil {
 		t.Skip(err)
@@ -477,4 +523,41 @@ func TestRemapRefusesPatchedCode(t *testing.T) {
 		t.Skipf("no forced writes here: %v", err)
 	}
 	wantRefused(t, "patched code", a, src)
+}
+
+// Read-only data that is not the executable's (relocated, as in a
+// position-independent build) stays where it is; the code still moves.
+func TestRemapLeavesChangedData(t *testing.T) {
+	a, src := standIn(t)
+	defer src.Close()
+	defer unix.MunmapPtr(ptr(a), 2*standInSize)
+	mem, err := os.OpenFile("/proc/self/mem", os.O_RDWR, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer mem.Close()
+	if _, err := mem.WriteAt([]byte{0xcc}, int64(dataAt(a)+5)); err != nil {
+		t.Skipf("no forced writes here: %v", err)
+	}
+	txt, err := remapParts(standInParts(a), src)
+	if errors.Is(err, ErrUnsupported) && !collapseKnown() {
+		t.Skipf("not on this kernel: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("remap: %v", err)
+	}
+	defer txt.Close()
+	var r report
+	describe(&r, a)
+	if txt.Size != standInSize || !strings.HasPrefix(r.Path, "/memfd:timesync-text") || !r.Intact {
+		t.Errorf("the code did not move: %d bytes, mapping %q, intact %v", txt.Size, r.Path, r.Intact)
+	}
+	if txt.DataSize != 0 || r.Data.Path != src.Name() || at(dataAt(a)+5, 1)[0] != 0xcc {
+		t.Errorf("the changed data moved: %d bytes, mapping %q", txt.DataSize, r.Data.Path)
+	}
+	if st, err := txt.File().Stat(); err != nil {
+		t.Error(err)
+	} else if st.Size() != standInSize {
+		t.Errorf("the memory file holds %d bytes, want the code's %d", st.Size(), standInSize)
+	}
 }
