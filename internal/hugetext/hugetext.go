@@ -72,9 +72,9 @@ type Text struct {
 	file               *os.File
 }
 
-// File is the sealed, read-only memory file holding the code, for a
-// child running the same executable to Adopt; nil after Adopt. It stays
-// open until Close.
+// File is the sealed, read-only memory file holding the code (and the
+// read-only data, if moved), for a child running the same executable to
+// Adopt; nil after Adopt. It stays open until Close.
 func (t *Text) File() *os.File {
 	if t == nil {
 		return nil

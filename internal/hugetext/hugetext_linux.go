@@ -70,11 +70,12 @@ func remapParts(parts []part, src *os.File) (*Text, error) {
 	for _, p := range parts {
 		total += p.n
 	}
-	file, err := unix.Mmap(-1, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	buf, err := unix.Mmap(-1, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return nil, fmt.Errorf("reading the executable: %w", err)
 	}
-	defer unix.Munmap(file)
+	defer unix.Munmap(buf)
+	file := buf // what goes into the memory file
 	var o uintptr
 	for i, p := range parts {
 		b := file[o : o+p.n]
@@ -85,8 +86,9 @@ func remapParts(parts []part, src *os.File) (*Text, error) {
 			if i == 0 {
 				return nil, errors.New("the code in memory is not the executable's (a uprobe or a breakpoint in it?)")
 			}
-			// Read-only data that is not the file's (relocated in a
-			// position-independent build): it stays, the code moves.
+			// Read-only data that is not the file's (relocated: the
+			// first read-only mapping of an externally linked build
+			// may be its RELRO): it stays, the code moves.
 			parts, total, file = parts[:i], o, file[:o]
 			break
 		}
@@ -140,7 +142,7 @@ func remapParts(parts []part, src *os.File) (*Text, error) {
 	// Collapse it somewhere harmless first: if the kernel will not, the
 	// code is left alone rather than moved to 4 KiB pages of shared
 	// memory for nothing.
-	if err := collapseAside(fd, total); err != nil {
+	if parts, err = collapseAside(fd, parts); err != nil {
 		return nil, err
 	}
 	t, err := mapParts(fd, parts, src)
@@ -217,9 +219,12 @@ func Adopt(f *os.File) (*Text, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The executable's own pages, to put back over a part the kernel
+	// maps on 4 KiB pages after all. An engine that may run the
+	// executable but not read it (installed mode 0711) adopts without.
 	exe, err := os.Open("/proc/self/exe")
 	if err != nil {
-		return nil, err
+		exe = nil
 	}
 	defer exe.Close()
 	return adoptParts(f, parts, exe)
@@ -236,6 +241,11 @@ func adoptParts(f *os.File, parts []part, src *os.File) (*Text, error) {
 	var total uintptr
 	for _, p := range parts {
 		total += p.n
+	}
+	if len(parts) > 1 && uintptr(st.Size) == parts[0].n {
+		// The parent left its read-only data where it was: the code
+		// alone, then.
+		parts, total = parts[:1], parts[0].n
 	}
 	if uintptr(st.Size) != total {
 		return nil, fmt.Errorf("not this executable's code: %d bytes, this code's aligned parts are %d", st.Size, total)
@@ -297,10 +307,10 @@ func findParts() ([]part, error) {
 			parts, text = []part{p}, m
 			continue
 		}
-		if m.path != text.path || !strings.HasPrefix(m.perms, "r--") {
+		if m.path != text.path {
 			continue
 		}
-		if p, ok := whole(m, data); ok {
+		if p, ok := whole(m, data); ok && m.perms == "r--p" {
 			parts = append(parts, p)
 		}
 		break
@@ -350,24 +360,37 @@ func parseMapsLine(l string) (m mapping, ok bool) {
 
 // collapseAside maps the file read-only at a 2 MiB-aligned scratch
 // address and asks the kernel to put it on huge pages (they stay in the
-// file when the scratch mapping goes).
-func collapseAside(fd int, n uintptr) error {
+// file when the scratch mapping goes), part by part: it returns the parts
+// collapsed, the code first; if the kernel will not collapse the code, an
+// error.
+func collapseAside(fd int, parts []part) ([]part, error) {
+	var n uintptr
+	for _, p := range parts {
+		n += p.n
+	}
 	res, err := unix.MmapPtr(-1, 0, nil, n+hugePage, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 	if err != nil {
-		return fmt.Errorf("reserving scratch space: %w", err)
+		return nil, fmt.Errorf("reserving scratch space: %w", err)
 	}
 	defer unix.MunmapPtr(res, n+hugePage)
 	a := (uintptr(res) + hugePage - 1) &^ (hugePage - 1)
 	if _, err := unix.MmapPtr(fd, 0, ptr(a), n, unix.PROT_READ, unix.MAP_SHARED|unix.MAP_FIXED); err != nil {
-		return fmt.Errorf("mapping the copy: %w", err)
+		return nil, fmt.Errorf("mapping the copy: %w", err)
 	}
-	if err := unix.Madvise(at(a, n), unix.MADV_COLLAPSE); err != nil {
-		if errors.Is(err, unix.EINVAL) && !collapseKnown() {
-			return fmt.Errorf("%w: the kernel will not collapse it (madvise(MADV_COLLAPSE): %v)", ErrUnsupported, err)
+	var o uintptr
+	for i, p := range parts {
+		if err := unix.Madvise(at(a+o, p.n), unix.MADV_COLLAPSE); err != nil {
+			if i > 0 {
+				return parts[:i], nil // the data stays where it is
+			}
+			if errors.Is(err, unix.EINVAL) && !collapseKnown() {
+				return nil, fmt.Errorf("%w: the kernel will not collapse it (madvise(MADV_COLLAPSE): %v)", ErrUnsupported, err)
+			}
+			return nil, fmt.Errorf("madvise(MADV_COLLAPSE): %w", err)
 		}
-		return fmt.Errorf("madvise(MADV_COLLAPSE): %w", err)
+		o += p.n
 	}
-	return nil
+	return parts, nil
 }
 
 // collapseKnown reports whether the kernel is one that collapses a memory
@@ -414,7 +437,7 @@ func mapOver(fd int, o uintptr, p part) (uintptr, error) {
 		// permission, a bad descriptor): the part is still the
 		// executable's own. (Running out of memory halfway could leave
 		// a hole on older kernels; nothing here would survive that.)
-		return 0, fmt.Errorf("mapping the copy over the code: %w", err)
+		return 0, fmt.Errorf("mapping the copy over the original: %w", err)
 	}
 	unix.Madvise(at(p.start, p.n), unix.MADV_COLLAPSE)
 	return pmdMapped(p.start), nil
