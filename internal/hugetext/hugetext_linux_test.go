@@ -533,34 +533,36 @@ func wantRefused(t *testing.T, what string, a uintptr, src *os.File) {
 // the executable's: a uprobe's trap (here a forced write, as the kernel
 // makes one) would otherwise be copied into code no probe owns any more.
 func TestRemapRefusesPatchedCode(t *testing.T) {
-	a, src := standIn(t)
-	defer src.Close()
-	defer unix.MunmapPtr(ptr(a), 2*standInSize)
-	mem, err := os.OpenFile("/proc/self/mem", os.O_RDWR, 0)
-	if err != nil {
-		t.Skip(err)
-	}
-	defer mem.Close()
-	if _, err := mem.WriteAt([]byte{0xcc}, int64(a+hugePage+5)); err != nil {
-		t.Skipf("no forced writes here: %v", err)
-	}
+	a, src := patchedStandIn(t, func(a uintptr) uintptr { return a + hugePage + 5 })
 	wantRefused(t, "patched code", a, src)
 }
 
-// Read-only data that is not the executable's (relocated, as in a
-// position-independent build) stays where it is; the code still moves.
-func TestRemapLeavesChangedData(t *testing.T) {
+// patchedStandIn is standIn with the byte at where(a) made 0xcc by a
+// forced write (as the kernel writes a uprobe's trap, or a loader a
+// relocation), unmapped and closed when the test ends.
+func patchedStandIn(t *testing.T, where func(a uintptr) uintptr) (uintptr, *os.File) {
+	t.Helper()
 	a, src := standIn(t)
-	defer src.Close()
-	defer unix.MunmapPtr(ptr(a), 2*standInSize)
+	t.Cleanup(func() {
+		unix.MunmapPtr(ptr(a), 2*standInSize)
+		src.Close()
+	})
 	mem, err := os.OpenFile("/proc/self/mem", os.O_RDWR, 0)
 	if err != nil {
 		t.Skip(err)
 	}
 	defer mem.Close()
-	if _, err := mem.WriteAt([]byte{0xcc}, int64(dataAt(a)+5)); err != nil {
+	if _, err := mem.WriteAt([]byte{0xcc}, int64(where(a))); err != nil {
 		t.Skipf("no forced writes here: %v", err)
 	}
+	return a, src
+}
+
+// Read-only data that is not the executable's (relocated: the first
+// read-only mapping of an externally linked build may be its RELRO)
+// stays where it is; the code still moves.
+func TestRemapLeavesChangedData(t *testing.T) {
+	a, src := patchedStandIn(t, func(a uintptr) uintptr { return dataAt(a) + 5 })
 	txt, err := remapParts(standInParts(a), src)
 	if errors.Is(err, ErrUnsupported) && !collapseKnown() {
 		t.Skipf("not on this kernel: %v", err)
