@@ -680,10 +680,14 @@ func TestDaemonOneStatusEventPerRound(t *testing.T) {
 	for _, src := range st.Sources {
 		samples += src.Samples
 	}
-	if n := events.Load(); n > int64(samples/3)+2 {
-		t.Errorf("%d status events for %d exchanges in rounds of 3, want one a round", n, samples)
+	// One event a round, and the first on subscribing; on a loaded
+	// machine (CI runs packages side by side) a late timer can split a
+	// round in two now and then (7 events for 4 rounds seen once). An
+	// event per exchange would be 3 a round.
+	if rounds := int64(samples / 3); events.Load() > rounds+rounds/2+2 {
+		t.Errorf("%d status events for %d exchanges in rounds of 3, want about one a round", events.Load(), samples)
 	} else {
-		t.Logf("%d status events for %d exchanges", n, samples)
+		t.Logf("%d status events for %d exchanges", events.Load(), samples)
 	}
 }
 
