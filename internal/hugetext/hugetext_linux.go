@@ -66,10 +66,7 @@ func remapParts(parts []part, src *os.File) (*Text, error) {
 	// is read with pread, into memory outside Go's heap: not through a
 	// private mapping, into which the kernel writes uprobes' traps as
 	// into the code's own.
-	var total uintptr
-	for _, p := range parts {
-		total += p.n
-	}
+	total := size(parts)
 	buf, err := unix.Mmap(-1, 0, int(total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return nil, fmt.Errorf("reading the executable: %w", err)
@@ -238,10 +235,7 @@ func adoptParts(f *os.File, parts []part, src *os.File) (*Text, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, err
 	}
-	var total uintptr
-	for _, p := range parts {
-		total += p.n
-	}
+	total := size(parts)
 	if len(parts) > 1 && uintptr(st.Size) == parts[0].n {
 		// The parent left its read-only data where it was: the code
 		// alone, then.
@@ -321,6 +315,15 @@ func findParts() ([]part, error) {
 	return parts, nil
 }
 
+// size is the parts' bytes together: the memory file's size.
+func size(parts []part) uintptr {
+	var n uintptr
+	for _, p := range parts {
+		n += p.n
+	}
+	return n
+}
+
 // whole is m's part made of whole 2 MiB pages, if it has one.
 func whole(m mapping, prot int) (part, bool) {
 	s := (m.lo + hugePage - 1) &^ (hugePage - 1)
@@ -364,10 +367,7 @@ func parseMapsLine(l string) (m mapping, ok bool) {
 // collapsed, the code first; if the kernel will not collapse the code, an
 // error.
 func collapseAside(fd int, parts []part) ([]part, error) {
-	var n uintptr
-	for _, p := range parts {
-		n += p.n
-	}
+	n := size(parts)
 	res, err := unix.MmapPtr(-1, 0, nil, n+hugePage, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 	if err != nil {
 		return nil, fmt.Errorf("reserving scratch space: %w", err)

@@ -539,11 +539,14 @@ func codePages(l string) string {
 	}
 	switch {
 	case strings.Contains(l, `msg="code on huge pages"`):
-		kib := ""
-		if _, v, ok := strings.Cut(l, "huge_kib="); ok {
-			kib, _, _ = strings.Cut(v, " ")
+		kib := func(key string) string {
+			if _, v, ok := strings.Cut(l, " "+key+"="); ok {
+				v, _, _ = strings.Cut(v, " ")
+				return v
+			}
+			return "?"
 		}
-		return "code on huge pages: " + kib + " KiB"
+		return "code on huge pages: " + kib("huge_kib") + " KiB, read-only data " + kib("data_huge_kib") + " KiB"
 	case strings.Contains(l, `msg="code left on 4 KiB pages`):
 		why := "?"
 		if _, v, ok := strings.Cut(l, "reason="); ok {

@@ -111,3 +111,20 @@ func TestDropSlow(t *testing.T) {
 		t.Errorf("got %+v, want only the 5 ms one dropped (limit: 2 × the 1.2 ms median)", got)
 	}
 }
+
+// The summary says where the parent put its code and data, from its log
+// line, and ignores the engine's.
+func TestCodePages(t *testing.T) {
+	for _, c := range []struct{ line, want string }{
+		{`time=2026-12-05T11:26:49.814Z level=INFO msg="code on huge pages" huge_kib=4096 of_kib=4096 data_huge_kib=2048 data_of_kib=4096`,
+			"code on huge pages: 4096 KiB, read-only data 2048 KiB"},
+		{`time=x level=INFO msg="code left on 4 KiB pages" reason="madvise(MADV_COLLAPSE): invalid argument"`,
+			`code left on 4 KiB pages: "madvise(MADV_COLLAPSE): invalid argument"`},
+		{`engine: time=x level=INFO msg="code on huge pages, a copy of its own" part=engine huge_kib=4096`, ""},
+		{`time=x level=INFO msg="engine running"`, ""},
+	} {
+		if got := codePages(c.line); got != c.want {
+			t.Errorf("codePages(%q) = %q, want %q", c.line, got, c.want)
+		}
+	}
+}
