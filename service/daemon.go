@@ -71,9 +71,9 @@ type Options struct {
 	Conflicts        func(ctx context.Context) []conflicts.Conflict
 	ConflictInterval time.Duration
 	// WakeRead reads the clocks for the wake and clock-jump watch
-	// (default wake.Read): after every exchange, and at the latest
-	// WakeInterval after the last look (default 1 min; negative: no
-	// watch).
+	// (default wake.Read): after every round of exchanges, and at the
+	// latest WakeInterval after the last look (default 1 min; negative:
+	// no watch).
 	WakeRead     func() wake.Reading
 	WakeInterval time.Duration
 	// Now is the wall clock for history and event times (default
@@ -680,17 +680,18 @@ func (d *Daemon) exchanged(address string, r *ntp.Response, err error) {
 		d.mu.Unlock()
 		d.rec.AddSample(address, now, r.ClockOffset.Seconds(), r.RTT.Seconds())
 	}
-	if d.wakeLooks != nil {
-		d.lookForWake()
-	}
 	// The status is refreshed (and an event sent to every watcher, each
-	// a wake-up of the tray and of an open status window) once a round of
-	// polls is over, not after each of its answers.
+	// a wake-up of the tray and of an open status window), and the wake
+	// watch looks at the clocks, once a round of polls is over, not after
+	// each of its answers: they come within milliseconds of each other.
 	d.mu.Lock()
 	lp := d.lp
 	d.mu.Unlock()
 	if lp != nil && lp.RoundOpen() {
 		return
+	}
+	if d.wakeLooks != nil {
+		d.lookForWake()
 	}
 	d.refresh()
 }
@@ -868,12 +869,13 @@ func (d *Daemon) watchWake() {
 }
 
 // lookForWake has the wake watch look at the clocks now. It is called
-// after every exchange, and by the wake timer, which armWake keeps
-// running only while no poll is due within WakeInterval: while polls come
-// more often, the watch rides on the wake-ups they cause anyway. (A timer
-// pushed back at every exchange, as before, still woke the idle process
-// once per interval: the runtime wakes for a timer when it was first due,
-// however often it was moved since.)
+// after every round of exchanges (once its last answer is in), and by
+// the wake timer, which armWake keeps running only while no poll is due
+// within WakeInterval: while polls come more often, the watch rides on
+// the wake-ups they cause anyway. (A timer pushed back at every exchange,
+// as before, still woke the idle process once per interval: the runtime
+// wakes for a timer when it was first due, however often it was moved
+// since.)
 func (d *Daemon) lookForWake() {
 	if d.ctx.Err() != nil {
 		return // stopped: the timer is not armed again

@@ -691,6 +691,39 @@ func TestDaemonOneStatusEventPerRound(t *testing.T) {
 	}
 }
 
+// The wake watch looks at the clocks once a round, after its last answer,
+// not after each of the round's three: each look reads the clocks with a
+// system call.
+func TestDaemonWakeLooksOncePerRound(t *testing.T) {
+	addrs := startNTP(t, 55, 0, 0, 0)
+	var looks atomic.Int64
+	_, c, _ := testDaemon(t, serverLines(addrs), func(o *Options) {
+		o.WakeRead, o.WakeInterval = func() wake.Reading { looks.Add(1); return wake.Read() }, time.Hour
+	})
+	// The iburst: rounds 50 ms apart, each of three exchanges.
+	st := waitStatus(t, c, func(s *control.Status) bool {
+		for _, src := range s.Sources {
+			if src.Samples < 4 {
+				return false
+			}
+		}
+		return len(s.Sources) == 3
+	})
+	time.Sleep(200 * time.Millisecond) // the last look is taken
+	samples := 0
+	for _, src := range st.Sources {
+		samples += src.Samples
+	}
+	// As for the status events, a round split by a late timer is allowed
+	// for; a look per exchange would be 3 a round.
+	rounds := int64(samples / 3)
+	if n := looks.Load(); n > rounds+rounds/2+2 || n < rounds/2 {
+		t.Errorf("%d looks for %d exchanges in rounds of 3, want about one a round", n, samples)
+	} else {
+		t.Logf("%d looks for %d exchanges", n, samples)
+	}
+}
+
 // While nobody watches, the status is not built after each round; the
 // first watcher to come gets it built then, with the updates and the
 // sources so far (the hub builds it while the watcher subscribes: this
