@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/beevik/ntp"
@@ -81,6 +82,11 @@ type Options struct {
 	Now func() time.Time
 	// BurstInterval spaces the requests of a burst (default 2 s).
 	BurstInterval time.Duration
+	// Settled, if set, is called once (on a goroutine of its own) when
+	// start-up is over: after the round that leaves the clock corrected
+	// and the start's bursts done (loop.Settled). The service's processes
+	// collect their start-up garbage then (internal/idlegc.Collect).
+	Settled func()
 }
 
 // Daemon is the running service.
@@ -112,6 +118,7 @@ type Daemon struct {
 	retryDelay time.Duration
 	stopped    bool
 	ntp        *ntpclient.Client // the production exchanges' sockets; nil until used
+	settled    atomic.Bool       // Options.Settled has been called
 
 	// wakeLooks asks the wake watch to look at the clocks (nil without
 	// a watch; set before the first exchange); the wake timer does so when no
@@ -694,6 +701,9 @@ func (d *Daemon) exchanged(address string, r *ntp.Response, err error) {
 		d.lookForWake()
 	}
 	d.refresh()
+	if d.opt.Settled != nil && lp != nil && !d.settled.Load() && lp.Settled() && d.settled.CompareAndSwap(false, true) {
+		go d.opt.Settled()
+	}
 }
 
 // refresh records a new clock update in the history, hands the NTP

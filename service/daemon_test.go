@@ -724,6 +724,44 @@ func TestDaemonWakeLooksOncePerRound(t *testing.T) {
 	}
 }
 
+// Settled is called once, when start-up is over: after the first clock
+// update and the iburst's last answer, not before.
+func TestDaemonSettledOnceAfterTheBurst(t *testing.T) {
+	srv, err := ntptest.Start("127.0.56.1:0", ntptest.Config{Stratum: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var calls atomic.Int64
+	atCall := make(chan int, 4)
+	_, c, _ := testDaemon(t, serverLines([]string{srv.Addr()}), func(o *Options) {
+		o.Settled = func() {
+			calls.Add(1)
+			atCall <- srv.Requests()
+		}
+	})
+	var at int
+	select {
+	case at = <-atCall:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Settled not called 10 s after start")
+	}
+	if at < 4 {
+		t.Errorf("Settled called after %d requests, before the iburst's 4 were answered", at)
+	}
+	st := waitStatus(t, c, func(s *control.Status) bool { return s.Updates > 0 })
+	// A burst later (Sync now) does not call it again.
+	before := srv.Requests()
+	if _, err := c.Sync(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, c, func(*control.Status) bool { return srv.Requests() >= before+4 })
+	time.Sleep(200 * time.Millisecond)
+	if n := calls.Load(); n != 1 {
+		t.Errorf("Settled called %d times (updates %d), want once", n, st.Updates)
+	}
+}
+
 // While nobody watches, the status is not built after each round; the
 // first watcher to come gets it built then, with the updates and the
 // sources so far (the hub builds it while the watcher subscribes: this

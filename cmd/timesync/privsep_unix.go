@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/timesync/timesync/internal/hugetext"
+	"github.com/timesync/timesync/internal/idlegc"
 	"github.com/timesync/timesync/platform"
 	"github.com/timesync/timesync/service"
 	"github.com/timesync/timesync/service/config"
@@ -312,6 +313,7 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 		Logger:     log,
 		Privileged: remote,
 		Resolve:    lookupNetIP,
+		Settled:    idlegc.Collect,
 	})
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)

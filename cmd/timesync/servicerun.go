@@ -119,6 +119,7 @@ func runServiceRun(args []string, stdout, stderr io.Writer) error {
 		NewDriver:     newClockDriver,
 		NewNullDriver: newNullDriver,
 		Resolve:       lookupNetIP,
+		Settled:       idlegc.Collect,
 	})
 	if err != nil {
 		return err

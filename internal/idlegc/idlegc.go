@@ -34,6 +34,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 )
 
 // Headroom is the least heap goal above the live heap. Half the runtime's
@@ -44,7 +45,7 @@ const Headroom = 2 << 20
 
 var (
 	once    sync.Once
-	enabled bool
+	enabled atomic.Bool
 	mu      sync.Mutex
 	updates int // limits set (guarded by mu)
 	samples = []metrics.Sample{
@@ -64,14 +65,30 @@ func Enable() bool {
 		if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 			return
 		}
-		enabled = true
+		enabled.Store(true)
 		// The limit first, then the proportional collector off: the
 		// heap is never without a goal.
 		update()
 		debug.SetGCPercent(-1)
 		watch()
 	})
-	return enabled
+	return enabled.Load()
+}
+
+// Collect collects garbage now, if Enable switched the process to its
+// collections: the service calls it once, when start-up is over (the
+// first clock correction made and the start's bursts done). Start-up
+// (configuration, name lookups, the first bursts, the first status) leaves
+// most of a megabyte of garbage, which without this would be collected
+// some minutes later, by then at the limit Enable set from the figures of
+// a process just started; after this collection the limit is set from a
+// settled live heap, and the next collection waits for the heap to grow
+// by Headroom (README, "Idle CPU"). It blocks for the collection (a few
+// milliseconds).
+func Collect() {
+	if enabled.Load() {
+		runtime.GC()
+	}
 }
 
 // update sets the memory limit from the runtime's present figures.

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLimit(t *testing.T) {
@@ -107,6 +108,12 @@ func child(t *testing.T) {
 		if l := debug.SetMemoryLimit(-1); os.Getenv("GOMEMLIMIT") != "" && l != 1<<30 {
 			t.Errorf("memory limit %d, want GOMEMLIMIT's %d", l, 1<<30)
 		}
+		// Nor does Collect collect.
+		n := numGC()
+		Collect()
+		if numGC() != n {
+			t.Error("Collect collected with the environment's collector in charge")
+		}
 		return
 	}
 	if p := debug.SetGCPercent(-1); p != -1 {
@@ -156,4 +163,33 @@ func child(t *testing.T) {
 		t.Errorf("memory limit %d MiB with 32 MiB live: want 64 MiB plus the runtime's own (a few MiB)", l/mb)
 	}
 	runtime.KeepAlive(live)
+	// Collect (start-up is over) collects, and the limit follows.
+	live = nil
+	mu.Lock()
+	n = updates
+	mu.Unlock()
+	gcs = numGC()
+	Collect()
+	if numGC() == gcs {
+		t.Error("Collect made no collection")
+	}
+	for i := 0; i < 1000; i++ {
+		runtime.Gosched()
+		mu.Lock()
+		done := updates > n
+		mu.Unlock()
+		if done {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if l := debug.SetMemoryLimit(-1); l >= 64*mb {
+		t.Errorf("memory limit %d MiB after Collect with the 32 MiB dropped, want it lowered", l/mb)
+	}
+}
+
+func numGC() uint32 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.NumGC
 }

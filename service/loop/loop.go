@@ -359,6 +359,23 @@ func (l *Loop) NextPollIn() (time.Duration, bool) {
 	return next.Sub(l.opt.Timers.Now()), true
 }
 
+// Settled reports whether start-up is over: the clock has been corrected
+// at least once and no burst is under way (iburst, Sync now, a wake from
+// sleep). The daemon then collects the start-up's garbage, once.
+func (l *Loop) Settled() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.running || l.updates == 0 {
+		return false
+	}
+	for _, p := range l.peers {
+		if !p.stopped && (p.burst > 0 || p.inflight && p.inBurst) {
+			return false
+		}
+	}
+	return true
+}
+
 // RoundOpen reports whether a round of polls is under way: an exchange
 // is in flight, or the last answer's round waits for another (roundEnded).
 // The daemon publishes the status once a round is over.
