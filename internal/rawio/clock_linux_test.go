@@ -18,3 +18,15 @@ func TestClockNS(t *testing.T) {
 		t.Errorf("clock -1000 read %d, want a refusal", ns)
 	}
 }
+
+// MonotonicNS is CLOCK_MONOTONIC: between two system-call readings.
+func TestMonotonicNS(t *testing.T) {
+	for range 100 {
+		a, _ := ClockNS(unix.CLOCK_MONOTONIC)
+		m := MonotonicNS()
+		b, _ := ClockNS(unix.CLOCK_MONOTONIC)
+		if m < a || m > b {
+			t.Fatalf("MonotonicNS %d outside CLOCK_MONOTONIC's %d..%d", m, a, b)
+		}
+	}
+}
