@@ -152,30 +152,48 @@ func (k *kernelTimers) armLocked() {
 	k.armed = next
 }
 
-// run waits on the timerfd and hands each due f to a worker.
+// run waits on the timerfd and hands each due f to a worker. It stays in
+// one RawRead for good: RawRead forgets the descriptor's readiness once,
+// when it begins, so a new RawRead per expiry had to try a read first
+// (an EAGAIN each time, a system call for nothing); within one, after an
+// expiry is read, it waits at once, and an expiry that came meanwhile is
+// an edge the poller has kept for that wait.
 func (k *kernelTimers) run() {
 	var buf [8]byte
-	for {
-		err := k.rc.Read(func(fd uintptr) bool {
-			_, _, e := syscall.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
-			return e != syscall.EAGAIN
-		})
-		if err != nil {
-			// The fd is never closed; a read error would spin.
-			panic("platform: timerfd read: " + err.Error())
+	var failed syscall.Errno
+	err := k.rc.Read(func(fd uintptr) bool {
+		_, _, e := syscall.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+		switch e {
+		case 0:
+			k.fire()
+			return false
+		case syscall.EAGAIN: // the first try, or woken for nothing
+			return false
 		}
-		k.mu.Lock()
-		k.armed = time.Time{} // a relative timer that fired is disarmed
-		now := time.Now()
-		var due []func()
-		for k.heap.Len() > 0 && !k.heap.t[0].when.After(now) {
-			due = append(due, heap.Pop(&k.heap).(*kernelTimer).f)
-		}
-		k.armLocked()
-		k.mu.Unlock()
-		for _, f := range due {
-			k.dispatch(f)
-		}
+		failed = e
+		return true
+	})
+	if err == nil {
+		err = failed
+	}
+	// The fd is never closed; a read error would spin.
+	panic("platform: timerfd read: " + err.Error())
+}
+
+// fire hands the timers that are due to workers and arms the timerfd for
+// the next.
+func (k *kernelTimers) fire() {
+	k.mu.Lock()
+	k.armed = time.Time{} // a relative timer that fired is disarmed
+	now := time.Now()
+	var due []func()
+	for k.heap.Len() > 0 && !k.heap.t[0].when.After(now) {
+		due = append(due, heap.Pop(&k.heap).(*kernelTimer).f)
+	}
+	k.armLocked()
+	k.mu.Unlock()
+	for _, f := range due {
+		k.dispatch(f)
 	}
 }
 

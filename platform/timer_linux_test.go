@@ -170,3 +170,28 @@ func wait(t *testing.T, wg *sync.WaitGroup, d time.Duration) {
 		t.Fatal("timers did not all run")
 	}
 }
+
+// Timers that fall due one after another, each set by the one before with
+// little or no delay, all run: an expiry that comes between the run loop's
+// read and its next wait is not lost (the loop waits without reading
+// first, on the edge the poller kept).
+func TestKernelTimersBackToBack(t *testing.T) {
+	kernelTimersInUse(t)
+	const n = 2000
+	var count atomic.Int64
+	done := make(chan struct{})
+	var next func()
+	next = func() {
+		if count.Add(1) == n {
+			close(done)
+			return
+		}
+		afterFunc(time.Duration(count.Load()%3)*time.Microsecond, next)
+	}
+	afterFunc(0, next)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%d of %d back-to-back timers ran", count.Load(), n)
+	}
+}
