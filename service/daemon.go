@@ -72,9 +72,10 @@ type Options struct {
 	Conflicts        func(ctx context.Context) []conflicts.Conflict
 	ConflictInterval time.Duration
 	// WakeRead reads the clocks for the wake and clock-jump watch
-	// (default wake.Read): after every round of exchanges, and at the
-	// latest WakeInterval after the last look (default 1 min; negative:
-	// no watch).
+	// (default wake.Read): at the first answer of every round of
+	// exchanges, and, while no poll is due within WakeInterval, on a timer
+	// WakeInterval after the last look (default 1 min; negative: no
+	// watch).
 	WakeRead     func() wake.Reading
 	WakeInterval time.Duration
 	// Now is the wall clock for history and event times (default
@@ -82,10 +83,14 @@ type Options struct {
 	Now func() time.Time
 	// BurstInterval spaces the requests of a burst (default 2 s).
 	BurstInterval time.Duration
-	// Settled, if set, is called once (on a goroutine of its own) when
-	// start-up is over: after the round that leaves the clock corrected
-	// and the start's bursts done (loop.Settled). The service's processes
-	// collect their start-up garbage then (internal/idlegc.Collect).
+	// Settled, if set, is called once (on a goroutine of its own, which
+	// Stop does not wait for) when start-up is over: at the end of the
+	// first round after which the clock has been corrected at least once
+	// and no burst is under way (loop.Settled). The engine, or the one
+	// process, collects its start-up garbage then (idlegc.Collect). A
+	// service that never corrects the clock (no server answers, or a step
+	// past the panic threshold awaits confirmation) never calls it: its
+	// garbage is collected at idlegc's limit, as before.
 	Settled func()
 }
 
@@ -127,6 +132,7 @@ type Daemon struct {
 	wakeMu    sync.Mutex
 	wakeStop  func() bool // stops the wake timer; nil until first armed (guarded by wakeMu)
 	wakeArmed bool        // the wake timer is running (guarded by wakeMu)
+	lastLook  time.Time   // the wake watch's last look (guarded by wakeMu)
 
 	refreshMu sync.Mutex // serialises status snapshots for events
 	applyMu   sync.Mutex // serialises apply
@@ -687,18 +693,25 @@ func (d *Daemon) exchanged(address string, r *ntp.Response, err error) {
 		d.mu.Unlock()
 		d.rec.AddSample(address, now, r.ClockOffset.Seconds(), r.RTT.Seconds())
 	}
+	// The wake watch looks at the clocks at a round's first answer, not at
+	// each of its answers, which come within milliseconds of each other:
+	// at the first, so that a resume it finds can allow its step before
+	// the round's update (made at the last answer).
+	if d.wakeLooks != nil {
+		if d.lookDue() {
+			d.lookForWake()
+		} else {
+			d.armWake() // in case the look just taken found a poll near
+		}
+	}
 	// The status is refreshed (and an event sent to every watcher, each
-	// a wake-up of the tray and of an open status window), and the wake
-	// watch looks at the clocks, once a round of polls is over, not after
-	// each of its answers: they come within milliseconds of each other.
+	// a wake-up of the tray and of an open status window) once a round of
+	// polls is over, not after each of its answers.
 	d.mu.Lock()
 	lp := d.lp
 	d.mu.Unlock()
 	if lp != nil && lp.RoundOpen() {
 		return
-	}
-	if d.wakeLooks != nil {
-		d.lookForWake()
 	}
 	d.refresh()
 	if d.opt.Settled != nil && lp != nil && !d.settled.Load() && lp.Settled() && d.settled.CompareAndSwap(false, true) {
@@ -878,18 +891,40 @@ func (d *Daemon) watchWake() {
 	})
 }
 
-// lookForWake has the wake watch look at the clocks now. It is called
-// after every round of exchanges (once its last answer is in), and by
-// the wake timer, which armWake keeps running only while no poll is due
-// within WakeInterval: while polls come more often, the watch rides on
-// the wake-ups they cause anyway. (A timer pushed back at every exchange,
-// as before, still woke the idle process once per interval: the runtime
+// lookDue reports whether an exchange that just ended should have the
+// wake watch look: unless a look was taken less than lookSpacing ago (by
+// an answer of the same round). Each look reads a clock with a system
+// call.
+func (d *Daemon) lookDue() bool {
+	d.wakeMu.Lock()
+	defer d.wakeMu.Unlock()
+	return d.lastLook.IsZero() || time.Since(d.lastLook) >= d.lookSpacing()
+}
+
+// lookSpacing separates one round's answers from the next round's: half
+// the burst interval (the shortest time between rounds), at most 1 s.
+func (d *Daemon) lookSpacing() time.Duration {
+	if iv := d.opt.BurstInterval; iv > 0 && iv < 2*time.Second {
+		return iv / 2
+	}
+	return time.Second
+}
+
+// lookForWake has the wake watch look at the clocks now. It is called at
+// the first answer of every round of exchanges (lookDue), and by the wake
+// timer, which armWake keeps running only while no poll is due within
+// WakeInterval: while polls come more often, the watch rides on the
+// wake-ups they cause anyway. (A timer pushed back at every exchange, as
+// before, still woke the idle process once per interval: the runtime
 // wakes for a timer when it was first due, however often it was moved
 // since.)
 func (d *Daemon) lookForWake() {
 	if d.ctx.Err() != nil {
 		return // stopped: the timer is not armed again
 	}
+	d.wakeMu.Lock()
+	d.lastLook = time.Now()
+	d.wakeMu.Unlock()
 	select {
 	case d.wakeLooks <- time.Now():
 	default: // a look is pending already
@@ -906,7 +941,7 @@ func (d *Daemon) wakeFired() {
 }
 
 // armWake starts the wake timer unless a poll is due within WakeInterval
-// (whose exchange will look) or the timer runs already.
+// (whose answer will look) or the timer runs already.
 func (d *Daemon) armWake() {
 	if d.wakeLooks == nil || d.ctx.Err() != nil {
 		return

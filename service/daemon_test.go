@@ -497,7 +497,12 @@ func TestDaemonWakeBurst(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // the iburst is over; the next poll is 8 s away
 	before := srv.Requests()
 	jump.Store(int64(time.Second))
+	jumped := time.Now()
 	st := waitStatus(t, c, func(*control.Status) bool { return srv.Requests() >= before+4 })
+	// The wake timer (20 ms) sees the jump, not the next poll (8 s away).
+	if took := time.Since(jumped); took > 4*time.Second {
+		t.Errorf("the burst came %v after the jump: the wake timer did not see it", took)
+	}
 	if st.Sources[0].Samples > 4 {
 		t.Errorf("%d samples kept across the jump, want a fresh history", st.Sources[0].Samples)
 	}
@@ -592,8 +597,9 @@ func TestDaemonTinkerChangeKeepsLoop(t *testing.T) {
 	}
 }
 
-// The wake watch looks at the clocks after every exchange, so that its
-// own timer (an hour here) need not wake the idle process.
+// The wake watch looks at the clocks when an exchange ends (the first of
+// a round), so that its own timer (an hour here) need not wake the idle
+// process.
 func TestDaemonWakeWatchRidesOnExchanges(t *testing.T) {
 	addrs := startNTP(t, 49, 0)
 	var looks atomic.Int64
@@ -691,9 +697,9 @@ func TestDaemonOneStatusEventPerRound(t *testing.T) {
 	}
 }
 
-// The wake watch looks at the clocks once a round, after its last answer,
-// not after each of the round's three: each look reads the clocks with a
-// system call.
+// The wake watch looks at the clocks once a round, at its first answer,
+// not at each of the round's three: each look reads a clock with a system
+// call.
 func TestDaemonWakeLooksOncePerRound(t *testing.T) {
 	addrs := startNTP(t, 55, 0, 0, 0)
 	var looks atomic.Int64
@@ -734,7 +740,7 @@ func TestDaemonSettledOnceAfterTheBurst(t *testing.T) {
 	defer srv.Close()
 	var calls atomic.Int64
 	atCall := make(chan int, 4)
-	_, c, _ := testDaemon(t, serverLines([]string{srv.Addr()}), func(o *Options) {
+	d, c, _ := testDaemon(t, serverLines([]string{srv.Addr()}), func(o *Options) {
 		o.Settled = func() {
 			calls.Add(1)
 			atCall <- srv.Requests()
@@ -752,7 +758,7 @@ func TestDaemonSettledOnceAfterTheBurst(t *testing.T) {
 	st := waitStatus(t, c, func(s *control.Status) bool { return s.Updates > 0 })
 	// A burst later (Sync now) does not call it again.
 	before := srv.Requests()
-	if _, err := c.Sync(context.Background(), false); err != nil {
+	if _, err := d.Sync(false); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, c, func(*control.Status) bool { return srv.Requests() >= before+4 })

@@ -83,8 +83,8 @@ func Enable() bool {
 // some minutes later, by then at the limit Enable set from the figures of
 // a process just started; after this collection the limit is set from a
 // settled live heap, and the next collection waits for the heap to grow
-// by Headroom (README, "Idle CPU"). It blocks for the collection (a few
-// milliseconds).
+// by Headroom (README, *Start-up's garbage, and fewer system calls*). It
+// blocks for the collection (a few milliseconds).
 func Collect() {
 	if enabled.Load() {
 		runtime.GC()
