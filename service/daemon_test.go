@@ -672,20 +672,7 @@ func TestDaemonOneStatusEventPerRound(t *testing.T) {
 		return nil
 	})
 	<-watching
-	// The iburst: rounds 50 ms apart, each of three exchanges.
-	st := waitStatus(t, c, func(s *control.Status) bool {
-		for _, src := range s.Sources {
-			if src.Samples < 4 {
-				return false
-			}
-		}
-		return len(s.Sources) == 3
-	})
-	time.Sleep(200 * time.Millisecond) // the last event is out
-	samples := 0
-	for _, src := range st.Sources {
-		samples += src.Samples
-	}
+	samples := iburstOfThree(t, c)
 	// One event a round, and the first on subscribing; on a loaded
 	// machine (CI runs packages side by side) a late timer can split a
 	// round in two now and then (7 events for 4 rounds seen once). An
@@ -697,6 +684,27 @@ func TestDaemonOneStatusEventPerRound(t *testing.T) {
 	}
 }
 
+// iburstOfThree waits for the iburst of a daemon polling three servers
+// (rounds 50 ms apart, each of three exchanges), and 200 ms more for what
+// follows the last round, and returns the exchanges that gave samples.
+func iburstOfThree(t *testing.T, c *client.Client) int {
+	t.Helper()
+	st := waitStatus(t, c, func(s *control.Status) bool {
+		for _, src := range s.Sources {
+			if src.Samples < 4 {
+				return false
+			}
+		}
+		return len(s.Sources) == 3
+	})
+	time.Sleep(200 * time.Millisecond)
+	samples := 0
+	for _, src := range st.Sources {
+		samples += src.Samples
+	}
+	return samples
+}
+
 // The wake watch looks at the clocks once a round, at its first answer,
 // not at each of the round's three: each look reads a clock with a system
 // call.
@@ -706,20 +714,7 @@ func TestDaemonWakeLooksOncePerRound(t *testing.T) {
 	_, c, _ := testDaemon(t, serverLines(addrs), func(o *Options) {
 		o.WakeRead, o.WakeInterval = func() wake.Reading { looks.Add(1); return wake.Read() }, time.Hour
 	})
-	// The iburst: rounds 50 ms apart, each of three exchanges.
-	st := waitStatus(t, c, func(s *control.Status) bool {
-		for _, src := range s.Sources {
-			if src.Samples < 4 {
-				return false
-			}
-		}
-		return len(s.Sources) == 3
-	})
-	time.Sleep(200 * time.Millisecond) // the last look is taken
-	samples := 0
-	for _, src := range st.Sources {
-		samples += src.Samples
-	}
+	samples := iburstOfThree(t, c)
 	// As for the status events, a round split by a late timer is allowed
 	// for; a look per exchange would be 3 a round.
 	rounds := int64(samples / 3)

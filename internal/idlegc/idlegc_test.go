@@ -144,19 +144,8 @@ func child(t *testing.T) {
 	// After a collection (and its finalizer, which runs on another
 	// goroutine) the limit gives the heap as much again as it has live:
 	// 64 MiB, plus the rest of the runtime's memory and its headroom.
-	mu.Lock()
-	n := updates
-	mu.Unlock()
-	for i := 0; i < 1000; i++ {
-		runtime.GC()
-		runtime.Gosched()
-		mu.Lock()
-		done := updates > n
-		mu.Unlock()
-		if done {
-			break
-		}
-	}
+	n := limitsSet()
+	waitForLimit(n, func() { runtime.GC(); runtime.Gosched() })
 	l := debug.SetMemoryLimit(-1)
 	t.Logf("memory limit %d MiB with 32 MiB live", l/mb)
 	if l < 64*mb || l > 64*mb+32*mb {
@@ -165,26 +154,30 @@ func child(t *testing.T) {
 	runtime.KeepAlive(live)
 	// Collect (start-up is over) collects, and the limit follows.
 	live = nil
-	mu.Lock()
-	n = updates
-	mu.Unlock()
+	n = limitsSet()
 	gcs = numGC()
 	Collect()
 	if numGC() == gcs {
 		t.Error("Collect made no collection")
 	}
-	for i := 0; i < 1000; i++ {
-		runtime.Gosched()
-		mu.Lock()
-		done := updates > n
-		mu.Unlock()
-		if done {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitForLimit(n, func() { runtime.Gosched(); time.Sleep(time.Millisecond) })
 	if l := debug.SetMemoryLimit(-1); l >= 64*mb {
 		t.Errorf("memory limit %d MiB after Collect with the 32 MiB dropped, want it lowered", l/mb)
+	}
+}
+
+// limitsSet is how many limits update has set.
+func limitsSet() int {
+	mu.Lock()
+	defer mu.Unlock()
+	return updates
+}
+
+// waitForLimit calls kick until a limit is set after the n-th (the
+// finalizer's, on another goroutine), at most 1000 times.
+func waitForLimit(n int, kick func()) {
+	for i := 0; i < 1000 && limitsSet() <= n; i++ {
+		kick()
 	}
 }
 
