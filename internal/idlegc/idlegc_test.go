@@ -138,8 +138,14 @@ func child(t *testing.T) {
 	if ms.NumGC == gcs {
 		t.Fatal("no collection while 256 MiB of garbage were made")
 	}
-	if ms.HeapSys > 160*mb {
-		t.Errorf("the heap grew to %d MiB for a 32 MiB live heap", ms.HeapSys/mb)
+	// Bounded: without a collection the heap would hold 288 MiB. The heap
+	// the process holds (less what it gave back) is what the limit
+	// governs; the limit only catches up with the live heap at each
+	// collection's finalizer, and the runtime caps the collector's CPU, so
+	// on a loaded machine the heap overshoots (175 MiB of HeapSys once in
+	// CI, with 160 the bound then).
+	if held := ms.HeapSys - ms.HeapReleased; held > 200*mb {
+		t.Errorf("the heap grew to %d MiB held for a 32 MiB live heap", held/mb)
 	}
 	// After a collection (and its finalizer, which runs on another
 	// goroutine) the limit gives the heap as much again as it has live:

@@ -388,14 +388,24 @@ func (s *Server) handle(req request) {
 	if !s.waitUntil(due) {
 		return
 	}
-	hdr := buildReply(req, servedAt(req.cfg, due))
+	t2 := servedAt(req.cfg, due)
+	hdr := buildReply(req, t2)
 	if !s.waitUntil(due.Add(req.holdBack)) {
 		return
 	}
 	// Likewise the transmit timestamp is the served time holdBack before
 	// the reply leaves, so the return leg takes exactly holdBack (plus
-	// the send system call). It is not before t2: now−holdBack ≥ due.
-	wire := finishReply(req, hdr, servedAt(req.cfg, time.Now().Add(-req.holdBack)))
+	// the send system call). It is not before t2: now−holdBack ≥ due, but
+	// each servedAt maps the monotonic instant onto the wall clock read
+	// anew, and two readings of (wall − monotonic) differ by the gap
+	// between time.Now's two clock reads (microseconds if interrupted
+	// between them): with no delays t3 fell once before t2 in CI, and the
+	// client rejected the reply as ticking backwards.
+	t3 := servedAt(req.cfg, time.Now().Add(-req.holdBack))
+	if t3.Before(t2) {
+		t3 = t2
+	}
+	wire := finishReply(req, hdr, t3)
 	// Count before sending, so a client that has its reply sees the count.
 	s.replies.Add(1)
 	if _, err := s.conn.WriteToUDPAddrPort(wire, req.from); err != nil {
