@@ -904,10 +904,10 @@ func (d *Daemon) lookDue() bool {
 // lookSpacing separates one round's answers from the next round's: half
 // the burst interval (the shortest time between rounds), at most 1 s.
 func (d *Daemon) lookSpacing() time.Duration {
-	if iv := d.opt.BurstInterval; iv > 0 && iv < 2*time.Second {
-		return iv / 2
+	if d.opt.BurstInterval <= 0 {
+		return time.Second
 	}
-	return time.Second
+	return min(d.opt.BurstInterval/2, time.Second)
 }
 
 // lookForWake has the wake watch look at the clocks now. It is called at
@@ -922,11 +922,12 @@ func (d *Daemon) lookForWake() {
 	if d.ctx.Err() != nil {
 		return // stopped: the timer is not armed again
 	}
+	now := time.Now()
 	d.wakeMu.Lock()
-	d.lastLook = time.Now()
+	d.lastLook = now
 	d.wakeMu.Unlock()
 	select {
-	case d.wakeLooks <- time.Now():
+	case d.wakeLooks <- now:
 	default: // a look is pending already
 	}
 	d.armWake()

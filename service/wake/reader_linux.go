@@ -14,10 +14,10 @@ const systemSlewPPM = 0
 
 // Read returns this machine's clocks: CLOCK_MONOTONIC (stops in suspend),
 // CLOCK_BOOTTIME (does not) and the wall clock. The service reads them
-// after every round of exchanges: the wall clock and CLOCK_MONOTONIC
-// through the vDSO (time.Now, rawio.MonotonicNS), CLOCK_BOOTTIME, which
-// Go offers no vDSO path to, with one raw system call (rawio.ClockNS). They
-// cannot fail for these clocks.
+// at the first answer of every round of exchanges: the wall clock and
+// CLOCK_MONOTONIC through the vDSO (time.Now, rawio.MonotonicNS),
+// CLOCK_BOOTTIME, which Go offers no vDSO path to, with one raw system
+// call (rawio.ClockNS). They cannot fail for these clocks.
 func Read() Reading {
 	mono := rawio.MonotonicNS()
 	wall := time.Now().Round(0)
