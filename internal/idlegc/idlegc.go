@@ -83,11 +83,16 @@ func Enable() bool {
 // some minutes later, by then at the limit Enable set from the figures of
 // a process just started; after this collection the limit is set from a
 // settled live heap, and the next collection waits for the heap to grow
-// by Headroom (README, *Start-up's garbage, and fewer system calls*). It
-// blocks for the collection (a few milliseconds).
+// by Headroom (README, *Start-up's garbage, and fewer system calls*).
+// The free memory goes back to the system at once (debug.FreeOSMemory):
+// left to the runtime's background scavenger, it went back in bursts of
+// madvise calls a minute later (when the system monitor next woke and
+// kicked the scavenger), each burst a wake-up of two of the idle
+// process's threads, and the scavenger's pacing timer more. It blocks
+// for the collection (a few milliseconds).
 func Collect() {
 	if enabled.Load() {
-		runtime.GC()
+		debug.FreeOSMemory()
 	}
 }
 

@@ -166,6 +166,12 @@ func child(t *testing.T) {
 	if numGC() == gcs {
 		t.Error("Collect made no collection")
 	}
+	// And gave the free memory back at once, not leaving it to the
+	// background scavenger: the 32 MiB dropped are not held.
+	runtime.ReadMemStats(&ms)
+	if held := ms.HeapIdle - ms.HeapReleased; held > 4*mb {
+		t.Errorf("%d MiB of free heap still held after Collect, want it returned to the system", held/mb)
+	}
 	waitForLimit(n, func() { runtime.Gosched(); time.Sleep(time.Millisecond) })
 	if l := debug.SetMemoryLimit(-1); l >= 64*mb {
 		t.Errorf("memory limit %d MiB after Collect with the 32 MiB dropped, want it lowered", l/mb)
