@@ -86,10 +86,11 @@ func Enable() bool {
 // by Headroom (README, *Start-up's garbage, and fewer system calls*).
 // The free memory goes back to the system at once (debug.FreeOSMemory):
 // left to the runtime's background scavenger, it went back in bursts of
-// madvise calls a minute later (when the system monitor next woke and
-// kicked the scavenger), each burst a wake-up of two of the idle
-// process's threads, and the scavenger's pacing timer more. It blocks
-// for the collection (a few milliseconds).
+// madvise calls at the system monitor's next wake (up to a minute later
+// in the idle service), which kicks the scavenger, each burst a wake-up
+// of two of the idle process's threads, paced by a timer of its own. The
+// scavenger is still kicked once after this, and finds nothing to do. It
+// blocks for the collection and the release (a few milliseconds).
 func Collect() {
 	if enabled.Load() {
 		debug.FreeOSMemory()
