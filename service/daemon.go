@@ -894,11 +894,17 @@ func (d *Daemon) watchWake() {
 // lookDue reports whether an exchange that just ended should have the
 // wake watch look: unless a look was taken less than lookSpacing ago (by
 // an answer of the same round). Each look reads a clock with a system
-// call.
+// call. A due look is claimed here, under the lock, so that two answers
+// of one round ending at the same instant do not both look.
 func (d *Daemon) lookDue() bool {
 	d.wakeMu.Lock()
 	defer d.wakeMu.Unlock()
-	return d.lastLook.IsZero() || time.Since(d.lastLook) >= d.lookSpacing()
+	now := time.Now()
+	if !d.lastLook.IsZero() && now.Sub(d.lastLook) < d.lookSpacing() {
+		return false
+	}
+	d.lastLook = now
+	return true
 }
 
 // lookSpacing separates one round's answers from the next round's: half
