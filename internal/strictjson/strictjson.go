@@ -48,7 +48,7 @@ func check(data []byte, t reflect.Type, required bool, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if pt := reflect.PointerTo(t); pt.Implements(jsonUnmarshaler) || pt.Implements(textUnmarshaler) {
+	if selfDecoding(t) {
 		return nil
 	}
 	i := skipSpace(data, 0)
@@ -154,10 +154,26 @@ func nested(t reflect.Type) bool {
 	}
 	switch t.Kind() {
 	case reflect.Struct, reflect.Slice, reflect.Array, reflect.Map:
-		pt := reflect.PointerTo(t)
-		return !pt.Implements(jsonUnmarshaler) && !pt.Implements(textUnmarshaler)
+		return !selfDecoding(t)
 	}
 	return false
+}
+
+// decoders caches selfDecoding's answer for each type: Implements
+// compares method names one by one, and the parent asks about the same
+// few types at every request.
+var decoders sync.Map // reflect.Type → bool
+
+// selfDecoding reports whether a *t decodes itself (json.Unmarshaler or
+// encoding.TextUnmarshaler), so that its keys are not check's to judge.
+func selfDecoding(t reflect.Type) bool {
+	if v, ok := decoders.Load(t); ok {
+		return v.(bool)
+	}
+	pt := reflect.PointerTo(t)
+	self := pt.Implements(jsonUnmarshaler) || pt.Implements(textUnmarshaler)
+	decoders.Store(t, self)
+	return self
 }
 
 // field is one JSON key of a struct.
