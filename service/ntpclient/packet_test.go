@@ -165,3 +165,19 @@ func TestRequest(t *testing.T) {
 		t.Errorf("transmit timestamp %x, want the cookie", got)
 	}
 }
+
+// TestNewCookie: cookies are never zero (a zero origin means "none" on
+// the wire) and do not repeat.
+func TestNewCookie(t *testing.T) {
+	seen := map[uint64]bool{}
+	for range 10000 {
+		c, err := newCookie()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c == 0 || seen[c] {
+			t.Fatalf("cookie %#x: zero or seen before", c)
+		}
+		seen[c] = true
+	}
+}
