@@ -289,7 +289,7 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
 	defer signal.Stop(sigs)
-	conn, ln, err := privsep.EngineFiles()
+	conn, replies, ln, err := privsep.EngineFiles()
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
@@ -301,7 +301,7 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 		}
 	}
 	privsep.WatchParent(func() { onLost(errors.New("the privileged parent is gone")) })
-	remote, err := privsep.Dial(conn, onLost)
+	remote, err := privsep.DialSplit(conn, replies, onLost)
 	if err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}

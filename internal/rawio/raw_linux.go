@@ -57,12 +57,41 @@ func recvmsg(fd uintptr, p, oob []byte) (n, oobn int, err error) {
 	return int(r), int(msg.Controllen), nil
 }
 
+func sendmsg(fd uintptr, p, oob []byte) (int, error) {
+	var iov syscall.Iovec
+	if len(p) > 0 {
+		iov.Base = &p[0]
+		iov.SetLen(len(p))
+	}
+	var msg syscall.Msghdr
+	msg.Iov = &iov
+	msg.Iovlen = 1
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
+	r, _, e := syscall.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), syscall.MSG_NOSIGNAL)
+	if e != 0 {
+		return 0, errno(e)
+	}
+	return int(r), nil
+}
+
 // waitReadable waits in ppoll(2), a raw call, until fd is readable or
 // deadline passes, and reports whether it is readable. A signal (the
 // runtime's preemption request among them) interrupts the wait, which
 // then goes on for what is left.
 func waitReadable(fd uintptr, deadline time.Time) bool {
-	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	return waitFor(fd, unix.POLLIN, deadline)
+}
+
+// waitWritable is waitReadable for room to write.
+func waitWritable(fd uintptr, deadline time.Time) bool {
+	return waitFor(fd, unix.POLLOUT, deadline)
+}
+
+func waitFor(fd uintptr, events int16, deadline time.Time) bool {
+	pfd := unix.PollFd{Fd: int32(fd), Events: events}
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {

@@ -14,6 +14,7 @@
 package rawio
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -143,6 +144,52 @@ func ReadMsgWait(c syscall.Conn, p, oob []byte, wait time.Duration) (n, oobn int
 		return 0, 0, err
 	}
 	return n, oobn, nil
+}
+
+// ErrStalled is WriteFD's error when the reader took nothing for as long
+// as the writer would wait.
+var ErrStalled = errors.New("the reader takes nothing")
+
+// WriteFD writes all of p to fd, a non-blocking descriptor that is not in
+// the runtime's poller, with rights (descriptors passed as SCM_RIGHTS)
+// sent along with the first bytes. When fd has no room it waits for some
+// on this thread (ppoll on Linux), up to stall in all, then fails with
+// ErrStalled. A descriptor kept out of the poller is never the cause of a
+// wake-up: the runtime registers every descriptor it polls for writing as
+// well as reading (edge-triggered), so each time the reader takes what
+// was written, the writer's poller thread wakes for the room made, idle
+// or not.
+func WriteFD(fd int, p []byte, rights []int, stall time.Duration) error {
+	deadline := time.Now().Add(stall)
+	var oob []byte
+	if len(rights) > 0 {
+		oob = syscall.UnixRights(rights...)
+	}
+	for len(p) > 0 {
+		var n int
+		var e error
+		if oob != nil {
+			n, e = sendmsg(uintptr(fd), p, oob)
+		} else {
+			n, e = write(uintptr(fd), p)
+		}
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			if !waitWritable(uintptr(fd), deadline) {
+				return ErrStalled
+			}
+			continue
+		case e != nil:
+			return os.NewSyscallError("write", e)
+		case n == 0:
+			return io.ErrUnexpectedEOF
+		}
+		oob = nil // the rights went with these bytes
+		p = p[n:]
+	}
+	return nil
 }
 
 // The net package's connections are syscall.Conns.

@@ -159,3 +159,89 @@ func TestReadMsgWait(t *testing.T) {
 		t.Errorf("at the end of the stream: %d bytes, %v; want 0, nil", n, err)
 	}
 }
+
+// WriteFD writes a frame larger than the socket's buffer whole to a bare
+// non-blocking descriptor while the other end reads, with a descriptor
+// passed along; with nobody reading it gives up after its stall.
+func TestWriteFD(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := fds[0]
+	defer syscall.Close(w)
+	if err := syscall.SetNonblock(w, true); err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fds[1]), "reader")
+	rc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rc.(*net.UnixConn)
+	defer r.Close()
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	errc := make(chan error, 1)
+	go func() { errc <- WriteFD(w, want, []int{int(pw.Fd())}, 10*time.Second) }()
+	var got []byte
+	var passed []int
+	buf := make([]byte, 64<<10)
+	oob := make([]byte, syscall.CmsgSpace(4))
+	for len(got) < len(want) {
+		n, oobn, err := ReadMsg(r, buf, oob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if oobn > 0 {
+			msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msgs {
+				fs, err := syscall.ParseUnixRights(&m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				passed = append(passed, fs...)
+			}
+		}
+		got = append(got, buf[:n]...)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("WriteFD: %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the reader got other bytes than were written")
+	}
+	if len(passed) != 1 {
+		t.Fatalf("%d descriptors passed, want 1", len(passed))
+	}
+	// The descriptor passed is the pipe's write end: what goes in it comes
+	// out of pr.
+	p := os.NewFile(uintptr(passed[0]), "passed")
+	defer p.Close()
+	if _, err := p.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := pr.Read(buf[:1]); n != 1 || err != nil || buf[0] != 'x' {
+		t.Fatalf("read from the pipe: %d %v %q", n, err, buf[:1])
+	}
+
+	// Nobody reads: the socket fills, and the write stops waiting.
+	start := time.Now()
+	err = WriteFD(w, want, nil, 200*time.Millisecond)
+	if !errors.Is(err, ErrStalled) {
+		t.Fatalf("WriteFD to a reader that takes nothing: %v, want ErrStalled", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("gave up after %v, want about 200 ms", d)
+	}
+}

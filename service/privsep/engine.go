@@ -20,10 +20,12 @@ import (
 	"github.com/timesync/timesync/service/discipline"
 )
 
-// Remote talks to the parent over conn.
+// Remote talks to the parent: requests on conn, replies on rep (conn
+// itself unless DialSplit gave another).
 type Remote struct {
 	mu     sync.Mutex
 	conn   *net.UnixConn
+	rep    *net.UnixConn
 	id     uint64
 	hello  Hello
 	token  string // an administrator's confirmation, until a step uses it
@@ -35,7 +37,13 @@ type Remote struct {
 // lost is called once if the parent goes away (the engine should then
 // stop: a parent that died or closed the connection is not coming back).
 func Dial(conn *net.UnixConn, lost func(error)) (*Remote, error) {
-	r := &Remote{conn: conn, lost: lost}
+	return DialSplit(conn, conn, lost)
+}
+
+// DialSplit is Dial for a parent that answers on a socket of its own,
+// replies (Parent.ServeSplit).
+func DialSplit(conn, replies *net.UnixConn, lost func(error)) (*Remote, error) {
+	r := &Remote{conn: conn, rep: replies, lost: lost}
 	if err := r.call(OpHello, nil, &r.hello); err != nil {
 		return nil, err
 	}
@@ -74,7 +82,7 @@ func (r *Remote) callFD(op string, a, out any) (*os.File, error) {
 	if err := writeFrame(quiet(r.conn), body); err != nil {
 		return nil, r.fail(err)
 	}
-	body, files, err := readFrameFDs(r.conn)
+	body, files, err := readFrameFDs(r.rep)
 	if err != nil {
 		return nil, r.fail(err)
 	}

@@ -5,6 +5,7 @@ package privsep
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -30,6 +31,27 @@ func writeFrameFD(c *net.UnixConn, body []byte, f *os.File) error {
 	}
 	return err
 }
+
+// writeFrameRaw writes one frame, with rights passed along, to fd (the
+// parent's end of the reply socket, Parent.ServeSplit). An engine that
+// leaves a socket's worth of replies unread for replyStall is broken: the
+// write fails, and the parent stops serving it.
+func writeFrameRaw(fd int, body []byte, rights []int) error {
+	if len(body) > MaxFrame {
+		return ErrTooLarge
+	}
+	buf := make([]byte, 4+len(body))
+	binary.BigEndian.PutUint32(buf, uint32(len(body)))
+	copy(buf[4:], body)
+	if err := rawio.WriteFD(fd, buf, rights, replyStall); err != nil {
+		return fmt.Errorf("replying to the engine: %w", err)
+	}
+	return nil
+}
+
+// replyStall is how long writeFrameRaw waits for room (on the parent's
+// only P: nothing else of the parent runs meanwhile).
+const replyStall = time.Second
 
 // replyWait is how long the engine waits for the parent's answer on the
 // thread that asked, holding the runtime's P (rawio.ReadMsgWait), before

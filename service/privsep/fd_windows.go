@@ -16,6 +16,10 @@ func writeFrameFD(*net.UnixConn, []byte, *os.File) error {
 	return errors.New("privsep: no descriptor passing on Windows")
 }
 
+func writeFrameRaw(int, []byte, []int) error {
+	return errors.New("privsep: no reply socket on Windows")
+}
+
 func readFrameFDs(*net.UnixConn) ([]byte, []*os.File, error) {
 	return nil, nil, errors.New("privsep: no descriptor passing on Windows")
 }

@@ -247,8 +247,36 @@ func (p *Parent) tokenOK(tok string) bool {
 	return p.token != "" && len(tok) == len(p.token) && subtle.ConstantTimeCompare([]byte(tok), []byte(p.token)) == 1
 }
 
-// Serve answers requests on conn until it is closed or fails.
+// Serve answers requests on conn until it is closed or fails; the
+// replies go back on conn.
 func (p *Parent) Serve(conn *net.UnixConn) error {
+	return p.serve(conn, func(body []byte, fd *os.File) error {
+		if fd != nil {
+			return writeFrameFD(conn, body, fd)
+		}
+		return writeFrame(quiet(conn), body)
+	})
+}
+
+// ServeSplit answers requests read from conn with replies written to
+// replies, the parent's end of a second socket to the engine: a
+// non-blocking descriptor kept out of the runtime's poller
+// (rawio.WriteFD). The runtime would register it for writing as well as
+// reading, and then wake the parent's poller each time the engine reads
+// a reply; one socket both ways cost the idle service a wake-up of the
+// parent for nothing after every request. The caller closes replies
+// after ServeSplit returns.
+func (p *Parent) ServeSplit(conn *net.UnixConn, replies int) error {
+	return p.serve(conn, func(body []byte, fd *os.File) error {
+		var rights []int
+		if fd != nil {
+			rights = []int{int(fd.Fd())}
+		}
+		return writeFrameRaw(replies, body, rights)
+	})
+}
+
+func (p *Parent) serve(conn *net.UnixConn, reply func(body []byte, fd *os.File) error) error {
 	for {
 		body, err := readFrame(quiet(conn))
 		var rep Reply
@@ -268,11 +296,9 @@ func (p *Parent) Serve(conn *net.UnixConn) error {
 		if err != nil {
 			return err
 		}
+		err = reply(out, fd)
 		if fd != nil {
-			err = writeFrameFD(conn, out, fd)
 			fd.Close()
-		} else {
-			err = writeFrame(quiet(conn), out)
 		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {

@@ -33,6 +33,7 @@ type fixture struct {
 	dir     string
 	cfgPath string
 	conn    *net.UnixConn // the engine's end, for raw frames
+	rep     *net.UnixConn // the engine's end of the replies' socket (split), else conn
 	port    int           // the listen line's
 	served  chan error
 }
@@ -45,7 +46,13 @@ driftfile %DIR%/drift
 `
 
 // newFixture starts a Parent serving one end of a socketpair.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return startFixture(t, false) }
+
+// newSplitFixture starts a Parent answering on a second socketpair
+// (ServeSplit), as the supervisor runs it.
+func newSplitFixture(t *testing.T) *fixture { return startFixture(t, true) }
+
+func startFixture(t *testing.T, split bool) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "timesync.conf")
@@ -73,7 +80,24 @@ func newFixture(t *testing.T) *fixture {
 	}
 	mine := fileConn(t, fds[0])
 	f.conn = fileConn(t, fds[1])
-	go func() { f.served <- f.p.Serve(mine) }()
+	f.rep = f.conn
+	if split {
+		rfds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.SetNonblock(rfds[0], true); err != nil {
+			t.Fatal(err)
+		}
+		f.rep = fileConn(t, rfds[1])
+		go func() {
+			err := f.p.ServeSplit(mine, rfds[0])
+			syscall.Close(rfds[0])
+			f.served <- err
+		}()
+	} else {
+		go func() { f.served <- f.p.Serve(mine) }()
+	}
 	t.Cleanup(func() {
 		f.conn.Close()
 		select {
@@ -136,7 +160,7 @@ func frame(body string) []byte {
 
 func (f *fixture) remote(t *testing.T) *Remote {
 	t.Helper()
-	r, err := Dial(f.conn, nil)
+	r, err := DialSplit(f.conn, f.rep, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,9 +272,15 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
-// TestRemoteRoundTrip: the engine's Privileged over a real socketpair.
+// TestRemoteRoundTrip: the engine's Privileged over a real socketpair,
+// and over two (ServeSplit: the replies, a descriptor among them, on a
+// socket of their own).
 func TestRemoteRoundTrip(t *testing.T) {
-	f := newFixture(t)
+	t.Run("one socket", func(t *testing.T) { testRemoteRoundTrip(t, newFixture(t)) })
+	t.Run("split", func(t *testing.T) { testRemoteRoundTrip(t, newSplitFixture(t)) })
+}
+
+func testRemoteRoundTrip(t *testing.T, f *fixture) {
 	r := f.remote(t)
 	if h := r.Hello(); h.Driver != "null" || h.MaxFrequency != platform.DefaultMaxFrequencyPPM || !h.SyncStatus || h.ConfigPath != f.cfgPath {
 		t.Errorf("hello %+v", h)
@@ -410,7 +440,7 @@ func equalDurations(a, b []time.Duration) bool {
 func TestRemoteLost(t *testing.T) {
 	f := newFixture(t)
 	lost := make(chan error, 2)
-	r, err := Dial(f.conn, func(err error) { lost <- err })
+	r, err := DialSplit(f.conn, f.rep, func(err error) { lost <- err })
 	if err != nil {
 		t.Fatal(err)
 	}

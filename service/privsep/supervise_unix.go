@@ -31,9 +31,12 @@ const (
 	// EngineParentFD is the read end of a pipe whose other end only the
 	// parent holds: it reads as end-of-file once the parent is gone.
 	EngineParentFD = 5
+	// EngineReplyFD is the engine's end of the socketpair on which the
+	// parent answers (Parent.ServeSplit); requests go on EngineConnFD.
+	EngineReplyFD = 6
 	// EngineTextFD holds the parent's code on huge pages when the
 	// supervisor has it (Supervisor.Text; internal/hugetext).
-	EngineTextFD = 6
+	EngineTextFD = 7
 )
 
 // User is who the engine runs as.
@@ -254,13 +257,7 @@ func exitText(err error) string {
 
 // start starts one engine and serves it; done receives its exit.
 func (s *Supervisor) start() (<-chan error, error) {
-	syscall.ForkLock.RLock()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
-	if err == nil {
-		syscall.CloseOnExec(fds[0])
-		syscall.CloseOnExec(fds[1])
-	}
-	syscall.ForkLock.RUnlock()
+	fds, err := socketpair()
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
@@ -274,9 +271,28 @@ func (s *Supervisor) start() (<-chan error, error) {
 	}
 	conn := fc.(*net.UnixConn)
 
+	// The replies' socket: the parent's end is a bare non-blocking
+	// descriptor, never in the runtime's poller (Parent.ServeSplit).
+	rfds, err := socketpair()
+	if err == nil {
+		if err = syscall.SetNonblock(rfds[0], true); err != nil {
+			syscall.Close(rfds[0])
+			syscall.Close(rfds[1])
+		}
+	}
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	replies := rfds[0]
+	theirReplies := os.NewFile(uintptr(rfds[1]), "privsep-engine-replies")
+	defer theirReplies.Close()
+	closeReplies := sync.OnceFunc(func() { syscall.Close(replies) })
+
 	alive, alivew, err := os.Pipe()
 	if err != nil {
 		conn.Close()
+		closeReplies()
 		return nil, err
 	}
 	defer alive.Close()
@@ -287,13 +303,14 @@ func (s *Supervisor) start() (<-chan error, error) {
 	// engine's: it cannot pass for the parent's.
 	lw := &lineWriter{prefix: "engine: ", out: s.Stderr}
 	cmd.Stdout, cmd.Stderr = lw, lw
-	cmd.ExtraFiles = []*os.File{theirs, s.Listener, alive} // EngineConnFD, EngineListenerFD, EngineParentFD
+	cmd.ExtraFiles = []*os.File{theirs, s.Listener, alive, theirReplies} // EngineConnFD, EngineListenerFD, EngineParentFD, EngineReplyFD
 	if s.Text != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, s.Text) // EngineTextFD
 	}
 	cmd.SysProcAttr = engineAttr(s.User)
 	if err := cmd.Start(); err != nil {
 		conn.Close()
+		closeReplies()
 		alivew.Close()
 		return nil, fmt.Errorf("starting the engine as %s (%s): %w", s.User.Name, s.Path, err)
 	}
@@ -306,9 +323,14 @@ func (s *Supervisor) start() (<-chan error, error) {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		if err := s.Parent.Serve(conn); err != nil {
+		if err := s.Parent.ServeSplit(conn, replies); err != nil {
 			s.Logger.Error("talking to the engine", "err", err)
+			// An engine this parent no longer answers must not wait
+			// for replies: it sees end-of-file and stops, and is
+			// started again.
+			conn.Close()
 		}
+		closeReplies()
 	}()
 	done := make(chan error, 1)
 	go func() {
@@ -321,6 +343,20 @@ func (s *Supervisor) start() (<-chan error, error) {
 		done <- err
 	}()
 	return done, nil
+}
+
+// socketpair makes a connected pair of Unix stream sockets, both
+// close-on-exec.
+func socketpair() ([2]int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return [2]int{}, err
+	}
+	syscall.CloseOnExec(fds[0])
+	syscall.CloseOnExec(fds[1])
+	return [2]int{fds[0], fds[1]}, nil
 }
 
 // stop ends the running engine.
@@ -414,29 +450,43 @@ func CloseOnExecAll() {
 	}
 }
 
-// EngineFiles returns the engine's end of the socketpair and the control
-// socket's listener, as the supervisor passed them.
-func EngineFiles() (*net.UnixConn, net.Listener, error) {
-	cf := os.NewFile(EngineConnFD, "privsep-engine")
+// EngineFiles returns the engine's ends of the socketpairs (requests,
+// replies) and the control socket's listener, as the supervisor passed
+// them.
+func EngineFiles() (conn, replies *net.UnixConn, ln net.Listener, err error) {
+	unixConn := func(fd uintptr, name string) (*net.UnixConn, error) {
+		f := os.NewFile(fd, name)
+		if f == nil {
+			return nil, errors.New("the engine's descriptors are missing (it is started by 'timesync service run' only)")
+		}
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("the engine's connection to the parent: %w", err)
+		}
+		uc, ok := c.(*net.UnixConn)
+		if !ok {
+			c.Close()
+			return nil, fmt.Errorf("descriptor %d is not a Unix socket", fd)
+		}
+		return uc, nil
+	}
 	lf := os.NewFile(EngineListenerFD, "control-listener")
-	if cf == nil || lf == nil {
-		return nil, nil, errors.New("the engine's descriptors are missing (it is started by 'timesync service run' only)")
+	if lf == nil {
+		return nil, nil, nil, errors.New("the engine's descriptors are missing (it is started by 'timesync service run' only)")
 	}
-	c, err := net.FileConn(cf)
-	cf.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("the engine's connection to the parent: %w", err)
+	defer lf.Close()
+	if conn, err = unixConn(EngineConnFD, "privsep-engine"); err != nil {
+		return nil, nil, nil, err
 	}
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		c.Close()
-		return nil, nil, errors.New("descriptor 3 is not a Unix socket")
+	if replies, err = unixConn(EngineReplyFD, "privsep-engine-replies"); err != nil {
+		conn.Close()
+		return nil, nil, nil, err
 	}
-	ln, err := net.FileListener(lf)
-	lf.Close()
-	if err != nil {
-		uc.Close()
-		return nil, nil, fmt.Errorf("the control socket: %w", err)
+	if ln, err = net.FileListener(lf); err != nil {
+		conn.Close()
+		replies.Close()
+		return nil, nil, nil, fmt.Errorf("the control socket: %w", err)
 	}
-	return uc, ln, nil
+	return conn, replies, ln, nil
 }
