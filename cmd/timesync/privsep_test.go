@@ -113,9 +113,9 @@ func TestPrivsepEngineRunsUnprivileged(t *testing.T) {
 	}
 	defer os.Remove(leak.Name())
 	defer leak.Close()
-	// (fds 3 to 7 in the parent: the engine's own 3 to 6 are put over
-	// the first four, so 7 is the one that could get through.)
-	serviceExtraFiles = []*os.File{leak, leak, leak, leak, leak}
+	// (fds 3 to 8 in the parent: the engine's own 3 to 7 are put over
+	// the first five, so 8 is the one that could get through.)
+	serviceExtraFiles = []*os.File{leak, leak, leak, leak, leak, leak}
 	s := startService(t, serverConf(addrs...)+fmt.Sprintf("tinker panic 2\nlisten 127.0.0.1:%d\n", port))
 	serviceExtraFiles = nil
 	if !strings.Contains(s.log.String(), "privilege separation") {
@@ -145,8 +145,8 @@ func TestPrivsepEngineRunsUnprivileged(t *testing.T) {
 			t.Errorf("the engine inherited the parent's descriptor of %s (fd %s)", l, fd.Name())
 		}
 	}
-	if pl, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/6", parent)); pl != leak.Name() {
-		t.Fatalf("the parent's fd 6 is %q, not the test's file: the check above proves nothing", pl)
+	if pl, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/8", parent)); pl != leak.Name() {
+		t.Fatalf("the parent's fd 8 is %q, not the test's file: the check above proves nothing", pl)
 	}
 	// The parent keeps KILL, SETGID, SETUID, NET_BIND_SERVICE and SYS_TIME.
 	ps := procStatus(t, parent)

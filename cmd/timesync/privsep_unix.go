@@ -249,7 +249,7 @@ func runServiceEngine(args []string, stderr io.Writer) error {
 	socketPath := fs.String("socket", "", "control socket (the parent's)")
 	dryRun := fs.Bool("dry-run", false, "measure and report only")
 	verbose := fs.Bool("verbose", false, "log every measurement")
-	hugeText := fs.Bool("huge-text", false, "map the parent's copy of the code on huge pages (descriptor 6)")
+	hugeText := fs.Bool("huge-text", false, "map the parent's copy of the code on huge pages (descriptor 7)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

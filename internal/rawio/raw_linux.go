@@ -82,16 +82,7 @@ func sendmsg(fd uintptr, p, oob []byte) (int, error) {
 // runtime's preemption request among them) interrupts the wait, which
 // then goes on for what is left.
 func waitReadable(fd uintptr, deadline time.Time) bool {
-	return waitFor(fd, unix.POLLIN, deadline)
-}
-
-// waitWritable is waitReadable for room to write.
-func waitWritable(fd uintptr, deadline time.Time) bool {
-	return waitFor(fd, unix.POLLOUT, deadline)
-}
-
-func waitFor(fd uintptr, events int16, deadline time.Time) bool {
-	pfd := unix.PollFd{Fd: int32(fd), Events: events}
+	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {

@@ -10,8 +10,6 @@ package rawio
 import (
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 func read(fd uintptr, p []byte) (int, error)  { return syscall.Read(int(fd), p) }
@@ -27,21 +25,4 @@ func waitReadable(uintptr, time.Time) bool { return false }
 
 func sendmsg(fd uintptr, p, oob []byte) (int, error) {
 	return syscall.SendmsgN(int(fd), p, oob, nil, 0)
-}
-
-// waitWritable waits in poll(2) (a descriptor out of the runtime's
-// poller has no other way to wait) until fd has room or deadline passes.
-func waitWritable(fd uintptr, deadline time.Time) bool {
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return false
-		}
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-		n, err := unix.Poll(fds, int(min(left.Milliseconds()+1, 1<<30)))
-		if err == syscall.EINTR {
-			continue
-		}
-		return err == nil && n > 0
-	}
 }

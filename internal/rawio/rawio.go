@@ -8,7 +8,8 @@
 // a few times a minute, that polling costs as much as the wake itself. A
 // raw call does not enter the runtime; it is safe only for calls that do
 // not block, which these are (the descriptors are non-blocking, and a
-// call that would block returns EAGAIN and waits in the poller). On other
+// call that would block returns EAGAIN and waits in the poller), but for
+// ReadMsgWait's bounded wait for an answer that is on its way. On other
 // systems, and in race-detector and sanitizer builds, the package's
 // functions are the usual calls.
 package rawio
@@ -20,6 +21,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Read reads into p from c, as c.Read does: io.EOF at the end of a stream.
@@ -150,10 +153,12 @@ func ReadMsgWait(c syscall.Conn, p, oob []byte, wait time.Duration) (n, oobn int
 // as the writer would wait.
 var ErrStalled = errors.New("the reader takes nothing")
 
-// WriteFD writes all of p to fd, a non-blocking descriptor that is not in
-// the runtime's poller, with rights (descriptors passed as SCM_RIGHTS)
-// sent along with the first bytes. When fd has no room it waits for some
-// on this thread (ppoll on Linux), up to stall in all, then fails with
+// WriteFD writes all of p to fd, a non-blocking socket that is not in the
+// runtime's poller, with rights (descriptors passed as SCM_RIGHTS) sent
+// along with the first bytes. When fd has no room it waits for some in
+// poll(2), through the runtime's system-call entry (the reader is slow or
+// hostile: the runtime must know this thread is blocked, and give its P
+// to the process's other goroutines), up to stall in all, then fails with
 // ErrStalled. A descriptor kept out of the poller is never the cause of a
 // wake-up: the runtime registers every descriptor it polls for writing as
 // well as reading (edge-triggered), so each time the reader takes what
@@ -166,13 +171,9 @@ func WriteFD(fd int, p []byte, rights []int, stall time.Duration) error {
 		oob = syscall.UnixRights(rights...)
 	}
 	for len(p) > 0 {
-		var n int
-		var e error
-		if oob != nil {
-			n, e = sendmsg(uintptr(fd), p, oob)
-		} else {
-			n, e = write(uintptr(fd), p)
-		}
+		// sendmsg for every write: on Linux with MSG_NOSIGNAL, so that
+		// a reader gone is EPIPE and never a SIGPIPE.
+		n, e := sendmsg(uintptr(fd), p, oob)
 		switch {
 		case e == syscall.EINTR:
 			continue
@@ -182,7 +183,7 @@ func WriteFD(fd int, p []byte, rights []int, stall time.Duration) error {
 			}
 			continue
 		case e != nil:
-			return os.NewSyscallError("write", e)
+			return os.NewSyscallError("sendmsg", e)
 		case n == 0:
 			return io.ErrUnexpectedEOF
 		}
@@ -190,6 +191,23 @@ func WriteFD(fd int, p []byte, rights []int, stall time.Duration) error {
 		p = p[n:]
 	}
 	return nil
+}
+
+// waitWritable waits in poll(2), through the runtime's system-call entry,
+// until fd has room or deadline passes.
+func waitWritable(fd uintptr, deadline time.Time) bool {
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		n, err := unix.Poll(fds, int(min(left.Milliseconds()+1, 1<<30)))
+		if err == syscall.EINTR {
+			continue
+		}
+		return err == nil && n > 0
+	}
 }
 
 // The net package's connections are syscall.Conns.

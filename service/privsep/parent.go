@@ -259,14 +259,19 @@ func (p *Parent) Serve(conn *net.UnixConn) error {
 }
 
 // ServeSplit answers requests read from conn with replies written to
-// replies, the parent's end of a second socket to the engine: a
-// non-blocking descriptor kept out of the runtime's poller
-// (rawio.WriteFD). The runtime would register it for writing as well as
-// reading, and then wake the parent's poller each time the engine reads
-// a reply; one socket both ways cost the idle service a wake-up of the
-// parent for nothing after every request. The caller closes replies
-// after ServeSplit returns.
+// replies, the parent's end of a second socket to the engine, a
+// descriptor kept out of the runtime's poller (rawio.WriteFD; ServeSplit
+// makes it non-blocking). The runtime would register it for writing as
+// well as reading, and then wake the parent's poller each time the
+// engine reads a reply; one socket both ways cost the idle service a
+// wake-up of the parent for nothing after every request. An engine that
+// leaves a socket's worth of replies unread for a second fails the
+// protocol: ServeSplit returns an error. The caller closes replies after
+// ServeSplit returns.
 func (p *Parent) ServeSplit(conn *net.UnixConn, replies int) error {
+	if err := syscall.SetNonblock(replies, true); err != nil {
+		return fmt.Errorf("the replies' socket: %w", err)
+	}
 	return p.serve(conn, func(body []byte, fd *os.File) error {
 		var rights []int
 		if fd != nil {

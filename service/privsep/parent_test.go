@@ -34,6 +34,10 @@ type fixture struct {
 	cfgPath string
 	conn    *net.UnixConn // the engine's end, for raw frames
 	rep     *net.UnixConn // the engine's end of the replies' socket (split), else conn
+	// The parent's ends (split): the requests' socket, in the runtime's
+	// poller, and the replies' descriptor, which must never be.
+	parentConn *net.UnixConn
+	parentRep  int
 	port    int           // the listen line's
 	served  chan error
 }
@@ -90,6 +94,10 @@ func startFixture(t *testing.T, split bool) *fixture {
 			t.Fatal(err)
 		}
 		f.rep = fileConn(t, rfds[1])
+		// A parent answering on the wrong socket fails the test rather
+		// than hang it.
+		f.rep.SetReadDeadline(time.Now().Add(time.Minute))
+		f.parentConn, f.parentRep = mine, rfds[0]
 		go func() {
 			err := f.p.ServeSplit(mine, rfds[0])
 			syscall.Close(rfds[0])
@@ -100,6 +108,9 @@ func startFixture(t *testing.T, split bool) *fixture {
 	}
 	t.Cleanup(func() {
 		f.conn.Close()
+		if f.rep != f.conn {
+			f.rep.Close()
+		}
 		select {
 		case err := <-f.served:
 			if err != nil {

@@ -271,15 +271,9 @@ func (s *Supervisor) start() (<-chan error, error) {
 	}
 	conn := fc.(*net.UnixConn)
 
-	// The replies' socket: the parent's end is a bare non-blocking
-	// descriptor, never in the runtime's poller (Parent.ServeSplit).
+	// The replies' socket: the parent's end is a bare descriptor, never
+	// in the runtime's poller (Parent.ServeSplit).
 	rfds, err := socketpair()
-	if err == nil {
-		if err = syscall.SetNonblock(rfds[0], true); err != nil {
-			syscall.Close(rfds[0])
-			syscall.Close(rfds[1])
-		}
-	}
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -323,14 +317,17 @@ func (s *Supervisor) start() (<-chan error, error) {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		if err := s.Parent.ServeSplit(conn, replies); err != nil {
-			s.Logger.Error("talking to the engine", "err", err)
-			// An engine this parent no longer answers must not wait
-			// for replies: it sees end-of-file and stops, and is
-			// started again.
-			conn.Close()
-		}
+		err := s.Parent.ServeSplit(conn, replies)
+		// An engine this parent no longer answers must not go on:
+		// closed, its sockets read as end-of-file, and one that fails
+		// the protocol (say, leaves a second of replies unread) is
+		// killed as well; either way it is started again.
+		conn.Close()
 		closeReplies()
+		if err != nil {
+			s.Logger.Error("talking to the engine; stopping it", "err", err)
+			cmd.Process.Kill()
+		}
 	}()
 	done := make(chan error, 1)
 	go func() {
@@ -481,7 +478,9 @@ func EngineFiles() (conn, replies *net.UnixConn, ln net.Listener, err error) {
 	}
 	if replies, err = unixConn(EngineReplyFD, "privsep-engine-replies"); err != nil {
 		conn.Close()
-		return nil, nil, nil, err
+		// A parent of an older version (the binary replaced under a
+		// running service) passes no replies' socket.
+		return nil, nil, nil, fmt.Errorf("%w (no socket for the parent's replies: if timesync was just upgraded, restart the service)", err)
 	}
 	if ln, err = net.FileListener(lf); err != nil {
 		conn.Close()
