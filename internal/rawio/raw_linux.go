@@ -37,19 +37,25 @@ func write(fd uintptr, p []byte) (int, error) {
 	return int(r), nil
 }
 
-func recvmsg(fd uintptr, p, oob []byte) (n, oobn int, err error) {
-	var iov syscall.Iovec
+// message points msg at one buffer, p, and the control data oob, for
+// recvmsg and sendmsg (iov is the caller's, to outlive the call).
+func message(msg *syscall.Msghdr, iov *syscall.Iovec, p, oob []byte) {
 	if len(p) > 0 {
 		iov.Base = &p[0]
 		iov.SetLen(len(p))
 	}
-	var msg syscall.Msghdr
-	msg.Iov = &iov
+	msg.Iov = iov
 	msg.Iovlen = 1
 	if len(oob) > 0 {
 		msg.Control = &oob[0]
 		msg.SetControllen(len(oob))
 	}
+}
+
+func recvmsg(fd uintptr, p, oob []byte) (n, oobn int, err error) {
+	var iov syscall.Iovec
+	var msg syscall.Msghdr
+	message(&msg, &iov, p, oob)
 	r, _, e := syscall.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), syscall.MSG_CMSG_CLOEXEC)
 	if e != 0 {
 		return 0, 0, errno(e)
@@ -59,17 +65,8 @@ func recvmsg(fd uintptr, p, oob []byte) (n, oobn int, err error) {
 
 func sendmsg(fd uintptr, p, oob []byte) (int, error) {
 	var iov syscall.Iovec
-	if len(p) > 0 {
-		iov.Base = &p[0]
-		iov.SetLen(len(p))
-	}
 	var msg syscall.Msghdr
-	msg.Iov = &iov
-	msg.Iovlen = 1
-	if len(oob) > 0 {
-		msg.Control = &oob[0]
-		msg.SetControllen(len(oob))
-	}
+	message(&msg, &iov, p, oob)
 	r, _, e := syscall.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), syscall.MSG_NOSIGNAL)
 	if e != 0 {
 		return 0, errno(e)
