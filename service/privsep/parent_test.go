@@ -38,8 +38,8 @@ type fixture struct {
 	// poller, and the replies' descriptor, which must never be.
 	parentConn *net.UnixConn
 	parentRep  int
-	port    int           // the listen line's
-	served  chan error
+	port       int // the listen line's
+	served     chan error
 }
 
 const testConfig = `# the test's configuration
