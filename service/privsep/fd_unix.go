@@ -49,6 +49,8 @@ func writeFrameRaw(fd int, body []byte, rights []int) error {
 	return nil
 }
 
+func setNonblock(fd int) error { return syscall.SetNonblock(fd, true) }
+
 // replyStall is how long writeFrameRaw waits for room (on the parent's
 // only P: nothing else of the parent runs meanwhile).
 const replyStall = time.Second

@@ -16,6 +16,8 @@ func writeFrameFD(*net.UnixConn, []byte, *os.File) error {
 	return errors.New("privsep: no descriptor passing on Windows")
 }
 
+func setNonblock(int) error { return errors.New("privsep: no reply socket on Windows") }
+
 func writeFrameRaw(int, []byte, []int) error {
 	return errors.New("privsep: no reply socket on Windows")
 }

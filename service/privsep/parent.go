@@ -269,7 +269,7 @@ func (p *Parent) Serve(conn *net.UnixConn) error {
 // protocol: ServeSplit returns an error. The caller closes replies after
 // ServeSplit returns.
 func (p *Parent) ServeSplit(conn *net.UnixConn, replies int) error {
-	if err := syscall.SetNonblock(replies, true); err != nil {
+	if err := setNonblock(replies); err != nil {
 		return fmt.Errorf("the replies' socket: %w", err)
 	}
 	return p.serve(conn, func(body []byte, fd *os.File) error {
