@@ -7,6 +7,7 @@ package privsep
 // saving it, the configuration text.
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -282,8 +283,11 @@ func (p *Parent) ServeSplit(conn *net.UnixConn, replies int) error {
 }
 
 func (p *Parent) serve(conn *net.UnixConn, reply func(body []byte, fd *os.File) error) error {
+	// A frame comes in one write: read through a buffer, its length and
+	// body take one system call, not two.
+	in := bufio.NewReaderSize(quiet(conn), 4096)
 	for {
-		body, err := readFrame(quiet(conn))
+		body, err := readFrame(in)
 		var rep Reply
 		var fd *os.File
 		switch {
@@ -297,9 +301,11 @@ func (p *Parent) serve(conn *net.UnixConn, reply func(body []byte, fd *os.File) 
 		default:
 			rep, fd = p.Handle(body)
 		}
-		out, err := json.Marshal(rep)
-		if err != nil {
-			return err
+		out, ok := appendReply(nil, rep)
+		if !ok {
+			if out, err = json.Marshal(rep); err != nil {
+				return err
+			}
 		}
 		err = reply(out, fd)
 		if fd != nil {
@@ -321,7 +327,9 @@ func (p *Parent) Handle(body []byte) (Reply, *os.File) {
 	if len(body) == 0 {
 		return p.refuse(req, CodeMalformed, "an empty frame"), nil
 	}
-	if err := decodeStrict(body, &req); err != nil {
+	if r, ok := fastRequest(body); ok {
+		req = r
+	} else if err := decodeStrict(body, &req); err != nil {
 		return p.refuse(req, CodeMalformed, "not a request: "+err.Error()), nil
 	}
 	if req.V != Version {
@@ -339,7 +347,9 @@ func (p *Parent) Handle(body []byte) (Reply, *os.File) {
 		return p.refuse(req, CodeFailed, err.Error()), nil
 	}
 	rep := Reply{ID: req.ID, OK: true}
-	if res != nil {
+	if r, ok := res.(SetFrequencyResult); ok {
+		rep.Result = appendSetFrequencyResult(nil, r)
+	} else if res != nil {
 		b, err := json.Marshal(res)
 		if err != nil {
 			return p.refuse(req, CodeFailed, err.Error()), nil
@@ -401,9 +411,12 @@ func (p *Parent) do(req Request) (any, *os.File, error) {
 		return FrequencyResult{PPM: ppm}, nil, nil
 
 	case OpSetFrequency:
-		var a FrequencyArgs
-		if err := args(req, &a); err != nil {
-			return nil, nil, err
+		a, ok := fastFrequencyArgs(req.Args)
+		if !ok {
+			a = FrequencyArgs{} // nothing of the scanner's attempt
+			if err := args(req, &a); err != nil {
+				return nil, nil, err
+			}
 		}
 		max := p.Driver.MaxFrequency()
 		if math.IsNaN(a.PPM) || math.Abs(a.PPM) > max {

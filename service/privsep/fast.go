@@ -1,0 +1,351 @@
+package privsep
+
+// fast.go: the routine request without reflection. The idle service's
+// parent wakes for little else than set_frequency, and decoding it with
+// decodeStrict (strictjson's key check, then encoding/json, once for the
+// envelope and once for the arguments) and encoding the reply with
+// json.Marshal was nearly half of the parent's CPU time in a profile of
+// the idle pair (README). Here a small scanner reads the frames as the
+// engine writes them, and a reply without an error is written by hand.
+//
+// The scanner takes only a narrow subset of JSON: no whitespace, no
+// escapes in strings, no null, each key once and spelt exactly, the
+// required ones present, numbers that strconv parses in range (integers
+// without a fraction or an exponent). Anything else is not refused
+// here: it goes to decodeStrict, whose verdict (and error message)
+// stands. So what the scanner accepts, decodeStrict accepts too, with
+// the same value (FuzzFastRequest checks this).
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// scanner reads the subset from b[i:].
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) eat(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// members calls f for each key of an object, with the scanner at the
+// key's value; f reads the value and reports whether it could.
+func (s *scanner) members(f func(key string) bool) bool {
+	if !s.eat('{') {
+		return false
+	}
+	if s.eat('}') {
+		return true
+	}
+	for {
+		key, ok := s.str()
+		if !ok || !s.eat(':') || !f(key) {
+			return false
+		}
+		if s.eat(',') {
+			continue
+		}
+		return s.eat('}')
+	}
+}
+
+// str reads a string without escapes or control characters, in UTF-8.
+func (s *scanner) str() (string, bool) {
+	if !s.eat('"') {
+		return "", false
+	}
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			v := s.b[start:s.i]
+			s.i++
+			if !utf8.Valid(v) {
+				return "", false
+			}
+			return string(v), true
+		case c == '\\' || c < 0x20:
+			return "", false
+		}
+		s.i++
+	}
+	return "", false
+}
+
+// number reads a JSON number and reports whether it is an integer (no
+// fraction, no exponent).
+func (s *scanner) number() (lit string, integer, ok bool) {
+	start := s.i
+	s.eat('-')
+	digits := func() int {
+		n := 0
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case s.eat('0'):
+	case digits() == 0:
+		return "", false, false
+	}
+	integer = true
+	if s.eat('.') {
+		integer = false
+		if digits() == 0 {
+			return "", false, false
+		}
+	}
+	if s.eat('e') || s.eat('E') {
+		integer = false
+		if !s.eat('+') {
+			s.eat('-')
+		}
+		if digits() == 0 {
+			return "", false, false
+		}
+	}
+	return string(s.b[start:s.i]), integer, true
+}
+
+func (s *scanner) float() (float64, bool) {
+	lit, _, ok := s.number()
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(lit, 64)
+	return v, err == nil
+}
+
+func (s *scanner) int64() (int64, bool) {
+	lit, integer, ok := s.number()
+	if !ok || !integer {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(lit, 10, 64)
+	return v, err == nil
+}
+
+func (s *scanner) uint64() (uint64, bool) {
+	lit, integer, ok := s.number()
+	if !ok || !integer {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(lit, 10, 64)
+	return v, err == nil
+}
+
+func (s *scanner) bool() (bool, bool) {
+	switch {
+	case s.i+4 <= len(s.b) && string(s.b[s.i:s.i+4]) == "true":
+		s.i += 4
+		return true, true
+	case s.i+5 <= len(s.b) && string(s.b[s.i:s.i+5]) == "false":
+		s.i += 5
+		return false, true
+	}
+	return false, false
+}
+
+// value reads past any value of the subset.
+func (s *scanner) value() bool {
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		return s.members(func(string) bool { return s.value() })
+	case c == '[':
+		s.i++
+		if s.eat(']') {
+			return true
+		}
+		for {
+			if !s.value() {
+				return false
+			}
+			if !s.eat(',') {
+				return s.eat(']')
+			}
+		}
+	case c == '"':
+		_, ok := s.str()
+		return ok
+	case c == 't' || c == 'f':
+		_, ok := s.bool()
+		return ok
+	default:
+		_, _, ok := s.number()
+		return ok
+	}
+}
+
+// end reports whether the scanner read all of b.
+func (s *scanner) end(ok bool) bool { return ok && s.i == len(s.b) }
+
+// fastRequest reads a request frame of the subset; ok false means
+// "ask decodeStrict", not "malformed".
+func fastRequest(body []byte) (req Request, ok bool) {
+	s := scanner{b: body}
+	var seen [4]bool
+	once := func(k int) bool {
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	}
+	ok = s.members(func(key string) bool {
+		var ok bool
+		switch key {
+		case "v":
+			if !once(0) {
+				return false
+			}
+			var v int64
+			v, ok = s.int64()
+			req.V = int(v)
+			ok = ok && int64(req.V) == v
+		case "id":
+			if !once(1) {
+				return false
+			}
+			req.ID, ok = s.uint64()
+		case "op":
+			if !once(2) {
+				return false
+			}
+			req.Op, ok = s.str()
+		case "args":
+			if !once(3) {
+				return false
+			}
+			start := s.i
+			ok = s.value()
+			// encoding/json keeps a copy of the value's bytes.
+			req.Args = append([]byte(nil), body[start:s.i]...)
+		}
+		return ok
+	})
+	// v, id and op are required; args may be left out.
+	return req, s.end(ok) && seen[0] && seen[1] && seen[2]
+}
+
+// fastFrequencyArgs reads set_frequency's arguments of the subset.
+func fastFrequencyArgs(raw []byte) (a FrequencyArgs, ok bool) {
+	s := scanner{b: raw}
+	var seen [4]bool
+	once := func(k int) bool {
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	}
+	ok = s.members(func(key string) bool {
+		var ok bool
+		switch key {
+		case "ppm":
+			if !once(0) {
+				return false
+			}
+			a.PPM, ok = s.float()
+		case "base_ppm":
+			if !once(1) {
+				return false
+			}
+			var v float64
+			v, ok = s.float()
+			a.BasePPM = &v
+		case "sync":
+			if !once(2) {
+				return false
+			}
+			a.Sync, ok = fastSyncStatus(&s)
+		case "end_in_ns":
+			if !once(3) {
+				return false
+			}
+			var v int64
+			v, ok = s.int64()
+			a.EndInNS = &v
+		}
+		return ok
+	})
+	return a, s.end(ok) && seen[0]
+}
+
+// fastSyncStatus reads a SyncStatusArgs object of the subset, all three
+// fields required.
+func fastSyncStatus(s *scanner) (*SyncStatusArgs, bool) {
+	var a SyncStatusArgs
+	var seen [3]bool
+	once := func(k int) bool {
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	}
+	ok := s.members(func(key string) bool {
+		var ok bool
+		switch key {
+		case "synced":
+			if !once(0) {
+				return false
+			}
+			a.Synced, ok = s.bool()
+		case "max_error_ns":
+			if !once(1) {
+				return false
+			}
+			a.MaxErrorNS, ok = s.int64()
+		case "est_error_ns":
+			if !once(2) {
+				return false
+			}
+			a.EstErrorNS, ok = s.int64()
+		}
+		return ok
+	})
+	return &a, ok && seen[0] && seen[1] && seen[2]
+}
+
+// appendReply appends rep as json.Marshal would write it, for a reply
+// without an error whose Result, if any, is compact JSON (as
+// json.Marshal and appendSetFrequencyResult write it); ok false for any
+// other reply.
+func appendReply(b []byte, rep Reply) ([]byte, bool) {
+	if rep.Error != "" || rep.Code != "" {
+		return b, false
+	}
+	b = append(b, `{"id":`...)
+	b = strconv.AppendUint(b, rep.ID, 10)
+	if rep.OK {
+		b = append(b, `,"ok":true`...)
+	}
+	if len(rep.Result) > 0 {
+		b = append(b, `,"result":`...)
+		b = append(b, rep.Result...)
+	}
+	return append(b, '}'), true
+}
+
+// appendSetFrequencyResult appends r as json.Marshal would write it.
+func appendSetFrequencyResult(b []byte, r SetFrequencyResult) []byte {
+	if r.AppliedMonoNS == 0 {
+		return append(b, "{}"...)
+	}
+	b = append(b, `{"applied_mono_ns":`...)
+	b = strconv.AppendInt(b, r.AppliedMonoNS, 10)
+	return append(b, '}')
+}

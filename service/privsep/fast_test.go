@@ -1,0 +1,227 @@
+package privsep
+
+import (
+	"encoding/json"
+	"log/slog"
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/timesync/timesync/platform"
+)
+
+// engineFrame is a request as Remote.callFD writes it.
+func engineFrame(t testing.TB, id uint64, op string, a any) []byte {
+	t.Helper()
+	req := Request{V: Version, ID: id, Op: op}
+	if a != nil {
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Args = b
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+func f64(v float64) *float64 { return &v }
+func i64(v int64) *int64     { return &v }
+
+var engineArgs = []FrequencyArgs{
+	{PPM: 0},
+	{PPM: -12.345678901234567},
+	{PPM: 499.99, BasePPM: f64(-3.25e-7), EndInNS: i64(999_999_999)},
+	{PPM: 1e-300, BasePPM: f64(0), Sync: &SyncStatusArgs{Synced: true, MaxErrorNS: 1 << 40, EstErrorNS: 12345}},
+	{PPM: -500, BasePPM: f64(math.MaxFloat64), EndInNS: i64(math.MinInt64), Sync: &SyncStatusArgs{MaxErrorNS: math.MinInt64, EstErrorNS: math.MaxInt64}},
+}
+
+// The frames the engine writes for set_frequency take the fast path, with
+// the values decodeStrict finds, and so do its other ops' envelopes.
+func TestFastEngineFrames(t *testing.T) {
+	for i, a := range engineArgs {
+		body := engineFrame(t, uint64(i)*1e17+1, OpSetFrequency, a)
+		req, ok := fastRequest(body)
+		if !ok {
+			t.Fatalf("%s: not taken by the fast path", body)
+		}
+		var want Request
+		if err := decodeStrict(body, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(req, want) {
+			t.Fatalf("%s: fast %+v, decodeStrict %+v", body, req, want)
+		}
+		got, ok := fastFrequencyArgs(req.Args)
+		if !ok {
+			t.Fatalf("%s: arguments not taken by the fast path", req.Args)
+		}
+		var wantArgs FrequencyArgs
+		if err := decodeStrict(req.Args, &wantArgs); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, wantArgs) || !reflect.DeepEqual(got, a) {
+			t.Fatalf("%s: fast %+v, decodeStrict %+v, sent %+v", req.Args, got, wantArgs, a)
+		}
+	}
+	for _, body := range [][]byte{
+		engineFrame(t, 7, OpHello, struct{}{}),
+		engineFrame(t, 8, OpFrequency, nil),
+		engineFrame(t, 9, OpLoadDrift, nil),
+	} {
+		if _, ok := fastRequest(body); !ok {
+			t.Errorf("%s: not taken by the fast path", body)
+		}
+	}
+	// A configuration's text has escapes (its newlines): decodeStrict's.
+	if body := engineFrame(t, 10, OpSaveConfig, ConfigText{Text: "server a\n"}); func() bool { _, ok := fastRequest(body); return ok }() {
+		t.Errorf("%s: taken by the fast path", body)
+	}
+}
+
+// Anything outside the subset goes to decodeStrict: the scanner never
+// refuses, and never accepts what decodeStrict would refuse.
+func TestFastFallsBack(t *testing.T) {
+	requests := []string{
+		``, `{}`, `null`, `[]`,
+		` {"v":1,"id":1,"op":"frequency"}`,
+		`{"v":1, "id":1,"op":"frequency"}`,
+		`{"v":1,"id":1,"op":"frequency"} `,
+		`{"v":1,"id":1,"op":"frequency"}{}`,
+		`{"v":1,"id":1,"op":"frequency"`,
+		`{"v":1,"id":1,"op":"fr\u0065quency"}`,
+		`{"v":1,"id":1,"op":"frequency","v":1}`,
+		`{"V":1,"id":1,"op":"frequency"}`,
+		`{"v":1,"id":1,"op":"frequency","x":0}`,
+		`{"v":1,"id":1}`,
+		`{"id":1,"op":"frequency"}`,
+		`{"v":1.0,"id":1,"op":"frequency"}`,
+		`{"v":1,"id":1e0,"op":"frequency"}`,
+		`{"v":1,"id":-1,"op":"frequency"}`,
+		`{"v":1,"id":-0,"op":"frequency"}`,
+		`{"v":1,"id":18446744073709551616,"op":"frequency"}`,
+		`{"v":1,"id":01,"op":"frequency"}`,
+		`{"v":1,"id":1,"op":null}`,
+		`{"v":1,"id":1,"op":"frequency","args":null}`,
+		`{"v":1,"id":1,"op":"frequency","args":{"a":}}`,
+		`{"v":1,"id":1,"op":"frequency","args":[1,]}`,
+		"{\"v\":1,\"id\":1,\"op\":\"fr\xffquency\"}",
+		"{\"v\":1,\"id\":1,\"op\":\"fr\tquency\"}",
+	}
+	for _, s := range requests {
+		if _, ok := fastRequest([]byte(s)); ok {
+			t.Errorf("request %q taken by the fast path", s)
+		}
+	}
+	args := []string{
+		``, `{}`, `null`,
+		`{"ppm":1,"ppm":1}`,
+		`{"PPM":1}`,
+		`{"ppm":1,"extra":1}`,
+		`{"ppm":"1"}`,
+		`{"ppm":1e400}`,
+		`{"ppm":.5}`,
+		`{"ppm":1.}`,
+		`{"ppm":+1}`,
+		`{"ppm":--1}`,
+		`{"ppm":1,"base_ppm":null}`,
+		`{"ppm":1,"end_in_ns":1.5}`,
+		`{"ppm":1,"end_in_ns":9223372036854775808}`,
+		`{"ppm":1,"sync":{"synced":true,"max_error_ns":1}}`,
+		`{"ppm":1,"sync":{"synced":true,"max_error_ns":1,"est_error_ns":1,"synced":false}}`,
+		`{"ppm":1,"sync":{"synced":1,"max_error_ns":1,"est_error_ns":1}}`,
+		`{"ppm":1,"sync":{"synced":truex,"max_error_ns":1,"est_error_ns":1}}`,
+		`{"ppm":1} `,
+	}
+	for _, s := range args {
+		if _, ok := fastFrequencyArgs([]byte(s)); ok {
+			t.Errorf("arguments %q taken by the fast path", s)
+		}
+	}
+}
+
+// A refusal made after the fast path is the one decodeStrict makes: the
+// parent refuses a duplicated key in set_frequency's arguments.
+func TestFastRefusalsUnchanged(t *testing.T) {
+	p := &Parent{Driver: platform.NewNull(0), Logger: slog.New(slog.DiscardHandler)}
+	rep, _ := p.Handle([]byte(`{"v":1,"id":5,"op":"set_frequency","args":{"ppm":1,"ppm":2}}`))
+	if rep.OK || rep.Code != CodeMalformed || rep.ID != 5 {
+		t.Fatalf("reply %+v, want a malformed refusal of request 5", rep)
+	}
+	rep, _ = p.Handle([]byte(`{"v":1,"id":6,"op":"set_frequency","args":{"ppm":1e9}}`))
+	if rep.OK || rep.Code != CodeRange {
+		t.Fatalf("reply %+v, want a range refusal", rep)
+	}
+}
+
+// The replies written by hand are json.Marshal's, byte for byte.
+func TestAppendReply(t *testing.T) {
+	hello, err := json.Marshal(Hello{Version: 1, Driver: "null <&>", ConfigPath: "/etc/a&b/\u2028x\"y\"", MaxFrequency: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replies []Reply
+	for _, r := range []SetFrequencyResult{{}, {AppliedMonoNS: 1}, {AppliedMonoNS: -7}, {AppliedMonoNS: math.MaxInt64}} {
+		replies = append(replies, Reply{ID: 3, OK: true, Result: appendSetFrequencyResult(nil, r)})
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(appendSetFrequencyResult(nil, r)); got != string(b) {
+			t.Errorf("result %+v: %s, json.Marshal %s", r, got, b)
+		}
+	}
+	replies = append(replies, Reply{}, Reply{ID: math.MaxUint64}, Reply{ID: 1, OK: true}, Reply{ID: 2, OK: true, Result: hello})
+	for _, rep := range replies {
+		got, ok := appendReply(nil, rep)
+		if !ok {
+			t.Fatalf("%+v: not written by hand", rep)
+		}
+		want, err := json.Marshal(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%+v:\n got %s\nwant %s", rep, got, want)
+		}
+	}
+	if _, ok := appendReply(nil, Reply{ID: 1, Error: "no", Code: CodeFailed}); ok {
+		t.Error("a refusal written by hand")
+	}
+}
+
+// FuzzFastRequest: whatever the scanner takes, decodeStrict takes too,
+// with the same value.
+func FuzzFastRequest(f *testing.F) {
+	for i, a := range engineArgs {
+		b, err := json.Marshal(a)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(engineFrame(f, uint64(i), OpSetFrequency, a), b)
+	}
+	f.Add([]byte(`{"v":1,"id":1,"op":"x","args":[{"a":[]},"b",true,-0.5e+3]}`), []byte(`{"ppm":1,"ppm":2}`))
+	f.Fuzz(func(t *testing.T, body, args []byte) {
+		if req, ok := fastRequest(body); ok {
+			var want Request
+			if err := decodeStrict(body, &want); err != nil {
+				t.Fatalf("%q: fast path took what decodeStrict refuses: %v", body, err)
+			}
+			if !reflect.DeepEqual(req, want) {
+				t.Fatalf("%q: fast %+v, decodeStrict %+v", body, req, want)
+			}
+		}
+		if a, ok := fastFrequencyArgs(args); ok {
+			var want FrequencyArgs
+			if err := decodeStrict(args, &want); err != nil {
+				t.Fatalf("%q: fast path took what decodeStrict refuses: %v", args, err)
+			}
+			if !reflect.DeepEqual(a, want) {
+				t.Fatalf("%q: fast %+v, decodeStrict %+v", args, a, want)
+			}
+		}
+	})
+}
