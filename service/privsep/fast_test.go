@@ -225,3 +225,24 @@ func FuzzFastRequest(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkHandleSetFrequency: the parent's work for an update's request,
+// from the frame read to the reply's frame body.
+func BenchmarkHandleSetFrequency(b *testing.B) {
+	p := &Parent{Driver: platform.NewNull(0), Logger: slog.New(slog.DiscardHandler)}
+	if err := p.Init(); err != nil {
+		b.Fatal(err)
+	}
+	body := engineFrame(b, 1234, OpSetFrequency, FrequencyArgs{PPM: 12.5, BasePPM: f64(12.25), EndInNS: i64(5e8),
+		Sync: &SyncStatusArgs{Synced: true, MaxErrorNS: 2e6, EstErrorNS: 1e5}})
+	b.ReportAllocs()
+	for b.Loop() {
+		rep, _ := p.Handle(body)
+		if !rep.OK {
+			b.Fatal(rep.Error)
+		}
+		if _, err := encodeReply(rep); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

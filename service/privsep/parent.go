@@ -301,11 +301,9 @@ func (p *Parent) serve(conn *net.UnixConn, reply func(body []byte, fd *os.File) 
 		default:
 			rep, fd = p.Handle(body)
 		}
-		out, ok := appendReply(nil, rep)
-		if !ok {
-			if out, err = json.Marshal(rep); err != nil {
-				return err
-			}
+		out, err := encodeReply(rep)
+		if err != nil {
+			return err
 		}
 		err = reply(out, fd)
 		if fd != nil {
