@@ -5,16 +5,17 @@ package privsep
 // decodeStrict (strictjson's key check, then encoding/json, once for the
 // envelope and once for the arguments) and encoding the reply with
 // json.Marshal was nearly half of the parent's CPU time in a profile of
-// the idle pair (README). Here a small scanner reads the frames as the
-// engine writes them, and a reply without an error is written by hand.
+// the idle pair (README). Here a small scanner reads every request's
+// envelope and set_frequency's arguments as the engine writes them, and
+// every reply without an error is written by hand.
 //
 // The scanner takes only a narrow subset of JSON: no whitespace, no
-// escapes in strings, no null, each key once and spelt exactly, the
-// required ones present, numbers that strconv parses in range (integers
-// without a fraction or an exponent). Anything else is not refused
-// here: it goes to decodeStrict, whose verdict (and error message)
-// stands. So what the scanner accepts, decodeStrict accepts too, with
-// the same value (FuzzFastRequest checks this).
+// escapes in strings, no null, nesting at most maxDepth deep, each key
+// once and spelt exactly, the required ones present, numbers that strconv
+// parses in range (integers without a fraction or an exponent). Anything
+// else is not refused here: it goes to decodeStrict, whose verdict (and
+// error message) stands. So what the scanner accepts, decodeStrict
+// accepts too, with the same value (FuzzFastRequest checks this).
 
 import (
 	"encoding/json"
@@ -164,21 +165,27 @@ func (s *scanner) bool() (bool, bool) {
 	return false, false
 }
 
-// value reads past any value of the subset.
-func (s *scanner) value() bool {
-	if s.i >= len(s.b) {
+// maxDepth bounds the nesting value reads: encoding/json refuses
+// deeper than 10,000 levels, and the scanner is recursive in the
+// privileged process; nothing the engine sends nests more than twice.
+const maxDepth = 4
+
+// value reads past any value of the subset nested at most maxDepth deep
+// (depth 1: a scalar or an object of scalars).
+func (s *scanner) value(depth int) bool {
+	if s.i >= len(s.b) || depth > maxDepth {
 		return false
 	}
 	switch c := s.b[s.i]; {
 	case c == '{':
-		return s.members(func([]byte) bool { return s.value() })
+		return s.members(func([]byte) bool { return s.value(depth + 1) })
 	case c == '[':
 		s.i++
 		if s.eat(']') {
 			return true
 		}
 		for {
-			if !s.value() {
+			if !s.value(depth + 1) {
 				return false
 			}
 			if !s.eat(',') {
@@ -238,7 +245,7 @@ func fastRequest(body []byte) (req Request, ok bool) {
 				return false
 			}
 			start := s.i
-			ok = s.value()
+			ok = s.value(1)
 			// encoding/json keeps a copy of the value's bytes.
 			req.Args = append([]byte(nil), body[start:s.i]...)
 		}
@@ -337,9 +344,10 @@ func encodeReply(rep Reply) ([]byte, error) {
 }
 
 // appendReply appends rep as json.Marshal would write it, for a reply
-// without an error whose Result, if any, is compact JSON (as
-// json.Marshal and appendSetFrequencyResult write it); ok false for any
-// other reply.
+// without an error; ok false for any other reply. Its Result, if any,
+// must be what json.Marshal or appendSetFrequencyResult wrote (compact,
+// HTML-escaped): it is copied as it is, where json.Marshal would compact
+// and escape it (Parent.Handle makes every Result one of those two).
 func appendReply(b []byte, rep Reply) ([]byte, bool) {
 	if rep.Error != "" || rep.Code != "" {
 		return b, false

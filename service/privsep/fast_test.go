@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/timesync/timesync/platform"
@@ -139,6 +140,70 @@ func TestFastFallsBack(t *testing.T) {
 	for _, s := range args {
 		if _, ok := fastFrequencyArgs([]byte(s)); ok {
 			t.Errorf("arguments %q taken by the fast path", s)
+		}
+	}
+}
+
+// Each key given twice, and each required key left out, at both depths,
+// go to decodeStrict (which refuses them); so does deep nesting.
+func TestFastFallsBackPerKey(t *testing.T) {
+	const args = `{"ppm":1.5,"base_ppm":1,"sync":{"synced":true,"max_error_ns":2,"est_error_ns":3},"end_in_ns":4}`
+	if _, ok := fastFrequencyArgs([]byte(args)); !ok {
+		t.Fatalf("%s: not taken by the fast path", args)
+	}
+	frame := `{"v":1,"id":7,"op":"set_frequency","args":` + args + `}`
+	if _, ok := fastRequest([]byte(frame)); !ok {
+		t.Fatalf("%s: not taken by the fast path", frame)
+	}
+	members := map[string]string{ // key: the member as written in args or frame
+		"ppm": `"ppm":1.5`, "base_ppm": `"base_ppm":1`, "end_in_ns": `"end_in_ns":4`,
+		"sync":   `"sync":{"synced":true,"max_error_ns":2,"est_error_ns":3}`,
+		"synced": `"synced":true`, "max_error_ns": `"max_error_ns":2`, "est_error_ns": `"est_error_ns":3`,
+		"v": `"v":1`, "id": `"id":7`, "op": `"op":"set_frequency"`, "args": `"args":` + args,
+	}
+	required := map[string]bool{"ppm": true, "synced": true, "max_error_ns": true, "est_error_ns": true, "v": true, "id": true, "op": true}
+	for key, m := range members {
+		in, fast := args, func(b string) bool { _, ok := fastFrequencyArgs([]byte(b)); return ok }
+		if key == "v" || key == "id" || key == "op" || key == "args" {
+			in, fast = frame, func(b string) bool { _, ok := fastRequest([]byte(b)); return ok }
+		}
+		if !strings.Contains(in, m) {
+			t.Fatalf("%s not in %s", m, in)
+		}
+		// Twice: the member, then a comma and the member again.
+		twice := strings.Replace(in, m, m+","+m, 1)
+		if fast(twice) {
+			t.Errorf("%s: %q twice taken by the fast path", twice, key)
+		}
+		if var1 := strings.Replace(twice, `"`+key+`"`, `"`+strings.ToUpper(key[:1])+key[1:]+`"`, 1); fast(var1) {
+			t.Errorf("%s: %q in another case taken by the fast path", var1, key)
+		}
+		if required[key] {
+			without := strings.Replace(strings.Replace(in, m+",", "", 1), ","+m, "", 1)
+			if strings.Contains(without, m) {
+				t.Fatalf("%s still in %s", m, without)
+			}
+			if fast(without) {
+				t.Errorf("%s: without %q taken by the fast path", without, key)
+			}
+			var st any = &FrequencyArgs{}
+			if in == frame {
+				st = &Request{}
+			}
+			if err := decodeStrict([]byte(without), st); err == nil {
+				t.Errorf("%s: decodeStrict takes it without %q", without, key)
+			}
+		}
+	}
+	nested := func(n int) string {
+		return `{"v":1,"id":1,"op":"hello","args":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}`
+	}
+	if _, ok := fastRequest([]byte(nested(maxDepth))); !ok {
+		t.Errorf("arguments nested %d deep not taken by the fast path", maxDepth)
+	}
+	for _, n := range []int{maxDepth + 1, 10001} {
+		if _, ok := fastRequest([]byte(nested(n))); ok {
+			t.Errorf("arguments nested %d deep taken by the fast path", n)
 		}
 	}
 }

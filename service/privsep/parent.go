@@ -345,6 +345,8 @@ func (p *Parent) Handle(body []byte) (Reply, *os.File) {
 		return p.refuse(req, CodeFailed, err.Error()), nil
 	}
 	rep := Reply{ID: req.ID, OK: true}
+	// Result is only ever written by these two (appendReply copies it as
+	// it is).
 	if r, ok := res.(SetFrequencyResult); ok {
 		rep.Result = appendSetFrequencyResult(nil, r)
 	} else if res != nil {
