@@ -135,22 +135,22 @@ func (s *scanner) float() (float64, bool) {
 	return v, err == nil
 }
 
-func (s *scanner) int64() (int64, bool) {
+// integer reads a number without a fraction or an exponent.
+func (s *scanner) integer() (string, bool) {
 	lit, integer, ok := s.number()
-	if !ok || !integer {
-		return 0, false
-	}
-	v, err := strconv.ParseInt(string(lit), 10, 64)
-	return v, err == nil
+	return string(lit), ok && integer
+}
+
+func (s *scanner) int64() (int64, bool) {
+	lit, ok := s.integer()
+	v, err := strconv.ParseInt(lit, 10, 64)
+	return v, ok && err == nil
 }
 
 func (s *scanner) uint64() (uint64, bool) {
-	lit, integer, ok := s.number()
-	if !ok || !integer {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(string(lit), 10, 64)
-	return v, err == nil
+	lit, ok := s.integer()
+	v, err := strconv.ParseUint(lit, 10, 64)
+	return v, ok && err == nil
 }
 
 func (s *scanner) bool() (bool, bool) {
@@ -207,132 +207,103 @@ func (s *scanner) value(depth int) bool {
 // end reports whether the scanner read all of b.
 func (s *scanner) end(ok bool) bool { return ok && s.i == len(s.b) }
 
+// seen marks the keys of one object read so far, by number.
+type seen uint8
+
+// once marks key k and reports whether it was not marked before (a key
+// given twice is not of the subset).
+func (m *seen) once(k int) bool {
+	bit := seen(1) << k
+	if *m&bit != 0 {
+		return false
+	}
+	*m |= bit
+	return true
+}
+
+// all reports whether keys 0 to n-1 were read.
+func (m seen) all(n int) bool { return m&(1<<n-1) == 1<<n-1 }
+
 // fastRequest reads a request frame of the subset; ok false means
 // "ask decodeStrict", not "malformed".
 func fastRequest(body []byte) (req Request, ok bool) {
 	s := scanner{b: body}
-	var seen [4]bool
-	once := func(k int) bool {
-		if seen[k] {
-			return false
-		}
-		seen[k] = true
-		return true
-	}
+	var m seen // v, id and op are required (0-2); args may be left out
 	ok = s.members(func(key []byte) bool {
-		var ok bool
 		switch string(key) {
 		case "v":
-			if !once(0) {
-				return false
-			}
-			var v int64
-			v, ok = s.int64()
+			v, ok := s.int64()
 			req.V = int(v)
-			ok = ok && int64(req.V) == v
+			return m.once(0) && ok && int64(req.V) == v
 		case "id":
-			if !once(1) {
-				return false
-			}
+			var ok bool
 			req.ID, ok = s.uint64()
+			return m.once(1) && ok
 		case "op":
-			if !once(2) {
-				return false
-			}
+			var ok bool
 			req.Op, ok = s.str()
+			return m.once(2) && ok
 		case "args":
-			if !once(3) {
-				return false
-			}
 			start := s.i
-			ok = s.value(1)
+			ok := s.value(1)
 			// encoding/json keeps a copy of the value's bytes.
 			req.Args = append([]byte(nil), body[start:s.i]...)
+			return m.once(3) && ok
 		}
-		return ok
+		return false
 	})
-	// v, id and op are required; args may be left out.
-	return req, s.end(ok) && seen[0] && seen[1] && seen[2]
+	return req, s.end(ok) && m.all(3)
 }
 
 // fastFrequencyArgs reads set_frequency's arguments of the subset.
 func fastFrequencyArgs(raw []byte) (a FrequencyArgs, ok bool) {
 	s := scanner{b: raw}
-	var seen [4]bool
-	once := func(k int) bool {
-		if seen[k] {
-			return false
-		}
-		seen[k] = true
-		return true
-	}
+	var m seen // ppm is required (0)
 	ok = s.members(func(key []byte) bool {
-		var ok bool
 		switch string(key) {
 		case "ppm":
-			if !once(0) {
-				return false
-			}
+			var ok bool
 			a.PPM, ok = s.float()
+			return m.once(0) && ok
 		case "base_ppm":
-			if !once(1) {
-				return false
-			}
-			var v float64
-			v, ok = s.float()
+			v, ok := s.float()
 			a.BasePPM = &v
+			return m.once(1) && ok
 		case "sync":
-			if !once(2) {
-				return false
-			}
+			var ok bool
 			a.Sync, ok = fastSyncStatus(&s)
+			return m.once(2) && ok
 		case "end_in_ns":
-			if !once(3) {
-				return false
-			}
-			var v int64
-			v, ok = s.int64()
+			v, ok := s.int64()
 			a.EndInNS = &v
+			return m.once(3) && ok
 		}
-		return ok
+		return false
 	})
-	return a, s.end(ok) && seen[0]
+	return a, s.end(ok) && m.all(1)
 }
 
 // fastSyncStatus reads a SyncStatusArgs object of the subset, all three
 // fields required.
 func fastSyncStatus(s *scanner) (*SyncStatusArgs, bool) {
 	var a SyncStatusArgs
-	var seen [3]bool
-	once := func(k int) bool {
-		if seen[k] {
-			return false
-		}
-		seen[k] = true
-		return true
-	}
+	var m seen
 	ok := s.members(func(key []byte) bool {
 		var ok bool
 		switch string(key) {
 		case "synced":
-			if !once(0) {
-				return false
-			}
 			a.Synced, ok = s.bool()
+			return m.once(0) && ok
 		case "max_error_ns":
-			if !once(1) {
-				return false
-			}
 			a.MaxErrorNS, ok = s.int64()
+			return m.once(1) && ok
 		case "est_error_ns":
-			if !once(2) {
-				return false
-			}
 			a.EstErrorNS, ok = s.int64()
+			return m.once(2) && ok
 		}
-		return ok
+		return false
 	})
-	return &a, ok && seen[0] && seen[1] && seen[2]
+	return &a, ok && m.all(3)
 }
 
 // encodeReply is a reply's frame body.

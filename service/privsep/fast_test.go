@@ -270,25 +270,26 @@ func FuzzFastRequest(f *testing.F) {
 	}
 	f.Add([]byte(`{"v":1,"id":1,"op":"x","args":[{"a":[]},"b",true,-0.5e+3]}`), []byte(`{"ppm":1,"ppm":2}`))
 	f.Fuzz(func(t *testing.T, body, args []byte) {
-		if req, ok := fastRequest(body); ok {
-			var want Request
-			if err := decodeStrict(body, &want); err != nil {
-				t.Fatalf("%q: fast path took what decodeStrict refuses: %v", body, err)
-			}
-			if !reflect.DeepEqual(req, want) {
-				t.Fatalf("%q: fast %+v, decodeStrict %+v", body, req, want)
-			}
-		}
-		if a, ok := fastFrequencyArgs(args); ok {
-			var want FrequencyArgs
-			if err := decodeStrict(args, &want); err != nil {
-				t.Fatalf("%q: fast path took what decodeStrict refuses: %v", args, err)
-			}
-			if !reflect.DeepEqual(a, want) {
-				t.Fatalf("%q: fast %+v, decodeStrict %+v", args, a, want)
-			}
-		}
+		req, ok := fastRequest(body)
+		sameAsStrict(t, body, ok, req, &Request{})
+		a, ok := fastFrequencyArgs(args)
+		sameAsStrict(t, args, ok, a, &FrequencyArgs{})
 	})
+}
+
+// sameAsStrict fails t if the fast path took data (ok) and decodeStrict
+// refuses it or decodes it into want as something other than got.
+func sameAsStrict[T any](t *testing.T, data []byte, ok bool, got T, want *T) {
+	t.Helper()
+	if !ok {
+		return
+	}
+	if err := decodeStrict(data, want); err != nil {
+		t.Fatalf("%q: fast path took what decodeStrict refuses: %v", data, err)
+	}
+	if !reflect.DeepEqual(got, *want) {
+		t.Fatalf("%q: fast %+v, decodeStrict %+v", data, got, *want)
+	}
 }
 
 // BenchmarkHandleSetFrequency: the parent's work for an update's request,
