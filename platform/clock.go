@@ -159,6 +159,11 @@ type Clock struct {
 	// driver (TimedFrequencySetter), not by a timer of this layer; its
 	// end is already in hist, as a segment starting at slewEnd.
 	driverEnds bool
+	// lastEndedByDriver: the last change was a slew the driver ends, as
+	// every routine update through a TimedFrequencySetter is; its end
+	// may have passed already (a slew of a fraction of a microsecond ends
+	// within a millisecond, before the update's status is given).
+	lastEndedByDriver bool
 }
 
 // driverEndMaxPPM is the fastest slew a TimedFrequencySetter ends: every
@@ -316,14 +321,15 @@ func (c *Clock) SetSyncStatus(synced bool, maxError, estError time.Duration) err
 		c.status, c.statusAt = &st, now
 		return nil
 	}
-	// During a slew the driver ends, no request of this layer ends it:
+	// After a slew the driver ends, no request of this layer ends it:
 	// the status goes with the next update's request, aged
-	// (heldStatusLocked). (A status is only ever held for a
+	// (heldStatusLocked), also when that slew was so short that its end
+	// has passed already. (A status is only ever held for a
 	// StatusFrequencySetter.)
 	// Only while the kernel already has a synchronized status from us:
 	// the first one (which also ends the parent's first-step window)
 	// goes at once.
-	if _, ok := c.d.(StatusFrequencySetter); ok && synced && c.driverEnds && c.sentSynced {
+	if _, ok := c.d.(StatusFrequencySetter); ok && synced && c.lastEndedByDriver && c.sentSynced {
 		c.status, c.statusAt = &st, now
 		return nil
 	}
@@ -605,6 +611,7 @@ func (c *Clock) changeLocked(now time.Time, endIn time.Duration) (time.Time, err
 	if sent {
 		c.sentSynced = st.Synced
 	}
+	c.lastEndedByDriver = endIn > 0
 	at := c.effectiveLocked(now)
 	c.record(at, ppm, 0)
 	if endIn > 0 {
@@ -720,6 +727,7 @@ func (c *Clock) Step(offset time.Duration) error {
 		return fmt.Errorf("step clock by %+.6f s: %w", offset.Seconds(), err)
 	}
 	c.steps++
+	c.lastEndedByDriver = false
 	c.record(now, c.basePPM, offset.Seconds())
 	c.log.Warn(fmt.Sprintf("clock stepped by %+.6f s", offset.Seconds()), "driver", c.d.Name())
 	return nil

@@ -758,14 +758,20 @@ func TestDriverEndsRoutineSlews(t *testing.T) {
 	if len(d.statuses) != 2 {
 		t.Errorf("the held status was sent again: %+v", d.statuses)
 	}
-	// Once the driver's end has passed, a status goes at once.
+	// Once the driver's end has passed, a status still waits for the
+	// next update's request (a slew of a fraction of a microsecond ends
+	// before the update's status is given): the update is one request.
 	advance(2 * time.Second)
-	if err := c.SetSyncStatus(true, 3*time.Millisecond, 20*time.Microsecond); err != nil || len(d.statuses) != 3 || d.withFreq[2] {
-		t.Errorf("a status after the driver ended the slew: %v, %+v; want it sent alone at once", err, d.statuses)
+	if err := c.SetSyncStatus(true, 3*time.Millisecond, 20*time.Microsecond); err != nil || len(d.statuses) != 2 || d.requests != 4 {
+		t.Errorf("a status after the driver ended the slew: %v, %d requests, %+v; want it held", err, d.requests, d.statuses)
 	}
-	// Replaced halfway: the first end never happens.
+	// Replaced halfway: the first end never happens. The held status
+	// goes with the first of these corrections, grown for its 200 ms.
 	advance(200 * time.Millisecond)
 	both(12.5, 150*time.Microsecond)
+	if want := (SyncStatus{true, 3*time.Millisecond + 100*time.Microsecond, 20 * time.Microsecond}); len(d.statuses) != 3 || !d.withFreq[2] || d.statuses[2] != want {
+		t.Errorf("the correction after a held status: %+v; want %+v with it", d.statuses, want)
+	}
 	advance(5 * time.Second)
 	check("after a slew replaced halfway")
 	// After the driver's end, a new frequency is the base alone.
@@ -779,6 +785,11 @@ func TestDriverEndsRoutineSlews(t *testing.T) {
 	check("a frequency after the slew")
 	if d.ppm != 11 {
 		t.Errorf("driver at %v ppm, want 11 (no slew left over)", d.ppm)
+	}
+	// After a change that is not a slew the driver ends, a status goes
+	// at once again.
+	if err := c.SetSyncStatus(true, 2*time.Millisecond, 20*time.Microsecond); err != nil || len(d.statuses) != 4 || d.withFreq[3] {
+		t.Errorf("a status after a plain frequency: %v, %+v; want it sent alone at once", err, d.statuses)
 	}
 	// A fast slew is this layer's to end.
 	fast, ff, fft, _ := newTestClock(t, 100000, ClockOptions{MaxSlewPPM: 83333})
