@@ -791,6 +791,17 @@ func TestDriverEndsRoutineSlews(t *testing.T) {
 	if err := c.SetSyncStatus(true, 2*time.Millisecond, 20*time.Microsecond); err != nil || len(d.statuses) != 4 || d.withFreq[3] {
 		t.Errorf("a status after a plain frequency: %v, %+v; want it sent alone at once", err, d.statuses)
 	}
+	// And after a step that follows a slew the driver ends.
+	if _, _, ferr, serr := c.Correct(11, 100*time.Microsecond, time.Second); ferr != nil || serr != nil {
+		t.Fatal(ferr, serr)
+	}
+	ft.Advance(2 * time.Second)
+	if err := c.Step(time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetSyncStatus(true, 2*time.Millisecond, 20*time.Microsecond); err != nil || len(d.statuses) != 5 || d.withFreq[4] {
+		t.Errorf("a status after a step: %v, %+v; want it sent alone at once", err, d.statuses)
+	}
 	// A fast slew is this layer's to end.
 	fast, ff, fft, _ := newTestClock(t, 100000, ClockOptions{MaxSlewPPM: 83333})
 	fd := &timedDriver{statusDriver: &statusDriver{fakeDriver: ff}}
