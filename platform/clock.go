@@ -155,15 +155,13 @@ type Clock struct {
 	// sentSynced: the last status this layer sent the driver said
 	// synchronized.
 	sentSynced bool
-	// driverEnds: the slew in progress (until slewEnd) is ended by the
-	// driver (TimedFrequencySetter), not by a timer of this layer; its
-	// end is already in hist, as a segment starting at slewEnd.
+	// driverEnds: the last change was a slew (until slewEnd) that the
+	// driver ends (TimedFrequencySetter), not a timer of this layer, as
+	// every routine update through the privileged parent is; its end is
+	// already in hist, as a segment starting at slewEnd. The end may
+	// have passed (settleLocked): a slew of a fraction of a microsecond
+	// ends within a millisecond, before the update's status is given.
 	driverEnds bool
-	// lastEndedByDriver: the last change was a slew the driver ends, as
-	// every routine update through a TimedFrequencySetter is; its end
-	// may have passed already (a slew of a fraction of a microsecond ends
-	// within a millisecond, before the update's status is given).
-	lastEndedByDriver bool
 }
 
 // driverEndMaxPPM is the fastest slew a TimedFrequencySetter ends: every
@@ -176,7 +174,7 @@ const driverEndMaxPPM = 1000
 // settleLocked forgets a slew the driver ended by now.
 func (c *Clock) settleLocked(now time.Time) {
 	if c.driverEnds && !now.Before(c.slewEnd) {
-		c.slewPPM, c.slewLeft, c.driverEnds = 0, 0, false
+		c.slewPPM, c.slewLeft = 0, 0
 	}
 }
 
@@ -329,7 +327,7 @@ func (c *Clock) SetSyncStatus(synced bool, maxError, estError time.Duration) err
 	// Only while the kernel already has a synchronized status from us:
 	// the first one (which also ends the parent's first-step window)
 	// goes at once.
-	if _, ok := c.d.(StatusFrequencySetter); ok && synced && c.lastEndedByDriver && c.sentSynced {
+	if _, ok := c.d.(StatusFrequencySetter); ok && synced && c.driverEnds && c.sentSynced {
 		c.status, c.statusAt = &st, now
 		return nil
 	}
@@ -463,9 +461,7 @@ func (c *Clock) slewLocked(now time.Time, offset, minDuration time.Duration) (ti
 	}
 	c.slewFrom, c.slewEnd = at, at.Add(dur)
 	c.slewGen++
-	if driverEnds {
-		c.driverEnds = true
-	} else {
+	if !driverEnds {
 		gen := c.slewGen
 		c.slewStop = c.opt.Timers.AfterFunc(c.slewEnd.Sub(c.opt.Timers.Now()), func() { c.endSlew(gen) })
 	}
@@ -537,8 +533,8 @@ func (c *Clock) cancelSlewLocked(now time.Time) {
 		c.slewStop = nil
 	}
 	if c.driverEnds {
-		// Its end has not come (settleLocked): it is not in the history
-		// any more. The caller's next request replaces it at the driver.
+		// If its end has not come, it is not in the history any more:
+		// the caller's next request replaces it at the driver.
 		for len(c.hist) > 1 && c.hist[len(c.hist)-1].from.After(now) {
 			c.hist = c.hist[:len(c.hist)-1]
 		}
@@ -611,7 +607,7 @@ func (c *Clock) changeLocked(now time.Time, endIn time.Duration) (time.Time, err
 	if sent {
 		c.sentSynced = st.Synced
 	}
-	c.lastEndedByDriver = endIn > 0
+	c.driverEnds = endIn > 0
 	at := c.effectiveLocked(now)
 	c.record(at, ppm, 0)
 	if endIn > 0 {
@@ -727,7 +723,7 @@ func (c *Clock) Step(offset time.Duration) error {
 		return fmt.Errorf("step clock by %+.6f s: %w", offset.Seconds(), err)
 	}
 	c.steps++
-	c.lastEndedByDriver = false
+	c.driverEnds = false
 	c.record(now, c.basePPM, offset.Seconds())
 	c.log.Warn(fmt.Sprintf("clock stepped by %+.6f s", offset.Seconds()), "driver", c.d.Name())
 	return nil
